@@ -1,0 +1,1 @@
+//! Name resolution, types and sizes: AST to core IR.

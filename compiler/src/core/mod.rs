@@ -1,0 +1,9 @@
+//! The core IR: its definition, printer, parser, verifier and the reference
+//! interpreter.
+
+pub mod interp;
+pub mod ir;
+pub mod parse;
+pub mod print;
+pub mod value;
+pub mod verify;

@@ -1,0 +1,9 @@
+//! The dl compiler library: the passes from source text to values.
+//!
+//! The order of the passes is written in one place, [`driver`].
+
+pub mod check;
+pub mod core;
+pub mod diagnostics;
+pub mod prim;
+pub mod syntax;

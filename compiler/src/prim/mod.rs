@@ -1,0 +1,111 @@
+//! The table of primitives.
+//!
+//! Every primitive operation of the core IR is a variant of [`Prim`]. Its
+//! rules live beside it, one file per rule, each an exhaustive `match` with no
+//! wildcard arm, so that adding a primitive forces a decision in every rule:
+//! - `types.rs`: the core type rule ([`Prim::result_type`]);
+//! - `eval.rs`: the reference semantics used by the interpreter.
+//!
+//! Surface syntax reaches primitives through `check`, which also applies
+//! element-wise lifting and scalar broadcasting (those become `map`s).
+
+mod eval;
+mod types;
+
+pub use eval::PrimError;
+
+macro_rules! prims {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// A primitive operation of the core IR.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Prim { $($(#[$doc])* $variant,)* }
+
+        impl Prim {
+            pub const ALL: &'static [Prim] = &[$(Prim::$variant,)*];
+
+            /// The name of the primitive in printed core IR.
+            pub fn name(self) -> &'static str {
+                match self { $(Prim::$variant => $name,)* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Prim> {
+                match name { $($name => Some(Prim::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+prims! {
+    // Scalar arithmetic, on two f64s or two i64s.
+    Add = "add",
+    Sub = "sub",
+    Mul = "mul",
+    Div = "div",
+    Rem = "rem",
+    Pow = "pow",
+    Min = "min",
+    Max = "max",
+    Atan2 = "atan2",
+    // Scalar unary, on f64 (and i64 where it makes sense).
+    Neg = "neg",
+    Abs = "abs",
+    Sign = "sign",
+    Sqrt = "sqrt",
+    Exp = "exp",
+    Log = "log",
+    Log1p = "log1p",
+    Expm1 = "expm1",
+    Sin = "sin",
+    Cos = "cos",
+    Tan = "tan",
+    Tanh = "tanh",
+    Sigmoid = "sigmoid",
+    Floor = "floor",
+    Ceil = "ceil",
+    Erf = "erf",
+    Lgamma = "lgamma",
+    // Conversions.
+    ToF64 = "to_f64",
+    ToI64 = "to_i64",
+    // Comparisons and logic. `eq`/`ne` compare whole values of any type.
+    Eq = "eq",
+    Ne = "ne",
+    Lt = "lt",
+    Le = "le",
+    Gt = "gt",
+    Ge = "ge",
+    And = "and",
+    Or = "or",
+    Not = "not",
+    /// Equal within a relative tolerance of 1e-9, element-wise.
+    ApproxEq = "approx_eq",
+    // Arrays.
+    Length = "length",
+    Iota = "iota",
+    Replicate = "replicate",
+    Index = "index",
+    Slice = "slice",
+    Concat = "concat",
+    Reverse = "reverse",
+    Flatten = "flatten",
+    Unflatten = "unflatten",
+    Transpose = "transpose",
+    ScatterAdd = "scatter_add",
+    Sum = "sum",
+    Prod = "prod",
+    Maximum = "maximum",
+    Minimum = "minimum",
+    Argmax = "argmax",
+    Argmin = "argmin",
+    // Linear algebra.
+    Dot = "dot",
+    Matmul = "matmul",
+    Matvec = "matvec",
+    Vecmat = "vecmat",
+    Outer = "outer",
+    // Differentiation and checks.
+    /// The identity, but a constant to every derivative.
+    StopGradient = "stop_gradient",
+    /// `size_eq(actual, expected)`: a run-time size check; returns `actual`.
+    SizeEq = "size_eq",
+}
