@@ -5,5 +5,6 @@
 pub mod check;
 pub mod core;
 pub mod diagnostics;
+pub mod driver;
 pub mod prim;
 pub mod syntax;

@@ -1,1 +1,252 @@
-fn main() {}
+//! The `dl` command-line tool.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dl_compiler::core::ir::{Program, Rhs};
+use dl_compiler::core::value::{value_to_json, Value};
+use dl_compiler::driver::{self, Compiled};
+use dl_compiler::{core, syntax};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dl", version, about = "dl: a differentiable array language", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an entry point of a program and print its result.
+    Run {
+        /// The program.
+        file: PathBuf,
+        /// The entry point to call.
+        #[arg(short, long, default_value = "main")]
+        entry: String,
+        /// Arguments in dl literal syntax, e.g. `[1.0, 2.0]` or `(3, true)`.
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Read the arguments from a file holding a JSON array, one element
+        /// per parameter.
+        #[arg(long, value_name = "FILE", conflicts_with = "args")]
+        args_json: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Type-check a program and report every diagnostic.
+    Check { file: PathBuf },
+    /// Run the `test` declarations of a program.
+    Test { file: PathBuf },
+    /// Print a program, or one entry point, at a stage of the compiler.
+    Ir {
+        file: PathBuf,
+        /// The entry point to print (with the functions it uses); the whole
+        /// program when absent.
+        #[arg(short, long)]
+        entry: Option<String>,
+        /// The stage to print.
+        #[arg(long, value_enum, default_value = "core")]
+        stage: Stage,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Stage {
+    /// The syntax tree of the file, as parsed.
+    Ast,
+    /// The typed core IR after checking.
+    Core,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            file,
+            entry,
+            args,
+            args_json,
+            json,
+        } => run(&file, &entry, &args, args_json.as_deref(), json),
+        Command::Check { file } => check(&file),
+        Command::Test { file } => test(&file),
+        Command::Ir { file, entry, stage } => ir(&file, entry.as_deref(), stage),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            if !message.is_empty() {
+                eprint!("{message}");
+                if !message.ends_with('\n') {
+                    eprintln!();
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Compiles a file; errors come back rendered, warnings go to stderr.
+fn compile(file: &Path) -> Result<(Compiled, Program), String> {
+    let compiled = driver::compile_file(file);
+    if compiled.has_errors() {
+        return Err(compiled.render_diagnostics());
+    }
+    if !compiled.diagnostics.is_empty() {
+        eprint!("{}", compiled.render_diagnostics());
+    }
+    let program = compiled
+        .program
+        .clone()
+        .ok_or_else(|| "error: the program did not compile".to_string())?;
+    Ok((compiled, program))
+}
+
+fn run(file: &Path, entry: &str, args: &[String], args_json: Option<&Path>, json: bool) -> Result<(), String> {
+    let (compiled, program) = compile(file)?;
+    let func = driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
+    let values = match args_json {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+            driver::parse_args_json(func, &text)
+        }
+        None => driver::parse_args(func, args),
+    }
+    .map_err(|e| format!("error: {e}"))?;
+    let value = driver::run(&program, entry, values).map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
+    print_value(&value, json);
+    Ok(())
+}
+
+fn print_value(value: &Value, json: bool) {
+    if json {
+        println!("{}", value_to_json(value));
+    } else {
+        println!("{value}");
+    }
+}
+
+fn check(file: &Path) -> Result<(), String> {
+    let compiled = driver::compile_file(file);
+    let rendered = compiled.render_diagnostics();
+    if compiled.has_errors() {
+        let count = compiled.diagnostics.iter().filter(|d| d.is_error()).count();
+        let plural = if count == 1 { "error" } else { "errors" };
+        return Err(format!("{rendered}{count} {plural} in `{}`", file.display()));
+    }
+    eprint!("{rendered}");
+    println!("`{}` is well typed", file.display());
+    Ok(())
+}
+
+fn test(file: &Path) -> Result<(), String> {
+    let (compiled, program) = compile(file)?;
+    let (mut passed, mut failed) = (0, 0);
+    for t in &program.tests {
+        match driver::run(&program, &t.func, Vec::new()) {
+            Ok(Value::Bool(true)) => {
+                passed += 1;
+                println!("test {} ... ok", t.name);
+            }
+            Ok(other) => {
+                failed += 1;
+                println!("test {} ... FAILED (the test evaluated to {other})", t.name);
+                println!("  at {}", compiled.sources.location(t.span));
+            }
+            Err(e) => {
+                failed += 1;
+                println!("test {} ... FAILED with a run-time error", t.name);
+                print!("{}", driver::render_run_error(&compiled.sources, &e));
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        Err(String::new())
+    } else {
+        Ok(())
+    }
+}
+
+fn ir(file: &Path, entry: Option<&str>, stage: Stage) -> Result<(), String> {
+    match stage {
+        Stage::Ast => {
+            let compiled = driver::compile_file(file);
+            let module = compiled.main_module();
+            match entry {
+                None => print!("{}", syntax::print_module(module)),
+                Some(name) => {
+                    let items: Vec<_> = module
+                        .items
+                        .iter()
+                        .filter(|item| matches!(item, syntax::ast::Item::Def(d) if d.name.name == name))
+                        .cloned()
+                        .collect();
+                    if items.is_empty() {
+                        return Err(format!("error: `{}` defines no `{name}`", file.display()));
+                    }
+                    print!("{}", syntax::print_module(&syntax::ast::Module { items }));
+                }
+            }
+            Ok(())
+        }
+        Stage::Core => {
+            let (_, program) = compile(file)?;
+            let program = match entry {
+                None => program,
+                Some(name) => {
+                    driver::entry(&program, name).map_err(|e| format!("error: {e}"))?;
+                    reachable(&program, name)
+                }
+            };
+            print!("{}", core::print::print_program(&program));
+            Ok(())
+        }
+    }
+}
+
+/// The functions `root` uses, directly or not, `root` first.
+fn reachable(program: &Program, root: &str) -> Program {
+    let mut seen = BTreeSet::new();
+    let mut order = Vec::new();
+    let mut work = vec![root.to_string()];
+    while let Some(name) = work.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(f) = program.func(&name) else { continue };
+        order.push(f.clone());
+        let mut callees = Vec::new();
+        collect_callees(&f.body, &mut callees);
+        work.extend(callees.into_iter().rev());
+    }
+    Program {
+        funcs: order,
+        tests: Vec::new(),
+    }
+}
+
+fn collect_callees(block: &core::ir::Block, out: &mut Vec<String>) {
+    for s in &block.stmts {
+        match &s.rhs {
+            Rhs::Call(f, _) | Rhs::Deriv { func: f, .. } => out.push(f.clone()),
+            Rhs::If(_, a, b) => {
+                collect_callees(a, out);
+                collect_callees(b, out);
+            }
+            Rhs::Loop(l) => {
+                if let core::ir::LoopKind::While { cond } = &l.kind {
+                    collect_callees(cond, out);
+                }
+                collect_callees(&l.body, out);
+            }
+            Rhs::Map { body, .. } | Rhs::Build { body, .. } => collect_callees(body, out),
+            Rhs::Reduce(c) | Rhs::Scan(c) => collect_callees(&c.body, out),
+            Rhs::Atom(_) | Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) | Rhs::Array(..) => {}
+        }
+    }
+}

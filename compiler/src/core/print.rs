@@ -26,3 +26,9 @@ impl fmt::Display for Type {
         }
     }
 }
+pub fn print_program(p: &super::ir::Program) -> String {
+    format!("{p:?}")
+}
+pub fn print_func(p: &super::ir::Func) -> String {
+    format!("{p:?}")
+}

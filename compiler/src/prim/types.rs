@@ -12,31 +12,15 @@ impl Prim {
             if args.len() == n {
                 Ok(())
             } else {
-                Err(format!(
-                    "`{}` takes {} arguments, got {}",
-                    self.name(),
-                    n,
-                    args.len()
-                ))
+                Err(format!("`{}` takes {} arguments, got {}", self.name(), n, args.len()))
             }
         };
         let mismatch = || {
             let tys: Vec<String> = args.iter().map(|t| t.to_string()).collect();
-            Err(format!(
-                "`{}` does not apply to ({})",
-                self.name(),
-                tys.join(", ")
-            ))
+            Err(format!("`{}` does not apply to ({})", self.name(), tys.join(", ")))
         };
         match self {
-            Prim::Add
-            | Prim::Sub
-            | Prim::Mul
-            | Prim::Div
-            | Prim::Rem
-            | Prim::Pow
-            | Prim::Min
-            | Prim::Max => {
+            Prim::Add | Prim::Sub | Prim::Mul | Prim::Div | Prim::Rem | Prim::Pow | Prim::Min | Prim::Max => {
                 arity(2)?;
                 match (&args[0], &args[1]) {
                     (F64, F64) => Ok(F64),

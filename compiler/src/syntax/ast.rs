@@ -14,15 +14,8 @@ pub struct Module {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Def(Def),
-    Import {
-        path: String,
-        span: Span,
-    },
-    Test {
-        name: String,
-        body: Expr,
-        span: Span,
-    },
+    Import { path: String, span: Span },
+    Test { name: String, body: Expr, span: Span },
 }
 
 #[derive(Clone, Debug, PartialEq)]
