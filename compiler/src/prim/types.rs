@@ -212,7 +212,8 @@ impl Prim {
                     Prim::Matmul => (&mat, &mat, mat.clone()),
                     Prim::Matvec => (&mat, &vec, vec.clone()),
                     Prim::Vecmat => (&vec, &mat, vec.clone()),
-                    _ => (&vec, &vec, mat.clone()),
+                    Prim::Outer => (&vec, &vec, mat.clone()),
+                    other => return Err(format!("`{}` is not a linear-algebra primitive", other.name())),
                 };
                 if &args[0] == want_a && &args[1] == want_b {
                     Ok(result)
