@@ -299,7 +299,7 @@ fn absurd_nesting_is_reported_not_a_crash() {
 }
 
 #[test]
-fn a_thousand_lines_parse_in_milliseconds() {
+fn a_thousand_line_file_parses_without_diagnostics() {
     let mut text = String::new();
     for i in 0..250 {
         text.push_str(&format!(
@@ -307,18 +307,9 @@ fn a_thousand_lines_parse_in_milliseconds() {
         ));
     }
     assert_eq!(text.lines().count(), 1000);
-    // Once to warm up, then timed.
-    assert!(syntax::parse(0, &text).1.is_empty());
-    let start = std::time::Instant::now();
     let (m, diags) = syntax::parse(0, &text);
-    let elapsed = start.elapsed();
     assert!(diags.is_empty());
     assert_eq!(m.items.len(), 250);
-    eprintln!("parsed 1000 lines in {elapsed:?}");
-    assert!(
-        elapsed.as_millis() < 500,
-        "parsing 1000 lines took {elapsed:?}"
-    );
 }
 
 #[test]

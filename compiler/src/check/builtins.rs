@@ -597,7 +597,8 @@ impl<'a> Elab<'a> {
             return true;
         }
         let plural = if want == 1 { "argument" } else { "arguments" };
-        let msg = format!("`{name}` takes {want} {plural} but {got} were given");
+        let were = if got == 1 { "was" } else { "were" };
+        let msg = format!("`{name}` takes {want} {plural} but {got} {were} given");
         self.error(Diagnostic::error(msg, span, format!("expected {want} {plural}")));
         false
     }

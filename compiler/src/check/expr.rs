@@ -271,7 +271,7 @@ impl<'a> Elab<'a> {
                         failed = true;
                     } else if let Some((x, y)) = first.size_conflict(&t) {
                         let msg = format!(
-                            "the rows of an array must have one size, but this has {} elements and the first has {}",
+                            "the rows of an array must have one size, but this row has size {} and the first has size {}",
                             self.show_size(y),
                             self.show_size(x)
                         );
@@ -416,11 +416,9 @@ impl<'a> Elab<'a> {
                 self.show(&tt),
                 self.show(&ft)
             );
-            self.error(
-                Diagnostic::error(msg, span, "branches differ")
-                    .with_label(t.span, "then")
-                    .with_label(f.span, "else"),
-            );
+            let then_label = format!("this is {}", self.show(&tt));
+            let else_label = format!("this is {}", self.show(&ft));
+            self.error(Diagnostic::error(msg, f.span, else_label).with_label(t.span, then_label));
             return Val::Error;
         }
         let ty = tt.join(&ft);

@@ -1,0 +1,161 @@
+//! The `dl` command as a user runs it: arguments, output formats, exit
+//! codes and error messages.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn dl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dl")).args(args).current_dir(common::repo()).output().expect("dl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dl-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn run_prints_the_result_of_main() {
+    let o = dl(&["run", "examples/newton.dl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "(1.414213562373095, 5)\n");
+}
+
+#[test]
+fn run_calls_an_entry_point_with_literal_arguments() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [-1.0, 2.0]]"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "7.0\n");
+}
+
+#[test]
+fn run_accepts_negative_numbers_and_prints_json() {
+    let o = dl(&["run", "examples/recurrence.dl", "-e", "logistic", "-1.5", "0.5", "2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // x1 = -1.5 * 0.5 * 0.5 = -0.375; x2 = -1.5 * -0.375 * 1.375
+    assert_eq!(stdout(&o).trim(), (-1.5f64 * -0.375 * 1.375).to_string());
+}
+
+#[test]
+fn run_reads_arguments_from_json() {
+    let args = temp_file("args.json", "[[[1, 2], [3, 4]], [\"NaN\", 1]]");
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "assign", "--args-json", args.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[0]");
+}
+
+#[test]
+fn json_output_writes_special_floats_as_strings() {
+    let prog = temp_file("special.dl", "def main() = [1.0 / 0.0, 0.0 / 0.0, 0.5]\n");
+    let o = dl(&["run", prog.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[\"Infinity\",\"NaN\",0.5]");
+}
+
+#[test]
+fn floats_print_shortest_round_trip() {
+    let prog = temp_file("floats.dl", "def main() = (0.1 + 0.2, 1e-7, 1e300 * 10.0, -0.0)\n");
+    let o = dl(&["run", prog.to_str().unwrap()]);
+    assert_eq!(stdout(&o), "(0.30000000000000004, 1e-7, 1e301, -0.0)\n");
+}
+
+#[test]
+fn a_malformed_argument_is_an_error_naming_the_parameter() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [oops]]"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("argument 2") && err.contains("points"), "{err}");
+}
+
+#[test]
+fn a_ragged_argument_is_rejected() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [2.0]]"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("one length"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_size_mismatch_between_arguments_names_both_sizes() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "sqdist", "[1.0, 2.0]", "[1.0, 2.0, 3.0]"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains('3') && err.contains('2') && err.contains("kmeans.dl:"), "{err}");
+}
+
+#[test]
+fn the_wrong_number_of_arguments_lists_the_parameters() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "sqdist", "[1.0]"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("a: []f64, b: []f64"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unknown_entry_point_lists_the_entry_points() {
+    let o = dl(&["run", "examples/kmeans.dl", "-e", "nope"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("kmeans_cost"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_run_time_error_points_at_the_source_and_exits_non_zero() {
+    let o = dl(&["run", "tests/runtime_errors/index_out_of_bounds.dl"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("index 3") && err.contains("index_out_of_bounds.dl:1:"), "{err}");
+}
+
+#[test]
+fn check_reports_every_error_and_exits_non_zero() {
+    let o = dl(&["check", "tests/diagnostics/several_errors.dl"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn check_accepts_a_good_program() {
+    let o = dl(&["check", "examples/gmm.dl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn test_runs_declarations_and_reports_failures() {
+    let prog = temp_file("tests.dl", "test \"good\" = 1 + 1 == 2\ntest \"bad\" = 1 + 1 == 3\n");
+    let o = dl(&["test", prog.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("test good ... ok") && out.contains("test bad ... FAILED") && out.contains("1 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn ir_prints_the_ast_and_the_core_of_an_entry_point() {
+    let ast = dl(&["ir", "examples/kmeans.dl", "-e", "sqdist", "--stage", "ast"]);
+    assert!(ast.status.success(), "{}", stderr(&ast));
+    assert!(stdout(&ast).contains("def sqdist"), "{}", stdout(&ast));
+    let core = dl(&["ir", "examples/kmeans.dl", "-e", "sqdist", "--stage", "core"]);
+    assert!(core.status.success(), "{}", stderr(&core));
+    let text = stdout(&core);
+    // The entry point first, then the prelude function it calls.
+    assert!(text.starts_with("def sqdist("), "{text}");
+    assert!(text.contains("def sqnorm("), "{text}");
+}
+
+#[test]
+fn help_explains_each_subcommand() {
+    for sub in ["run", "check", "test", "ir"] {
+        let o = dl(&[sub, "--help"]);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("Usage: dl"), "{sub}");
+    }
+}
