@@ -1,6 +1,7 @@
-//! The core IR: its definition, printer, parser, verifier and the reference
+//! The core IR: its definition, printer, parser, verifier, a builder and the reference
 //! interpreter.
 
+pub mod build;
 pub mod interp;
 pub mod ir;
 pub mod parse;
