@@ -253,10 +253,12 @@ pub fn check_regular(v: &Value) -> Result<(), String> {
                 if let Value::Array(row) = item {
                     match len {
                         None => len = Some(row.len()),
-                        Some(l) if l != row.len() => return Err(format!(
+                        Some(l) if l != row.len() => {
+                            return Err(format!(
                             "the rows of an array must have one length, but row 0 has {l} elements and row {i} has {}",
                             row.len()
-                        )),
+                        ))
+                        }
                         Some(_) => {}
                     }
                 }

@@ -26,7 +26,7 @@ enum Command {
         #[arg(short, long, default_value = "main")]
         entry: String,
         /// Arguments in dl literal syntax, e.g. `[1.0, 2.0]` or `(3, true)`.
-        #[arg(allow_hyphen_values = true)]
+        #[arg(allow_negative_numbers = true)]
         args: Vec<String>,
         /// Read the arguments from a file holding a JSON array, one element
         /// per parameter.

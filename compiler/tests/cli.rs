@@ -6,7 +6,11 @@ mod common;
 use std::process::{Command, Output};
 
 fn dl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dl")).args(args).current_dir(common::repo()).output().expect("dl runs")
+    Command::new(env!("CARGO_BIN_EXE_dl"))
+        .args(args)
+        .current_dir(common::repo())
+        .output()
+        .expect("dl runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -34,14 +38,30 @@ fn run_prints_the_result_of_main() {
 
 #[test]
 fn run_calls_an_entry_point_with_literal_arguments() {
-    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [-1.0, 2.0]]"]);
+    let o = dl(&[
+        "run",
+        "examples/kmeans.dl",
+        "-e",
+        "kmeans_cost",
+        "[[0.0, 0.0]]",
+        "[[1.0, 1.0], [-1.0, 2.0]]",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "7.0\n");
 }
 
 #[test]
 fn run_accepts_negative_numbers_and_prints_json() {
-    let o = dl(&["run", "examples/recurrence.dl", "-e", "logistic", "-1.5", "0.5", "2", "--json"]);
+    let o = dl(&[
+        "run",
+        "examples/recurrence.dl",
+        "-e",
+        "logistic",
+        "-1.5",
+        "0.5",
+        "2",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     // x1 = -1.5 * 0.5 * 0.5 = -0.375; x2 = -1.5 * -0.375 * 1.375
     assert_eq!(stdout(&o).trim(), (-1.5f64 * -0.375 * 1.375).to_string());
@@ -49,8 +69,16 @@ fn run_accepts_negative_numbers_and_prints_json() {
 
 #[test]
 fn run_reads_arguments_from_json() {
-    let args = temp_file("args.json", "[[[1, 2], [3, 4]], [\"NaN\", 1]]");
-    let o = dl(&["run", "examples/kmeans.dl", "-e", "assign", "--args-json", args.to_str().unwrap(), "--json"]);
+    let args = temp_file("args.json", "[[[1, 2], [3, 4]], [[\"NaN\", 1]]]");
+    let o = dl(&[
+        "run",
+        "examples/kmeans.dl",
+        "-e",
+        "assign",
+        "--args-json",
+        args.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim(), "[0]");
 }
@@ -72,7 +100,14 @@ fn floats_print_shortest_round_trip() {
 
 #[test]
 fn a_malformed_argument_is_an_error_naming_the_parameter() {
-    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [oops]]"]);
+    let o = dl(&[
+        "run",
+        "examples/kmeans.dl",
+        "-e",
+        "kmeans_cost",
+        "[[0.0, 0.0]]",
+        "[[1.0, 1.0], [oops]]",
+    ]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("argument 2") && err.contains("points"), "{err}");
@@ -80,17 +115,34 @@ fn a_malformed_argument_is_an_error_naming_the_parameter() {
 
 #[test]
 fn a_ragged_argument_is_rejected() {
-    let o = dl(&["run", "examples/kmeans.dl", "-e", "kmeans_cost", "[[0.0, 0.0]]", "[[1.0, 1.0], [2.0]]"]);
+    let o = dl(&[
+        "run",
+        "examples/kmeans.dl",
+        "-e",
+        "kmeans_cost",
+        "[[0.0, 0.0]]",
+        "[[1.0, 1.0], [2.0]]",
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("one length"), "{}", stderr(&o));
 }
 
 #[test]
 fn a_size_mismatch_between_arguments_names_both_sizes() {
-    let o = dl(&["run", "examples/kmeans.dl", "-e", "sqdist", "[1.0, 2.0]", "[1.0, 2.0, 3.0]"]);
+    let o = dl(&[
+        "run",
+        "examples/kmeans.dl",
+        "-e",
+        "sqdist",
+        "[1.0, 2.0]",
+        "[1.0, 2.0, 3.0]",
+    ]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains('3') && err.contains('2') && err.contains("kmeans.dl:"), "{err}");
+    assert!(
+        err.contains('3') && err.contains('2') && err.contains("kmeans.dl:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -112,7 +164,10 @@ fn a_run_time_error_points_at_the_source_and_exits_non_zero() {
     let o = dl(&["run", "tests/runtime_errors/index_out_of_bounds.dl"]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("index 3") && err.contains("index_out_of_bounds.dl:1:"), "{err}");
+    assert!(
+        err.contains("index 3") && err.contains("index_out_of_bounds.dl:1:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -135,7 +190,10 @@ fn test_runs_declarations_and_reports_failures() {
     let o = dl(&["test", prog.to_str().unwrap()]);
     assert!(!o.status.success());
     let out = stdout(&o);
-    assert!(out.contains("test good ... ok") && out.contains("test bad ... FAILED") && out.contains("1 passed, 1 failed"), "{out}");
+    assert!(
+        out.contains("test good ... ok") && out.contains("test bad ... FAILED") && out.contains("1 passed, 1 failed"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -7,8 +7,7 @@
 
 use dl_compiler::core::build::FuncBuilder;
 use dl_compiler::core::ir::{
-    Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Stmt, Test, Type,
-    VarId,
+    Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Stmt, Test, Type, VarId,
 };
 use dl_compiler::core::parse::{parse_func, parse_program};
 use dl_compiler::core::print::{print_func, print_program};
@@ -25,21 +24,13 @@ fn core_files() -> Vec<(String, String)> {
         .map(|entry| entry.expect("directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "core"))
         .map(|path| {
-            let stem = path
-                .file_stem()
-                .expect("file stem")
-                .to_string_lossy()
-                .into_owned();
+            let stem = path.file_stem().expect("file stem").to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&path).expect("readable .core file");
             (stem, text)
         })
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 10,
-        "expected the core corpus in {}",
-        dir.display()
-    );
+    assert!(files.len() >= 10, "expected the core corpus in {}", dir.display());
     files
 }
 
@@ -55,14 +46,15 @@ fn assert_same(a: &Program, b: &Program, what: &str) {
 fn check_valid(name: &str, text: &str) -> Program {
     let p = parse_program(text).unwrap_or_else(|e| panic!("{name}.core:{e}"));
     let printed = print_program(&p);
-    insta::assert_snapshot!(name, printed);
+    insta::with_settings!({
+        snapshot_path => "../../tests/core/snapshots",
+        prepend_module_to_snapshot => false,
+    }, {
+        insta::assert_snapshot!(name, printed);
+    });
     let again = parse_program(&printed).unwrap_or_else(|e| panic!("{name}, printed:{e}"));
     assert_same(&p, &again, name);
-    assert_eq!(
-        print_program(&again),
-        printed,
-        "{name}: print . parse . print"
-    );
+    assert_eq!(print_program(&again), printed, "{name}: print . parse . print");
     if let Err(errors) = verify_program(&p) {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         panic!("{name}.core does not verify:\n{}", errors.join("\n"));
@@ -150,8 +142,8 @@ fn core_files_cover_every_form() {
         printed.push_str(&print_program(&p));
     }
     let mut want: Vec<String> = [
-        "atom", "prim", "tuple0", "tuple1", "tuple2", "proj", "array0", "array1", "call", "if",
-        "for", "while", "map1", "map2", "build", "reduce", "scan",
+        "atom", "prim", "tuple0", "tuple1", "tuple2", "proj", "array0", "array1", "call", "if", "for", "while", "map1",
+        "map2", "build", "reduce", "scan",
     ]
     .iter()
     .map(ToString::to_string)
@@ -174,17 +166,16 @@ fn core_files_cover_every_form() {
         "\"a b\".0",
         "test ",
     ] {
-        assert!(
-            printed.contains(literal),
-            "no printed file shows `{literal}`"
-        );
+        assert!(printed.contains(literal), "no printed file shows `{literal}`");
     }
 }
 
 #[test]
 fn printed_literals() {
-    let p = parse_program("def f() -> []f64 =\n  let a.0: []f64 = [1e-7, 1.0e2, 0.5e0, 1E3, -inf, inf, nan]: []f64\n  in a.0\n")
-        .expect("parses");
+    let p = parse_program(
+        "def f() -> []f64 =\n  let a.0: []f64 = [1e-7, 1.0e2, 0.5e0, 1E3, -inf, inf, nan]: []f64\n  in a.0\n",
+    )
+    .expect("parses");
     assert_eq!(
         print_program(&p),
         "def f() -> []f64 =\n  let a.0: []f64 = [1e-7, 100.0, 0.5, 1000.0, -inf, inf, nan]: []f64\n  in a.0\n"
@@ -252,10 +243,7 @@ def norm2(a.0: []f64) -> f64 =
 #[test]
 fn parse_errors_say_where_and_what() {
     let cases: &[(&str, &str)] = &[
-        (
-            "def f() -> f64 =\n  in 1.0\nfoo",
-            "3:1: expected `def` or `test`",
-        ),
+        ("def f() -> f64 =\n  in 1.0\nfoo", "3:1: expected `def` or `test`"),
         (
             "def f(x.0: f64) -> f64 =\n  in x.1\n",
             "2:6: `x.1` names variable 1, which is not bound in `f`, so it is written `v.1`",
@@ -289,18 +277,12 @@ fn parse_errors_say_where_and_what() {
             "1:7: variable id 99999999999 is too large",
         ),
         ("test \"t = f\n", "1:6: unterminated string"),
-        (
-            "def f() -> f64 = in 1.0 #",
-            "1:25: unexpected character '#'",
-        ),
+        ("def f() -> f64 = in 1.0 #", "1:25: unexpected character '#'"),
         (
             "def f() -> f64 =\n  let x.0: f64 = loop (s.1: f64) = 1.0 until\n",
             "2:40: expected `for` or `while`, found `until`",
         ),
-        (
-            "test f = g\n",
-            "1:6: expected the test's name as a string, found `f`",
-        ),
+        ("test f = g\n", "1:6: expected the test's name as a string, found `f`"),
         (
             "def f() -> f64 =\n  let x.0: f64 = add(1.0,",
             "2:26: expected a variable or a literal, found the end of the input",
@@ -381,10 +363,7 @@ fn parser_never_panics() {
     for deep in [
         format!("def f() -> {}f64 = in 1.0", "[]".repeat(100_000)),
         format!("def f() -> {}", "(".repeat(100_000)),
-        format!(
-            "def f() -> f64 = {}",
-            "let x.0: f64 = if true then ".repeat(100_000)
-        ),
+        format!("def f() -> f64 = {}", "let x.0: f64 = if true then ".repeat(100_000)),
     ] {
         let e = parse_program(&deep).expect_err("too deep");
         assert!(e.message.contains("nested too deeply"), "{e}");
@@ -394,8 +373,7 @@ fn parser_never_panics() {
 fn exercise(text: &str) {
     if let Ok(p) = parse_program(text) {
         let printed = print_program(&p);
-        let again = parse_program(&printed)
-            .unwrap_or_else(|e| panic!("printed text does not parse: {e}\n{printed}"));
+        let again = parse_program(&printed).unwrap_or_else(|e| panic!("printed text does not parse: {e}\n{printed}"));
         assert_same(&p, &again, text);
         let _ = verify_program(&p);
     }
@@ -432,8 +410,8 @@ struct Gen {
 impl Gen {
     fn name(&mut self) -> String {
         const NAMES: &[&str] = &[
-            "x", "acc", "in", "let", "v", "nan", "_", "x'", "", "a b", "x.1", "é", "\"", "\\",
-            "\n", "\u{7f}", "1e5", "-inf", "grad",
+            "x", "acc", "in", "let", "v", "nan", "_", "x'", "", "a b", "x.1", "é", "\"", "\\", "\n", "\u{7f}", "1e5",
+            "-inf", "grad",
         ];
         NAMES[self.rng.below(NAMES.len())].to_string()
     }

@@ -57,10 +57,7 @@ impl Fb {
         let span = Span::new(0, self.next_span as usize, self.next_span as usize + 1);
         self.next_span += 1;
         self.last_span = span;
-        self.blocks
-            .last_mut()
-            .unwrap()
-            .push(Stmt { binder, rhs, span });
+        self.blocks.last_mut().unwrap().push(Stmt { binder, rhs, span });
         atom
     }
 
@@ -231,10 +228,7 @@ fn evens() -> (Func, Span) {
 #[test]
 fn build_evaluates_the_body_at_every_index() {
     let (f, _) = evens();
-    assert_eq!(
-        run1(f.clone(), vec![Value::I64(4)]).unwrap(),
-        fv(&[0.0, 2.0, 4.0, 6.0])
-    );
+    assert_eq!(run1(f.clone(), vec![Value::I64(4)]).unwrap(), fv(&[0.0, 2.0, 4.0, 6.0]));
     assert_eq!(run1(f, vec![Value::I64(0)]).unwrap(), fv(&[]));
 }
 
@@ -277,19 +271,13 @@ fn digits(scan: bool) -> Func {
 
 #[test]
 fn reduce_is_a_left_fold_from_the_neutral_element() {
-    assert_eq!(
-        run1(digits(false), vec![iv(&[1, 2, 3])]).unwrap(),
-        Value::I64(123)
-    );
+    assert_eq!(run1(digits(false), vec![iv(&[1, 2, 3])]).unwrap(), Value::I64(123));
     assert_eq!(run1(digits(false), vec![iv(&[])]).unwrap(), Value::I64(0));
 }
 
 #[test]
 fn scan_is_inclusive() {
-    assert_eq!(
-        run1(digits(true), vec![iv(&[1, 2, 3])]).unwrap(),
-        iv(&[1, 12, 123])
-    );
+    assert_eq!(run1(digits(true), vec![iv(&[1, 2, 3])]).unwrap(), iv(&[1, 12, 123]));
     assert_eq!(run1(digits(true), vec![iv(&[])]).unwrap(), iv(&[]));
 }
 
@@ -311,11 +299,7 @@ fn triangle() -> Func {
     let state = fb.binder("acc", Type::I64);
     let index = fb.binder("i", Type::I64);
     fb.begin();
-    let next = fb.prim(
-        Type::I64,
-        Prim::Add,
-        &[Atom::Var(state.var), Atom::Var(index.var)],
-    );
+    let next = fb.prim(Type::I64, Prim::Add, &[Atom::Var(state.var), Atom::Var(index.var)]);
     let body = fb.end(next);
     let out = fb.bind(
         Type::I64,
@@ -384,16 +368,10 @@ fn while_loop_runs_until_the_condition_fails() {
     let p = program(vec![newton_sqrt()]);
     for a in [2.0, 9.0, 1e6, 0.25] {
         let got = run(&p, "newton_sqrt", vec![Value::F64(a)]).unwrap();
-        assert!(
-            approx_eq(&got, &Value::F64(f64::sqrt(a)), 1e-12),
-            "sqrt({a}) = {got}"
-        );
+        assert!(approx_eq(&got, &Value::F64(f64::sqrt(a)), 1e-12), "sqrt({a}) = {got}");
     }
     // The condition is false at once: no iteration.
-    assert_eq!(
-        run(&p, "newton_sqrt", vec![Value::F64(1.0)]).unwrap(),
-        Value::F64(1.0)
-    );
+    assert_eq!(run(&p, "newton_sqrt", vec![Value::F64(1.0)]).unwrap(), Value::F64(1.0));
 }
 
 /// `if x < 0 then 0 - x else x / d` (integers), to show that only the
@@ -444,10 +422,7 @@ fn a_call_runs_the_callee_with_its_own_variables() {
     let s = fb.prim(Type::F64, Prim::Add, &[a2, b2]);
     let r = fb.prim(Type::F64, Prim::Sqrt, &[s]);
     // `a` is still bound after the calls.
-    let out = fb.bind(
-        Type::Tuple(vec![Type::F64, Type::F64]),
-        Rhs::Tuple(vec![r, a]),
-    );
+    let out = fb.bind(Type::Tuple(vec![Type::F64, Type::F64]), Rhs::Tuple(vec![r, a]));
     let hyp = fb.finish("hyp", Type::Tuple(vec![Type::F64, Type::F64]), out);
 
     let p = program(vec![hyp, sq]);
@@ -473,10 +448,7 @@ fn an_error_in_a_callee_names_the_callee_statement() {
 
     let p = program(vec![main, get]);
     let err = run(&p, "main", vec![fv(&[1.0, 2.0, 3.0])]).unwrap_err();
-    assert_eq!(
-        err.message,
-        "index 5 out of bounds for an array of length 3"
-    );
+    assert_eq!(err.message, "index 5 out of bounds for an array of length 3");
     assert_eq!(err.span, Some(index_span));
     assert_eq!(err.to_string(), err.message);
 }
@@ -506,10 +478,7 @@ fn an_error_inside_a_map_body_names_the_body_statement() {
     let ok = run(&p, "gather", vec![fv(&[1.0, 2.0]), iv(&[1, 1, 0])]).unwrap();
     assert_eq!(ok, fv(&[2.0, 2.0, 1.0]));
     let err = run(&p, "gather", vec![fv(&[1.0, 2.0]), iv(&[0, 2])]).unwrap_err();
-    assert_eq!(
-        err.message,
-        "index 2 out of bounds for an array of length 2"
-    );
+    assert_eq!(err.message, "index 2 out of bounds for an array of length 2");
     assert_eq!(err.span, Some(index_span));
     assert_ne!(err.span, Some(map_span));
 }
@@ -521,10 +490,7 @@ fn calls_check_their_argument_count() {
     let id = fb.finish("id", Type::F64, x);
 
     let mut fb = Fb::new();
-    let out = fb.bind(
-        Type::F64,
-        Rhs::Call("id".into(), vec![Atom::F64(1.0), Atom::F64(2.0)]),
-    );
+    let out = fb.bind(Type::F64, Rhs::Call("id".into(), vec![Atom::F64(1.0), Atom::F64(2.0)]));
     let call_span = fb.last_span;
     let main = fb.finish("main", Type::F64, out);
 
@@ -597,10 +563,7 @@ fn an_atom_statement_copies_its_value() {
     let y = fb.bind(Type::Bool, Rhs::Atom(x));
     let z = fb.prim(Type::Bool, Prim::Not, &[y]);
     let f = fb.finish("not", Type::Bool, z);
-    assert_eq!(
-        run1(f, vec![Value::Bool(true)]).unwrap(),
-        Value::Bool(false)
-    );
+    assert_eq!(run1(f, vec![Value::Bool(true)]).unwrap(), Value::Bool(false));
 }
 
 #[test]
@@ -633,8 +596,7 @@ fn recursion_is_stopped_before_the_stack_overflows() {
     let f = fb.finish("forever", Type::F64, out);
     let err = run1(f, vec![Value::F64(1.0)]).unwrap_err();
     assert!(
-        err.message
-            .contains(&format!("more than {MAX_CALL_DEPTH} deep")),
+        err.message.contains(&format!("more than {MAX_CALL_DEPTH} deep")),
         "{}",
         err.message
     );
@@ -650,10 +612,7 @@ fn size_checks_report_both_sizes() {
     let span = fb.last_span;
     let f = fb.finish("len3", Type::I64, checked);
     let p = program(vec![f]);
-    assert_eq!(
-        run(&p, "len3", vec![fv(&[1.0, 2.0, 3.0])]).unwrap(),
-        Value::I64(3)
-    );
+    assert_eq!(run(&p, "len3", vec![fv(&[1.0, 2.0, 3.0])]).unwrap(), Value::I64(3));
     let err = run(&p, "len3", vec![fv(&[1.0; 4])]).unwrap_err();
     assert_eq!(err.message, "size mismatch: expected 3, got 4");
     assert_eq!(err.span, Some(span));

@@ -34,11 +34,7 @@ fn parse_files() {
         .filter(|p| p.extension().is_some_and(|e| e == "dl"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() >= 25,
-        "tests/parse has only {} files",
-        paths.len()
-    );
+    assert!(paths.len() >= 25, "tests/parse has only {} files", paths.len());
     // Every file is checked, and all failures are listed at the end.
     let mut failed = Vec::new();
     for path in &paths {
@@ -49,7 +45,12 @@ fn parse_files() {
             let has_errors = !syntax::parse(0, &text).1.is_empty();
             // The `err_` files, and only they, have syntax errors.
             assert_eq!(name.starts_with("err_"), has_errors, "{name}: errors");
-            insta::assert_snapshot!(stem.as_str(), snapshot_text(&name, &text), &name);
+            insta::with_settings!({
+                snapshot_path => "../../tests/parse/snapshots",
+                prepend_module_to_snapshot => false,
+            }, {
+                insta::assert_snapshot!(stem.as_str(), snapshot_text(&name, &text), &name);
+            });
         });
         if outcome.is_err() {
             failed.push(name);
@@ -63,14 +64,8 @@ fn parse_files() {
 fn check_in_text(text: &str, s: Span) {
     assert!(s.start <= s.end, "span {s:?} is reversed");
     assert!((s.end as usize) <= text.len(), "span {s:?} is past the end");
-    assert!(
-        text.is_char_boundary(s.start as usize),
-        "span {s:?} splits a char"
-    );
-    assert!(
-        text.is_char_boundary(s.end as usize),
-        "span {s:?} splits a char"
-    );
+    assert!(text.is_char_boundary(s.start as usize), "span {s:?} splits a char");
+    assert!(text.is_char_boundary(s.end as usize), "span {s:?} splits a char");
 }
 
 fn check_within(text: &str, outer: Span, inner: Span) {
@@ -183,12 +178,7 @@ fn check_expr(text: &str, outer: Span, e: &Expr) {
             ps.iter().for_each(|p| check_pat(text, s, p));
             sub(body);
         }
-        ExprKind::Loop {
-            pat,
-            init,
-            kind,
-            body,
-        } => {
+        ExprKind::Loop { pat, init, kind, body } => {
             check_pat(text, s, pat);
             sub(init);
             match kind {
@@ -286,16 +276,9 @@ fn absurd_nesting_is_reported_not_a_crash() {
         assert!(m.items.is_empty());
         assert!(!diags.is_empty());
     }
-    let (m, diags) = syntax::parse(
-        0,
-        &format!("def f() = 1{}\ndef g() = 2", " + 1".repeat(5000)),
-    );
+    let (m, diags) = syntax::parse(0, &format!("def f() = 1{}\ndef g() = 2", " + 1".repeat(5000)));
     assert_eq!(m.items.len(), 1, "the shallow item survives");
-    assert!(
-        diags[0].message.contains("nests too deeply"),
-        "{}",
-        diags[0].message
-    );
+    assert!(diags[0].message.contains("nests too deeply"), "{}", diags[0].message);
 }
 
 #[test]
@@ -316,14 +299,8 @@ fn a_thousand_line_file_parses_without_diagnostics() {
 fn parse_expr_reads_values() {
     let (e, diags) = syntax::parse_expr(0, "(3.0, [1, -2], -1e-3)");
     assert!(diags.is_empty());
-    assert_eq!(
-        syntax::print_expr(&e.unwrap()),
-        "(tuple 3.0 (array 1 -2) -0.001)"
-    );
+    assert_eq!(syntax::print_expr(&e.unwrap()), "(tuple 3.0 (array 1 -2) -0.001)");
     let (e, diags) = syntax::parse_expr(0, "[1.0, 2.0");
     assert!(e.is_none());
-    assert_eq!(
-        diags[0].message,
-        "unexpected end of file, expected `,` or `]`"
-    );
+    assert_eq!(diags[0].message, "unexpected end of file, expected `,` or `]`");
 }

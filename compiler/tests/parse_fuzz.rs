@@ -94,8 +94,7 @@ const TOKENS: &[&str] = &[
 /// Characters that start no token: outside strings and comments, any of
 /// them must produce a diagnostic.
 fn surely_bad(text: &str) -> bool {
-    let fine =
-        |c: char| c.is_ascii_alphanumeric() || " \t\r\n\x0c_'|&=!~<>+-*/%@\\,:()[].".contains(c);
+    let fine = |c: char| c.is_ascii_alphanumeric() || " \t\r\n\x0c_'|&=!~<>+-*/%@\\,:()[].".contains(c);
     !text.contains("--") && !text.contains('"') && text.chars().any(|c| !fine(c))
 }
 
@@ -185,18 +184,9 @@ impl Checker<'_> {
     fn span(&self, s: Span) {
         assert_eq!(s.file, self.file, "span {s:?} names the wrong file");
         assert!(s.start <= s.end, "span {s:?} is reversed");
-        assert!(
-            (s.end as usize) <= self.text.len(),
-            "span {s:?} is past the end"
-        );
-        assert!(
-            self.text.is_char_boundary(s.start as usize),
-            "span {s:?} splits a char"
-        );
-        assert!(
-            self.text.is_char_boundary(s.end as usize),
-            "span {s:?} splits a char"
-        );
+        assert!((s.end as usize) <= self.text.len(), "span {s:?} is past the end");
+        assert!(self.text.is_char_boundary(s.start as usize), "span {s:?} splits a char");
+        assert!(self.text.is_char_boundary(s.end as usize), "span {s:?} splits a char");
     }
 
     fn ty(&mut self, t: &TypeExpr) {
@@ -266,12 +256,7 @@ impl Checker<'_> {
                 ps.iter().for_each(|p| self.pat(p));
                 self.expr(body);
             }
-            ExprKind::Loop {
-                pat,
-                init,
-                kind,
-                body,
-            } => {
+            ExprKind::Loop { pat, init, kind, body } => {
                 self.pat(pat);
                 self.expr(init);
                 match kind {
@@ -291,18 +276,10 @@ impl Checker<'_> {
 fn check(text: &str) {
     let file = 3;
     let (module, diags) = syntax::parse(file, text);
-    let mut c = Checker {
-        text,
-        file,
-        errors: 0,
-    };
+    let mut c = Checker { text, file, errors: 0 };
     for d in &diags {
         assert!(!d.message.is_empty());
-        assert!(
-            !d.labels.is_empty(),
-            "diagnostic without a place: {}",
-            d.message
-        );
+        assert!(!d.labels.is_empty(), "diagnostic without a place: {}", d.message);
         for l in &d.labels {
             c.span(l.span);
         }
@@ -356,8 +333,7 @@ fn corpus() -> Vec<Vec<u8>> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
-            p.extension().is_some_and(|e| e == "dl")
-                && !p.file_name().unwrap().to_string_lossy().starts_with("err_")
+            p.extension().is_some_and(|e| e == "dl") && !p.file_name().unwrap().to_string_lossy().starts_with("err_")
         })
         .collect();
     files.sort();
@@ -398,10 +374,7 @@ fn parser_survives_random_input() {
     }
     eprintln!("{with_diags} of {} sampled inputs had errors", N / 64 + 1);
     // The inputs are mostly broken: make sure the test exercises errors.
-    assert!(
-        with_diags > N / 64 / 2,
-        "only {with_diags} sampled inputs had errors"
-    );
+    assert!(with_diags > N / 64 / 2, "only {with_diags} sampled inputs had errors");
 }
 
 #[test]

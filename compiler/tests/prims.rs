@@ -121,9 +121,7 @@ fn check(cases: Cases) {
         let call = format!("{}({})", case.prim.name(), args.join(", "));
         let ok = match (&case.want, &got) {
             (Want::Is(want), Ok(v)) => same(want, v),
-            (Want::Near(want, rel), Ok(Value::F64(x))) => {
-                (x - want).abs() <= rel * want.abs().max(f64::MIN_POSITIVE)
-            }
+            (Want::Near(want, rel), Ok(Value::F64(x))) => (x - want).abs() <= rel * want.abs().max(f64::MIN_POSITIVE),
             (Want::Fails(text), Err(e)) => e.0.contains(text),
             _ => false,
         };
@@ -189,11 +187,7 @@ fn arithmetic(c: &mut Cases) {
     c.is(Pow, vec![i(-2), i(3)], i(-8));
     c.is(Pow, vec![i(2), i(64)], i(0));
     c.is(Pow, vec![i(1), i(i64::MAX)], i(1));
-    c.fails(
-        Pow,
-        vec![i(2), i(-1)],
-        "negative exponent in integer power: 2 ** -1",
-    );
+    c.fails(Pow, vec![i(2), i(-1)], "negative exponent in integer power: 2 ** -1");
 
     c.is(Min, vec![f(1.0), f(2.0)], f(1.0));
     c.is(Min, vec![f(NAN), f(1.0)], f(NAN));
@@ -344,17 +338,9 @@ fn conversions_and_logic(c: &mut Cases) {
     c.is(ToI64, vec![f(-0.0)], i(0));
     c.is(ToI64, vec![i(5)], i(5));
     c.is(ToI64, vec![f(-(2f64.powi(63)))], i(i64::MIN));
-    c.is(
-        ToI64,
-        vec![f(2f64.powi(63) - 1024.0)],
-        i(9223372036854774784),
-    );
+    c.is(ToI64, vec![f(2f64.powi(63) - 1024.0)], i(9223372036854774784));
     c.fails(ToI64, vec![f(NAN)], "cannot convert nan to i64");
-    c.fails(
-        ToI64,
-        vec![f(1e20)],
-        "cannot convert 1e20 to i64: out of range",
-    );
+    c.fails(ToI64, vec![f(1e20)], "cannot convert 1e20 to i64: out of range");
     c.fails(ToI64, vec![f(2f64.powi(63))], "9.223372036854776e18");
     c.fails(ToI64, vec![f(-INF)], "cannot convert -inf to i64");
 
@@ -370,18 +356,12 @@ fn conversions_and_logic(c: &mut Cases) {
     c.is(Eq, vec![empty(), empty()], b(true));
     c.is(
         Eq,
-        vec![
-            tup(vec![f(1.0), iv(&[1, 2])]),
-            tup(vec![f(1.0), iv(&[1, 2])]),
-        ],
+        vec![tup(vec![f(1.0), iv(&[1, 2])]), tup(vec![f(1.0), iv(&[1, 2])])],
         b(true),
     );
     c.is(
         Eq,
-        vec![
-            tup(vec![f(1.0), iv(&[1, 2])]),
-            tup(vec![f(1.0), iv(&[1, 3])]),
-        ],
+        vec![tup(vec![f(1.0), iv(&[1, 2])]), tup(vec![f(1.0), iv(&[1, 3])])],
         b(false),
     );
     c.is(Eq, vec![Value::unit(), Value::unit()], b(true));
@@ -443,11 +423,7 @@ fn conversions_and_logic(c: &mut Cases) {
         b(true),
     );
     c.is(ApproxEq, vec![fv(&[1.0, 2.0]), fv(&[1.0, 2.1])], b(false));
-    c.is(
-        ApproxEq,
-        vec![fv(&[1.0, 2.0]), fv(&[1.0, 2.0, 3.0])],
-        b(false),
-    );
+    c.is(ApproxEq, vec![fv(&[1.0, 2.0]), fv(&[1.0, 2.0, 3.0])], b(false));
     c.is(ApproxEq, vec![empty(), empty()], b(true));
     c.is(
         ApproxEq,
@@ -476,21 +452,13 @@ fn arrays(c: &mut Cases) {
 
     c.is(Replicate, vec![i(2), f(1.5)], fv(&[1.5, 1.5]));
     c.is(Replicate, vec![i(0), f(1.5)], empty());
-    c.is(
-        Replicate,
-        vec![i(2), iv(&[1])],
-        Value::array(vec![iv(&[1]), iv(&[1])]),
-    );
+    c.is(Replicate, vec![i(2), iv(&[1])], Value::array(vec![iv(&[1]), iv(&[1])]));
     c.is(
         Replicate,
         vec![i(1), tup(vec![b(true)])],
         Value::array(vec![tup(vec![b(true)])]),
     );
-    c.fails(
-        Replicate,
-        vec![i(-3), f(0.0)],
-        "negative size in replicate: -3",
-    );
+    c.fails(Replicate, vec![i(-3), f(0.0)], "negative size in replicate: -3");
 
     let a = fv(&[1.0, 2.0, 3.0]);
     c.is(Index, vec![a.clone(), i(0)], f(1.0));
@@ -538,11 +506,7 @@ fn arrays(c: &mut Cases) {
         "slice 0:5 out of bounds for an array of length 4",
     );
 
-    c.is(
-        Concat,
-        vec![fv(&[1.0]), fv(&[2.0, 3.0])],
-        fv(&[1.0, 2.0, 3.0]),
-    );
+    c.is(Concat, vec![fv(&[1.0]), fv(&[2.0, 3.0])], fv(&[1.0, 2.0, 3.0]));
     c.is(Concat, vec![empty(), empty()], empty());
     c.is(Concat, vec![empty(), iv(&[4])], iv(&[4]));
     c.is(
@@ -591,11 +555,7 @@ fn arrays(c: &mut Cases) {
         vec![i(-1), i(-2), fv(&[1.0, 2.0])],
         "cannot unflatten an array of length 2 into -1 rows of -2",
     );
-    c.fails(
-        Unflatten,
-        vec![i(i64::MAX), i(2), fv(&[1.0, 2.0])],
-        "cannot unflatten",
-    );
+    c.fails(Unflatten, vec![i(i64::MAX), i(2), fv(&[1.0, 2.0])], "cannot unflatten");
 
     c.is(
         Transpose,
@@ -714,11 +674,7 @@ fn reductions(c: &mut Cases) {
 
 fn linear_algebra(c: &mut Cases) {
     use Prim::*;
-    c.is(
-        Dot,
-        vec![fv(&[1.0, 2.0, 3.0]), fv(&[4.0, 5.0, 6.0])],
-        f(32.0),
-    );
+    c.is(Dot, vec![fv(&[1.0, 2.0, 3.0]), fv(&[4.0, 5.0, 6.0])], f(32.0));
     c.is(Dot, vec![empty(), empty()], f(0.0));
     c.is(Dot, vec![fv(&[INF]), fv(&[0.0])], f(NAN));
     c.fails(
@@ -729,10 +685,7 @@ fn linear_algebra(c: &mut Cases) {
 
     c.is(
         Matmul,
-        vec![
-            fm(&[&[1.0, 2.0], &[3.0, 4.0]]),
-            fm(&[&[5.0, 6.0], &[7.0, 8.0]]),
-        ],
+        vec![fm(&[&[1.0, 2.0], &[3.0, 4.0]]), fm(&[&[5.0, 6.0], &[7.0, 8.0]])],
         fm(&[&[19.0, 22.0], &[43.0, 50.0]]),
     );
     c.is(
@@ -793,11 +746,7 @@ fn linear_algebra(c: &mut Cases) {
 
     c.is(StopGradient, vec![f(1.5)], f(1.5));
     c.is(StopGradient, vec![fv(&[1.0, -0.0])], fv(&[1.0, -0.0]));
-    c.is(
-        StopGradient,
-        vec![tup(vec![i(1), b(false)])],
-        tup(vec![i(1), b(false)]),
-    );
+    c.is(StopGradient, vec![tup(vec![i(1), b(false)])], tup(vec![i(1), b(false)]));
 
     c.is(SizeEq, vec![i(3), i(3)], i(3));
     c.is(SizeEq, vec![i(0), i(0)], i(0));
@@ -894,11 +843,7 @@ fn results_agree_with_the_type_rule() {
             Value::I64(_) => Some(Type::I64),
             Value::Bool(_) => Some(Type::Bool),
             Value::Array(a) => Some(Type::array(type_of(a.first()?)?)),
-            Value::Tuple(fs) => fs
-                .iter()
-                .map(type_of)
-                .collect::<Option<_>>()
-                .map(Type::Tuple),
+            Value::Tuple(fs) => fs.iter().map(type_of).collect::<Option<_>>().map(Type::Tuple),
         }
     }
     let mut cases = Cases::default();
@@ -913,12 +858,10 @@ fn results_agree_with_the_type_rule() {
         let Ok(v) = case.prim.eval(&case.args) else {
             continue;
         };
-        let want = case.prim.result_type(&arg_types).unwrap_or_else(|e| {
-            panic!(
-                "{}: type rule rejects the case's arguments: {e}",
-                case.prim.name()
-            )
-        });
+        let want = case
+            .prim
+            .result_type(&arg_types)
+            .unwrap_or_else(|e| panic!("{}: type rule rejects the case's arguments: {e}", case.prim.name()));
         if let Some(got) = type_of(&v) {
             assert_eq!(got, want, "{}", case.prim.name());
             checked += 1;

@@ -121,10 +121,7 @@ fn other_values_print_in_dl_literal_syntax() {
     assert_eq!(fv(&[]).to_string(), "[]");
     let m = Value::array(vec![fv(&[1.0, 2.0]), fv(&[3.0, 4.0])]);
     assert_eq!(m.to_string(), "[[1.0, 2.0], [3.0, 4.0]]");
-    assert_eq!(
-        Value::tuple(vec![f(1.0), iv(&[1, 2])]).to_string(),
-        "(1.0, [1, 2])"
-    );
+    assert_eq!(Value::tuple(vec![f(1.0), iv(&[1, 2])]).to_string(), "(1.0, [1, 2])");
     assert_eq!(Value::unit().to_string(), "()");
     assert_eq!(Value::tuple(vec![f(1.0)]).to_string(), "(1.0,)");
     assert_eq!(
@@ -181,8 +178,8 @@ fn composite_values_round_trip_through_text() {
         let back = parse_value(&text, &ty).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert!(same(&back, &v), "{text} read back as {back}");
         let json = value_to_json(&v).to_string();
-        let back = value_from_json(&serde_json::from_str(&json).unwrap(), &ty)
-            .unwrap_or_else(|e| panic!("{json}: {e}"));
+        let back =
+            value_from_json(&serde_json::from_str(&json).unwrap(), &ty).unwrap_or_else(|e| panic!("{json}: {e}"));
         assert!(same(&back, &v), "{json} read back as {back}");
     }
 }
@@ -207,23 +204,14 @@ fn parsing_is_lenient_where_it_is_unambiguous() {
     assert_eq!(ok("( 1.0 )", &one), Value::tuple(vec![f(1.0)]));
     assert_eq!(ok("( )", &Type::unit()), Value::unit());
     let pair = Type::Tuple(vec![Type::Bool, Type::I64]);
-    assert_eq!(
-        ok("(true, 2,)", &pair),
-        Value::tuple(vec![Value::Bool(true), i(2)])
-    );
+    assert_eq!(ok("(true, 2,)", &pair), Value::tuple(vec![Value::Bool(true), i(2)]));
 }
 
 #[test]
 fn parse_errors_say_what_was_expected_and_where() {
     let err = |text: &str, ty: &Type| parse_value(text, ty).unwrap_err();
-    assert_eq!(
-        err("[1.0]", &Type::F64),
-        "expected f64, found `[` at column 1"
-    );
-    assert_eq!(
-        err("1.5", &Type::I64),
-        "expected i64, found `1.5` at column 1"
-    );
+    assert_eq!(err("[1.0]", &Type::F64), "expected f64, found `[` at column 1");
+    assert_eq!(err("1.5", &Type::I64), "expected i64, found `1.5` at column 1");
     assert_eq!(
         err("[1, 2e3]", &Type::array(Type::I64)),
         "expected i64, found `2e3` at column 5"
@@ -244,22 +232,10 @@ fn parse_errors_say_what_was_expected_and_where() {
         err("", &Type::F64),
         "expected f64, found the end of the input at column 1"
     );
-    assert_eq!(
-        err("1.", &Type::F64),
-        "expected f64, found `1.` at column 1"
-    );
-    assert_eq!(
-        err("1x", &Type::F64),
-        "expected f64, found `1x` at column 1"
-    );
-    assert_eq!(
-        err("tru", &Type::Bool),
-        "expected bool, found `tru` at column 1"
-    );
-    assert_eq!(
-        err("1.0", &f64s()),
-        "expected []f64, found `1.0` at column 1"
-    );
+    assert_eq!(err("1.", &Type::F64), "expected f64, found `1.` at column 1");
+    assert_eq!(err("1x", &Type::F64), "expected f64, found `1x` at column 1");
+    assert_eq!(err("tru", &Type::Bool), "expected bool, found `tru` at column 1");
+    assert_eq!(err("1.0", &f64s()), "expected []f64, found `1.0` at column 1");
     assert_eq!(
         err("(1.0)", &Type::Tuple(vec![Type::F64, Type::F64])),
         "expected `,` ((f64, f64) has 2 fields), found `)` at column 5"
@@ -322,10 +298,7 @@ fn values_from_json() {
         value_from_json(&json!([3, [1, 2]]), &pair).unwrap(),
         Value::tuple(vec![f(3.0), iv(&[1, 2])])
     );
-    assert_eq!(
-        value_from_json(&json!(i64::MIN), &Type::I64).unwrap(),
-        i(i64::MIN)
-    );
+    assert_eq!(value_from_json(&json!(i64::MIN), &Type::I64).unwrap(), i(i64::MIN));
 }
 
 #[test]
@@ -353,10 +326,7 @@ fn json_errors_name_the_place_in_the_document() {
         err(json!([1.0]), &Type::Tuple(vec![Type::F64, Type::F64])),
         "at $: expected (f64, f64), a tuple of 2 fields, found an array of 1"
     );
-    assert_eq!(
-        err(json!({"a": 1}), &f64s()),
-        "at $: expected []f64, found {\"a\":1}"
-    );
+    assert_eq!(err(json!({"a": 1}), &f64s()), "at $: expected []f64, found {\"a\":1}");
     let long = json!("a string much longer than forty characters, to be cut");
     assert_eq!(
         err(long, &Type::Bool),

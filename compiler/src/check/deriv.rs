@@ -158,7 +158,8 @@ impl<'a> Elab<'a> {
                 if op == DerivOp::Jvp {
                     Ty::Tuple(vec![ret.clone(), ret.clone()])
                 } else {
-                    Ty::Tuple(vec![ret.clone(), grads])
+                    // Like JAX's vjp, the cotangents are always a tuple.
+                    Ty::Tuple(vec![ret.clone(), Ty::Tuple(primal_tys.clone())])
                 }
             }
             DerivOp::JacFwd | DerivOp::JacRev => {

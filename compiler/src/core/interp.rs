@@ -138,16 +138,12 @@ impl<'p> Interpreter<'p> {
             Rhs::Atom(a) => frame.atom(a),
             Rhs::Prim(p, args) => {
                 let args = frame.atoms(args)?;
-                p.eval_typed(&args, &stmt.binder.ty)
-                    .map_err(|e| RunError::new(e.0))
+                p.eval_typed(&args, &stmt.binder.ty).map_err(|e| RunError::new(e.0))
             }
             Rhs::Tuple(fields) => Ok(Value::tuple(frame.atoms(fields)?)),
             Rhs::Proj(a, i) => match frame.atom(a)? {
                 Value::Tuple(fields) if *i < fields.len() => Ok(fields[*i].clone()),
-                v => Err(internal(format!(
-                    "projection .{i} of a value of type {}",
-                    v.kind()
-                ))),
+                v => Err(internal(format!("projection .{i} of a value of type {}", v.kind()))),
             },
             Rhs::Array(elems, _) => Ok(Value::array(frame.atoms(elems)?)),
             Rhs::Call(name, args) => {
@@ -178,27 +174,15 @@ impl<'p> Interpreter<'p> {
                         match self.block(cond, frame)? {
                             Value::Bool(true) => {}
                             Value::Bool(false) => break,
-                            v => {
-                                return Err(internal(format!(
-                                    "while condition of type {}",
-                                    v.kind()
-                                )))
-                            }
+                            v => return Err(internal(format!("while condition of type {}", v.kind()))),
                         }
                         state = self.block(&l.body, frame)?;
                     },
                 }
                 Ok(state)
             }
-            Rhs::Map {
-                arrays,
-                params,
-                body,
-            } => {
-                let arrays = arrays
-                    .iter()
-                    .map(|a| frame.array(a))
-                    .collect::<Result<Vec<_>, _>>()?;
+            Rhs::Map { arrays, params, body } => {
+                let arrays = arrays.iter().map(|a| frame.array(a)).collect::<Result<Vec<_>, _>>()?;
                 if arrays.is_empty() || arrays.len() != params.len() {
                     return Err(internal(format!(
                         "map over {} arrays with {} parameters",
@@ -208,10 +192,7 @@ impl<'p> Interpreter<'p> {
                 }
                 let n = arrays[0].len();
                 if let Some(other) = arrays.iter().find(|a| a.len() != n) {
-                    return Err(RunError::new(format!(
-                        "size mismatch in map: {n} vs {}",
-                        other.len()
-                    )));
+                    return Err(RunError::new(format!("size mismatch in map: {n} vs {}", other.len())));
                 }
                 let mut out = Vec::with_capacity(n);
                 for i in 0..n {
@@ -254,13 +235,7 @@ impl<'p> Interpreter<'p> {
         }
     }
 
-    fn combine(
-        &self,
-        c: &Combine,
-        acc: Value,
-        x: Value,
-        frame: &mut Frame,
-    ) -> Result<Value, RunError> {
+    fn combine(&self, c: &Combine, acc: Value, x: Value, frame: &mut Frame) -> Result<Value, RunError> {
         frame.set(c.acc.var, acc);
         frame.set(c.elem.var, x);
         self.block(&c.body, frame)

@@ -12,10 +12,7 @@
 //! of its binder (or `v` when it has none), which catches typos in
 //! hand-written IR. Scoping and types are the verifier's business.
 
-use super::ir::{
-    Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Stmt, Test, Type,
-    VarId,
-};
+use super::ir::{Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Stmt, Test, Type, VarId};
 use super::print::{binder_names, var_text, UNBOUND_NAME};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
@@ -325,10 +322,7 @@ impl Lexer {
             let exponent_sign = (c == '-' || c == '+') && s.ends_with(['e', 'E']) && float;
             if c.is_ascii_digit() || exponent_sign {
                 s.push(c);
-            } else if (c == '.' && self.peek(1).is_some_and(|c| c.is_ascii_digit()))
-                || c == 'e'
-                || c == 'E'
-            {
+            } else if (c == '.' && self.peek(1).is_some_and(|c| c.is_ascii_digit())) || c == 'e' || c == 'E' {
                 float = true;
                 s.push(c);
             } else {
@@ -405,10 +399,7 @@ impl Parser {
     }
 
     fn unexpected(&self, expected: &str) -> ParseError {
-        self.error_here(format!(
-            "expected {expected}, found {}",
-            self.peek_kind().describe()
-        ))
+        self.error_here(format!("expected {expected}, found {}", self.peek_kind().describe()))
     }
 
     fn at_punct(&self, p: &str) -> bool {
@@ -775,11 +766,7 @@ impl Parser {
                     params.push(self.paren_binder()?);
                 }
                 let body = self.block()?;
-                Ok(Rhs::Map {
-                    arrays,
-                    params,
-                    body,
-                })
+                Ok(Rhs::Map { arrays, params, body })
             }
             "build" => {
                 self.bump();
@@ -824,9 +811,7 @@ impl Parser {
             LoopKind::For { n, index }
         } else if self.at_keyword("while") {
             self.bump();
-            LoopKind::While {
-                cond: self.block()?,
-            }
+            LoopKind::While { cond: self.block()? }
         } else {
             return Err(self.unexpected("`for` or `while`"));
         };
@@ -887,8 +872,7 @@ mod tests {
     /// The words that start a right-hand side other than a primitive or a
     /// derivative.
     const RHS_KEYWORDS: &[&str] = &[
-        "proj", "call", "if", "loop", "map", "build", "reduce", "scan", "true", "false", "nan",
-        "inf",
+        "proj", "call", "if", "loop", "map", "build", "reduce", "scan", "true", "false", "nan", "inf",
     ];
 
     #[test]
@@ -902,9 +886,6 @@ mod tests {
     #[test]
     fn errors_have_positions() {
         let err = parse_program("def f() -> f64 =\n  in x\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "2:6: expected a variable or a literal, found `x`"
-        );
+        assert_eq!(err.to_string(), "2:6: expected a variable or a literal, found `x`");
     }
 }

@@ -44,9 +44,7 @@
 //! [`DerivOp::name`], the function and its captured arguments, then the
 //! arguments.
 
-use super::ir::{
-    Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId,
-};
+use super::ir::{Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId};
 use std::collections::HashMap;
 use std::fmt::{self, Write};
 
@@ -332,11 +330,7 @@ impl Printer {
                 self.block(els, inner);
             }
             Rhs::Loop(l) => self.loop_(l, indent),
-            Rhs::Map {
-                arrays,
-                params,
-                body,
-            } => {
+            Rhs::Map { arrays, params, body } => {
                 self.out.push_str("map(");
                 self.atoms(arrays);
                 self.out.push_str(") ");

@@ -120,11 +120,9 @@ pub fn approx_eq(a: &Value, b: &Value, rel: f64) -> bool {
         (Value::Tuple(xs), Value::Tuple(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| approx_eq(x, y, rel))
         }
-        (Value::F64(_), _)
-        | (Value::I64(_), _)
-        | (Value::Bool(_), _)
-        | (Value::Array(_), _)
-        | (Value::Tuple(_), _) => false,
+        (Value::F64(_), _) | (Value::I64(_), _) | (Value::Bool(_), _) | (Value::Array(_), _) | (Value::Tuple(_), _) => {
+            false
+        }
     }
 }
 
@@ -238,11 +236,7 @@ impl ValueParser<'_> {
     /// "line 2, column 5", or "column 5" in one-line text.
     fn location(&self) -> String {
         let before = &self.text[..self.pos];
-        let column = before
-            .rsplit('\n')
-            .next()
-            .map_or(0, |line| line.chars().count())
-            + 1;
+        let column = before.rsplit('\n').next().map_or(0, |line| line.chars().count()) + 1;
         if self.text.contains('\n') {
             let line = before.matches('\n').count() + 1;
             format!("line {line}, column {column}")
@@ -252,23 +246,14 @@ impl ValueParser<'_> {
     }
 
     fn error(&self, expected: &str) -> String {
-        format!(
-            "expected {expected}, found {} at {}",
-            self.found(),
-            self.location()
-        )
+        format!("expected {expected}, found {} at {}", self.found(), self.location())
     }
 
     /// A number token: digits, an optional fraction, an optional exponent.
     /// Returns the token and whether it has a fraction or an exponent.
     fn number(&mut self) -> Option<(&str, bool)> {
         let bytes = self.rest().as_bytes();
-        let digits = |from: usize| {
-            bytes[from..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count()
-        };
+        let digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
         let mut len = digits(0);
         if len == 0 {
             return None;
@@ -287,8 +272,7 @@ impl ValueParser<'_> {
             }
         }
         // A number runs into no letter or digit: `1x` and `1.` are errors.
-        if matches!(bytes.get(len), Some(b) if b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
-        {
+        if matches!(bytes.get(len), Some(b) if b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.') {
             return None;
         }
         let token = &self.text[self.pos..self.pos + len];
@@ -300,8 +284,7 @@ impl ValueParser<'_> {
     fn keyword(&mut self, word: &str) -> bool {
         let rest = self.rest();
         if rest.starts_with(word)
-            && !rest[word.len()..]
-                .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '\'')
+            && !rest[word.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '\'')
         {
             self.pos += word.len();
             true
@@ -345,10 +328,7 @@ impl ValueParser<'_> {
                         text.parse::<i64>()
                             .map_err(|_| {
                                 self.pos = digits_at;
-                                format!(
-                                    "integer {text} out of the range of i64 at {}",
-                                    self.location()
-                                )
+                                format!("integer {text} out of the range of i64 at {}", self.location())
                             })
                             .map(Value::I64)
                     }
@@ -461,10 +441,7 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &mut String) -> Result<V
             "NaN" => Ok(Value::F64(f64::NAN)),
             "Infinity" => Ok(Value::F64(f64::INFINITY)),
             "-Infinity" => Ok(Value::F64(f64::NEG_INFINITY)),
-            _ => mismatch(
-                path,
-                "f64 (a number, \"NaN\", \"Infinity\" or \"-Infinity\")",
-            ),
+            _ => mismatch(path, "f64 (a number, \"NaN\", \"Infinity\" or \"-Infinity\")"),
         },
         (Type::I64, J::Number(n)) => match n.as_i64() {
             Some(k) => Ok(Value::I64(k)),
@@ -498,8 +475,6 @@ fn from_json(json: &serde_json::Value, ty: &Type, path: &mut String) -> Result<V
             }
             Ok(Value::tuple(values))
         }
-        (Type::F64 | Type::I64 | Type::Bool | Type::Array(_) | Type::Tuple(_), _) => {
-            mismatch(path, &ty.to_string())
-        }
+        (Type::F64 | Type::I64 | Type::Bool | Type::Array(_) | Type::Tuple(_), _) => mismatch(path, &ty.to_string()),
     }
 }

@@ -17,9 +17,7 @@
 //! the statement (`let x.3`) it is in. After an error, it carries on with the
 //! declared types, so one mistake gives one error.
 
-use super::ir::{
-    Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId,
-};
+use super::ir::{Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId};
 use super::print::{binder_names, var_text, UNBOUND_NAME};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -66,11 +64,7 @@ pub fn verify_program(p: &Program) -> Result<(), Vec<VerifyError>> {
             Some(f) if !f.params.is_empty() || f.ret != Type::Bool => Some(format!(
                 "`{}` must take no arguments and return bool, but has type ({}) -> {}",
                 f.name,
-                f.params
-                    .iter()
-                    .map(|b| b.ty.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                f.params.iter().map(|b| b.ty.to_string()).collect::<Vec<_>>().join(", "),
                 f.ret
             )),
             Some(_) => None,
@@ -105,10 +99,7 @@ pub fn verify_func(p: &Program, f: &Func) -> Result<(), Vec<VerifyError>> {
     }
     if let Some(ty) = v.block(&f.body, "the body") {
         if ty != f.ret {
-            v.error(format!(
-                "the body has type {ty}, but the function returns {}",
-                f.ret
-            ));
+            v.error(format!("the body has type {ty}, but the function returns {}", f.ret));
         }
     }
     if v.errors.is_empty() {
@@ -133,11 +124,7 @@ pub fn verify_func(p: &Program, f: &Func) -> Result<(), Vec<VerifyError>> {
 /// - `hessian`: `[]f64 -> f64` gives `[]f64 -> [][]f64`.
 ///
 /// Every differentiated parameter must be differentiable.
-pub fn deriv_signature(
-    op: DerivOp,
-    params: &[Type],
-    ret: &Type,
-) -> Result<(Vec<Type>, Type), String> {
+pub fn deriv_signature(op: DerivOp, params: &[Type], ret: &Type) -> Result<(Vec<Type>, Type), String> {
     if let Some(t) = params.iter().find(|t| !t.is_differentiable()) {
         return Err(format!(
             "`{}` differentiates a parameter of type {t}, which has no derivative",
@@ -157,10 +144,7 @@ pub fn deriv_signature(
         if *ret == Type::F64 {
             Ok(())
         } else {
-            Err(format!(
-                "`{}` needs a function that returns f64, not {ret}",
-                op.name()
-            ))
+            Err(format!("`{}` needs a function that returns f64, not {ret}", op.name()))
         }
     };
     let vector_fn = |want_ret: &Type, ret_text: &str| {
@@ -258,10 +242,7 @@ impl Verifier<'_> {
     fn expect_binder(&mut self, ctx: &str, what: &str, b: &Binder, want: &Type) {
         if b.ty != *want {
             let var = var_text(&b.name, b.var);
-            self.error(format!(
-                "{ctx}: {what} `{var}` has type {}, expected {want}",
-                b.ty
-            ));
+            self.error(format!("{ctx}: {what} `{var}` has type {}, expected {want}", b.ty));
         }
     }
 
@@ -369,9 +350,7 @@ impl Verifier<'_> {
                 let b = self.block(els, ctx);
                 match (a, b) {
                     (Some(a), Some(b)) if a != b => {
-                        self.error(format!(
-                            "{ctx}: the branches of `if` have types {a} and {b}"
-                        ));
+                        self.error(format!("{ctx}: the branches of `if` have types {a} and {b}"));
                         None
                     }
                     (Some(a), Some(_)) => Some(a),
@@ -379,11 +358,7 @@ impl Verifier<'_> {
                 }
             }
             Rhs::Loop(l) => self.loop_(l, ctx),
-            Rhs::Map {
-                arrays,
-                params,
-                body,
-            } => {
+            Rhs::Map { arrays, params, body } => {
                 let tys: Vec<Option<Type>> = arrays.iter().map(|a| self.atom(a, ctx)).collect();
                 if arrays.is_empty() {
                     self.error(format!("{ctx}: `map` needs at least one array"));
@@ -396,12 +371,10 @@ impl Verifier<'_> {
                 } else {
                     for (k, (t, p)) in tys.iter().zip(params).enumerate() {
                         match t {
-                            Some(Type::Array(e)) => {
-                                self.expect_binder(ctx, "the `map` parameter", p, e)
+                            Some(Type::Array(e)) => self.expect_binder(ctx, "the `map` parameter", p, e),
+                            Some(t) => {
+                                self.error(format!("{ctx}: `map` operand {k} has type {t}, which is not an array"))
                             }
-                            Some(t) => self.error(format!(
-                                "{ctx}: `map` operand {k} has type {t}, which is not an array"
-                            )),
                             None => {}
                         }
                     }
@@ -477,9 +450,7 @@ impl Verifier<'_> {
         let elem = match self.atom(&c.array, ctx) {
             Some(Type::Array(e)) => Some(*e),
             Some(t) => {
-                self.error(format!(
-                    "{ctx}: `{what}` of a value of type {t}, which is not an array"
-                ));
+                self.error(format!("{ctx}: `{what}` of a value of type {t}, which is not an array"));
                 None
             }
             None => None,
@@ -493,14 +464,7 @@ impl Verifier<'_> {
         Some(elem)
     }
 
-    fn deriv(
-        &mut self,
-        op: DerivOp,
-        name: &str,
-        captured: &[Atom],
-        args: &[Atom],
-        ctx: &str,
-    ) -> Option<Type> {
+    fn deriv(&mut self, op: DerivOp, name: &str, captured: &[Atom], args: &[Atom], ctx: &str) -> Option<Type> {
         let cap_tys: Vec<Option<Type>> = captured.iter().map(|a| self.atom(a, ctx)).collect();
         let arg_tys: Vec<Option<Type>> = args.iter().map(|a| self.atom(a, ctx)).collect();
         let prog = self.prog;
@@ -520,10 +484,7 @@ impl Verifier<'_> {
         for (k, (t, p)) in cap_tys.iter().zip(&callee.params).enumerate() {
             self.expect(ctx, &format!("captured argument {k} of `{name}`"), t, &p.ty);
         }
-        let params: Vec<Type> = callee.params[captured.len()..]
-            .iter()
-            .map(|b| b.ty.clone())
-            .collect();
+        let params: Vec<Type> = callee.params[captured.len()..].iter().map(|b| b.ty.clone()).collect();
         let (want, result) = match deriv_signature(op, &params, &callee.ret) {
             Ok(sig) => sig,
             Err(m) => {
@@ -578,10 +539,7 @@ fn check_recursion(p: &Program, errors: &mut Vec<VerifyError>) {
                     cycle.push(g);
                     errors.push(VerifyError {
                         func: Some(g.to_string()),
-                        message: format!(
-                            "`{g}` calls itself ({}); recursion is not allowed",
-                            cycle.join(" -> ")
-                        ),
+                        message: format!("`{g}` calls itself ({}); recursion is not allowed", cycle.join(" -> ")),
                     });
                 }
                 Some(Mark::Done) => {}

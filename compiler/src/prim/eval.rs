@@ -205,9 +205,7 @@ impl Prim {
                     if 0 <= *i && i <= j && *j <= len {
                         Ok(Value::array(a[*i as usize..*j as usize].to_vec()))
                     } else {
-                        err(format!(
-                            "slice {i}:{j} out of bounds for an array of length {len}"
-                        ))
+                        err(format!("slice {i}:{j} out of bounds for an array of length {len}"))
                     }
                 }
                 _ => self.bad_args(args),
@@ -247,9 +245,7 @@ impl Prim {
                         ));
                     }
                     let (n, m) = (*n as usize, *m as usize);
-                    let rows = (0..n)
-                        .map(|r| Value::array(a[r * m..(r + 1) * m].to_vec()))
-                        .collect();
+                    let rows = (0..n).map(|r| Value::array(a[r * m..(r + 1) * m].to_vec())).collect();
                     Ok(Value::array(rows))
                 }
                 _ => self.bad_args(args),
@@ -279,8 +275,7 @@ impl Prim {
                     for (i, v) in idx.iter().zip(vals.iter()) {
                         match (i, v) {
                             (I64(i), F64(v)) => {
-                                let k = index(*i, n)
-                                    .map_err(|e| PrimError(format!("scatter_add: {}", e.0)))?;
+                                let k = index(*i, n).map_err(|e| PrimError(format!("scatter_add: {}", e.0)))?;
                                 out[k] += v;
                             }
                             _ => return self.bad_args(args),
@@ -312,11 +307,7 @@ impl Prim {
                 [a, b] => {
                     let (a, b) = (self.vector(a)?, self.vector(b)?);
                     if a.len() != b.len() {
-                        return err(format!(
-                            "size mismatch in dot: [{}] vs [{}]",
-                            a.len(),
-                            b.len()
-                        ));
+                        return err(format!("size mismatch in dot: [{}] vs [{}]", a.len(), b.len()));
                     }
                     Ok(F64(dot(&a, &b)))
                 }
@@ -357,9 +348,7 @@ impl Prim {
                             v.len()
                         ));
                     }
-                    Ok(Value::array(
-                        m.rows.iter().map(|row| F64(dot(row, &v))).collect(),
-                    ))
+                    Ok(Value::array(m.rows.iter().map(|row| F64(dot(row, &v))).collect()))
                 }
                 _ => self.bad_args(args),
             },
@@ -418,12 +407,7 @@ impl Prim {
         ))
     }
 
-    fn arith(
-        self,
-        args: &[Value],
-        f: impl Fn(f64, f64) -> f64,
-        i: impl Fn(i64, i64) -> Result<i64, PrimError>,
-    ) -> R {
+    fn arith(self, args: &[Value], f: impl Fn(f64, f64) -> f64, i: impl Fn(i64, i64) -> Result<i64, PrimError>) -> R {
         match args {
             [Value::F64(a), Value::F64(b)] => Ok(Value::F64(f(*a, *b))),
             [Value::I64(a), Value::I64(b)] => i(*a, *b).map(Value::I64),
@@ -558,10 +542,7 @@ impl Prim {
         let Value::Array(rows) = m else {
             return self.bad_args(std::slice::from_ref(m));
         };
-        let rows = rows
-            .iter()
-            .map(|r| self.vector(r))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(|r| self.vector(r)).collect::<Result<Vec<_>, _>>()?;
         let cols = rows.first().map_or(0, Vec::len);
         for (k, row) in rows.iter().enumerate() {
             if row.len() != cols {
@@ -624,9 +605,7 @@ fn size(prim: Prim, n: i64) -> Result<usize, PrimError> {
 fn index(i: i64, len: usize) -> Result<usize, PrimError> {
     match usize::try_from(i) {
         Ok(k) if k < len => Ok(k),
-        _ => err(format!(
-            "index {i} out of bounds for an array of length {len}"
-        )),
+        _ => err(format!("index {i} out of bounds for an array of length {len}")),
     }
 }
 
@@ -637,9 +616,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 fn int_pow(base: i64, exp: i64) -> Result<i64, PrimError> {
     if exp < 0 {
-        return err(format!(
-            "negative exponent in integer power: {base} ** {exp}"
-        ));
+        return err(format!("negative exponent in integer power: {base} ** {exp}"));
     }
     let (mut result, mut base, mut exp) = (1i64, base, exp as u64);
     while exp > 0 {

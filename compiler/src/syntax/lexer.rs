@@ -253,11 +253,7 @@ pub type Spanned<'input> = (usize, Token<'input>, usize);
 
 /// Splits `text` into tokens. Problems are appended to `diags`; the tokens
 /// returned are always usable by the parser.
-pub fn lex<'input>(
-    file: u32,
-    text: &'input str,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Spanned<'input>> {
+pub fn lex<'input>(file: u32, text: &'input str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<'input>> {
     lex_marking(file, text, diags).0
 }
 
@@ -435,10 +431,7 @@ mod tests {
         assert_eq!(ok("_"), vec![Underscore]);
         assert_eq!(ok("_ __"), vec![Underscore, Ident("__")]);
         assert_eq!(ok("define in inx"), vec![Ident("define"), In, Ident("inx")]);
-        assert_eq!(
-            ok("f64 i64 bool"),
-            vec![Ident("f64"), Ident("i64"), Ident("bool")]
-        );
+        assert_eq!(ok("f64 i64 bool"), vec![Ident("f64"), Ident("i64"), Ident("bool")]);
     }
 
     #[test]
@@ -449,10 +442,7 @@ mod tests {
         assert_eq!(ok("a--b"), vec![Ident("a")]);
         assert_eq!(ok("a - -b"), vec![Ident("a"), Minus, Minus, Ident("b")]);
         assert_eq!(ok("a->b"), vec![Ident("a"), Arrow, Ident("b")]);
-        assert_eq!(
-            ok("x -- é unicode in a comment\ny"),
-            vec![Ident("x"), Ident("y")]
-        );
+        assert_eq!(ok("x -- é unicode in a comment\ny"), vec![Ident("x"), Ident("y")]);
     }
 
     #[test]
@@ -462,9 +452,8 @@ mod tests {
         assert_eq!(
             ok("|| && == != < <= > >= + - * / % @ ** ! = -> \\ , : ( ) [ ]"),
             vec![
-                OrOr, AndAnd, EqEq, NotEq, Lt, Le, Gt, Ge, Plus, Minus, Star, Slash, Percent, At,
-                StarStar, Bang, Eq, Arrow, Backslash, Comma, Colon, LParen, RParen, LBracket,
-                RBracket
+                OrOr, AndAnd, EqEq, NotEq, Lt, Le, Gt, Ge, Plus, Minus, Star, Slash, Percent, At, StarStar, Bang, Eq,
+                Arrow, Backslash, Comma, Colon, LParen, RParen, LBracket, RBracket
             ]
         );
         assert_eq!(ok("a***b"), vec![Ident("a"), StarStar, Star, Ident("b")]);
@@ -474,10 +463,7 @@ mod tests {
     fn strings() {
         use Token::*;
         assert_eq!(ok(r#""a.dl""#), vec![Str("a.dl".into())]);
-        assert_eq!(
-            ok(r#""say \"hi\" \\ ok""#),
-            vec![Str(r#"say "hi" \ ok"#.into())]
-        );
+        assert_eq!(ok(r#""say \"hi\" \\ ok""#), vec![Str(r#"say "hi" \ ok"#.into())]);
         let (t, d) = toks("\"abc\ndef");
         assert_eq!(t, vec![Str("abc".into()), Def]);
         assert_eq!(d[0].message, "unterminated string");
@@ -501,8 +487,7 @@ mod tests {
 
     #[test]
     fn literal_overflow() {
-        let (t, d) =
-            toks("9223372036854775807 9223372036854775809 1e400 t.99999999999999999999999");
+        let (t, d) = toks("9223372036854775807 9223372036854775809 1e400 t.99999999999999999999999");
         assert_eq!(t[0], Token::Int(i64::MAX));
         assert_eq!(t[1], Token::Int(0));
         assert_eq!(t[2], Token::Float(0.0));
@@ -517,10 +502,7 @@ mod tests {
             ]
         );
         // 2^63 is left for the parser, which knows whether a minus applies.
-        assert_eq!(
-            ok("9223372036854775808 007"),
-            vec![Token::Int(i64::MIN), Token::Int(7)]
-        );
+        assert_eq!(ok("9223372036854775808 007"), vec![Token::Int(i64::MIN), Token::Int(7)]);
     }
 
     #[test]

@@ -100,10 +100,7 @@ pub fn parse_expr(file: u32, text: &str) -> (Option<ast::Expr>, Vec<Diagnostic>)
 
 fn too_deep(span: crate::diagnostics::Span) -> Diagnostic {
     Diagnostic::error(
-        format!(
-            "this item nests too deeply (more than {} levels)",
-            parser::MAX_DEPTH
-        ),
+        format!("this item nests too deeply (more than {} levels)", parser::MAX_DEPTH),
         span,
         "too deep",
     )

@@ -131,12 +131,8 @@ impl<'input> State<'input> {
                 token: (l, token, r),
                 expected,
             } => self.unexpected(Some((l, &token, r)), &expected, 0),
-            ParseError::UnrecognizedEof { location, expected } => {
-                self.unexpected(None, &expected, location)
-            }
-            ParseError::ExtraToken {
-                token: (l, token, r),
-            } => self.unexpected(Some((l, &token, r)), &[], 0),
+            ParseError::UnrecognizedEof { location, expected } => self.unexpected(None, &expected, location),
+            ParseError::ExtraToken { token: (l, token, r) } => self.unexpected(Some((l, &token, r)), &[], 0),
             ParseError::InvalidToken { location } => {
                 let span = self.span(location, location);
                 Diagnostic::error("invalid token", span, "here")
@@ -150,12 +146,7 @@ impl<'input> State<'input> {
         }
     }
 
-    fn unexpected(
-        &self,
-        token: Option<(usize, &Token<'input>, usize)>,
-        expected: &[String],
-        eof: usize,
-    ) -> Diagnostic {
+    fn unexpected(&self, token: Option<(usize, &Token<'input>, usize)>, expected: &[String], eof: usize) -> Diagnostic {
         let groups = Expected::classify(expected);
         let wanted = groups.describe();
         let (what, span) = match token {
@@ -187,13 +178,7 @@ impl<'input> State<'input> {
             }
             let comparison = matches!(
                 t,
-                Token::EqEq
-                    | Token::NotEq
-                    | Token::Lt
-                    | Token::Le
-                    | Token::Gt
-                    | Token::Ge
-                    | Token::Approx
+                Token::EqEq | Token::NotEq | Token::Lt | Token::Le | Token::Gt | Token::Ge | Token::Approx
             );
             if comparison && !groups.operator && groups.others.iter().any(|o| o == "&&") {
                 d = d.with_note("comparisons do not chain: write `a < b && b < c`");
@@ -202,16 +187,10 @@ impl<'input> State<'input> {
                 d = d.with_note("use `==` to compare values");
             }
             if matches!(t, Token::Arrow) && groups.others.iter().any(|o| o == ")") {
-                d = d
-                    .with_note("a function type has its parameters in parentheses: `(f64) -> f64`");
+                d = d.with_note("a function type has its parameters in parentheses: `(f64) -> f64`");
             }
-            let line_start = self.text[..l.min(self.text.len())]
-                .rfind('\n')
-                .map_or(0, |i| i + 1);
-            if groups.item
-                && line_start == l
-                && !matches!(t, Token::Def | Token::Import | Token::Test)
-            {
+            let line_start = self.text[..l.min(self.text.len())].rfind('\n').map_or(0, |i| i + 1);
+            if groups.item && line_start == l && !matches!(t, Token::Def | Token::Import | Token::Test) {
                 d = d.with_note("a top-level item starts with `def`, `import` or `test`");
             }
         }
@@ -268,8 +247,7 @@ const EXPR_START: &[&str] = &[
     "Name", "Int", "Float", "true", "false", "(", "[", "-", "!", "\\", "let", "if", "loop",
 ];
 const OPERATORS: &[&str] = &[
-    "||", "&&", "==", "!=", "~=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "@", "**", "(",
-    "[", "Proj",
+    "||", "&&", "==", "!=", "~=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "@", "**", "(", "[", "Proj",
 ];
 const TYPE_START: &[&str] = &["Name", "[", "("];
 const PAT_START: &[&str] = &["Name", "_", "("];
@@ -397,11 +375,7 @@ fn expr_too_deep(e: &Expr, budget: usize) -> bool {
     let ex = |e: &Expr| expr_too_deep(e, b);
     let pat = |p: &Pat| pat_too_deep(p, b);
     match &e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Float(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Var(_)
-        | ExprKind::Error => false,
+        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Var(_) | ExprKind::Error => false,
         ExprKind::Tuple(es) | ExprKind::Array(es) => es.iter().any(ex),
         ExprKind::Binary(_, x, y) => ex(x) || ex(y),
         ExprKind::Unary(_, x) | ExprKind::Proj(x, _) => ex(x),
@@ -410,9 +384,7 @@ fn expr_too_deep(e: &Expr, budget: usize) -> bool {
             ex(a)
                 || subs.iter().any(|s| match s {
                     Subscript::Index(i) => ex(i),
-                    Subscript::Slice(x, y) => {
-                        x.as_ref().is_some_and(ex) || y.as_ref().is_some_and(ex)
-                    }
+                    Subscript::Slice(x, y) => x.as_ref().is_some_and(ex) || y.as_ref().is_some_and(ex),
                 })
         }
         ExprKind::Let(binds, body) => binds.iter().any(|(p, e)| pat(p) || ex(e)) || ex(body),

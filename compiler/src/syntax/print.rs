@@ -87,10 +87,7 @@ fn item_sx(item: &Item) -> Sx {
             Sx::List(keep, v)
         }
         Item::Import { path, .. } => list("import", [atom(format!("{path:?}"))]),
-        Item::Test { name, body, .. } => Sx::List(
-            2,
-            vec![atom("test"), atom(format!("{name:?}")), expr_sx(body)],
-        ),
+        Item::Test { name, body, .. } => Sx::List(2, vec![atom("test"), atom(format!("{name:?}")), expr_sx(body)]),
     }
 }
 
@@ -110,10 +107,7 @@ fn expr_sx(e: &Expr) -> Sx {
             };
             list(name, [expr_sx(a)])
         }
-        ExprKind::Call(f, args) => list(
-            "call",
-            std::iter::once(expr_sx(f)).chain(args.iter().map(expr_sx)),
-        ),
+        ExprKind::Call(f, args) => list("call", std::iter::once(expr_sx(f)).chain(args.iter().map(expr_sx))),
         ExprKind::Index(a, subs) => list(
             "index",
             std::iter::once(expr_sx(a)).chain(subs.iter().map(|s| match s {
@@ -144,26 +138,12 @@ fn expr_sx(e: &Expr) -> Sx {
                 expr_sx(body),
             ],
         ),
-        ExprKind::Loop {
-            pat,
-            init,
-            kind,
-            body,
-        } => {
+        ExprKind::Loop { pat, init, kind, body } => {
             let kind = match kind {
                 LoopKind::For(i, n) => list("for", [atom(&i.name), expr_sx(n)]),
                 LoopKind::While(c) => list("while", [expr_sx(c)]),
             };
-            Sx::List(
-                2,
-                vec![
-                    atom("loop"),
-                    pat_sx(pat),
-                    expr_sx(init),
-                    kind,
-                    expr_sx(body),
-                ],
-            )
+            Sx::List(2, vec![atom("loop"), pat_sx(pat), expr_sx(init), kind, expr_sx(body)])
         }
         ExprKind::Error => Sx::List(1, vec![atom("error")]),
     }
@@ -222,9 +202,7 @@ fn type_list(ts: &[TypeExpr], out: &mut String) {
 fn flat_width(sx: &Sx) -> usize {
     match sx {
         Sx::Atom(s) => s.chars().count(),
-        Sx::List(_, v) => {
-            1 + v.iter().map(flat_width).sum::<usize>() + v.len().saturating_sub(1) + 1
-        }
+        Sx::List(_, v) => 1 + v.iter().map(flat_width).sum::<usize>() + v.len().saturating_sub(1) + 1,
     }
 }
 
