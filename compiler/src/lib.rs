@@ -2,9 +2,12 @@
 //!
 //! The order of the passes is written in one place, [`driver`].
 
+pub mod ad;
 pub mod check;
 pub mod core;
 pub mod diagnostics;
 pub mod driver;
+pub mod opt;
 pub mod prim;
 pub mod syntax;
+pub mod unf;

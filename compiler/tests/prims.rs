@@ -764,6 +764,7 @@ fn groups() -> Vec<Group> {
         ("arrays", arrays),
         ("reductions", reductions),
         ("linear_algebra", linear_algebra),
+        ("tangents", tangents),
     ]
 }
 
@@ -802,6 +803,70 @@ fn reduction_prims() {
 #[test]
 fn linear_algebra_prims() {
     run_group("linear_algebra");
+}
+
+fn tangents(c: &mut Cases) {
+    use Prim::*;
+    c.is(ZeroTangent, vec![f(3.5)], f(0.0));
+    c.is(ZeroTangent, vec![i(3)], tup(vec![]));
+    c.is(ZeroTangent, vec![fv(&[1.0, 2.0])], fv(&[0.0, 0.0]));
+    c.is(
+        ZeroTangent,
+        vec![tup(vec![f(1.0), i(2)])],
+        tup(vec![f(0.0), tup(vec![])]),
+    );
+    // Typed: an empty array of i64 has the tangent `()`.
+    c.typed(
+        ZeroTangent,
+        vec![Value::array(vec![])],
+        Type::unit(),
+        Want::Is(tup(vec![])),
+    );
+    c.typed(
+        ZeroTangent,
+        vec![fm(&[&[1.0], &[2.0]])],
+        Type::array(Type::array(Type::F64)),
+        Want::Is(fm(&[&[0.0], &[0.0]])),
+    );
+    c.is(AddTangent, vec![f(1.0), f(2.5)], f(3.5));
+    c.is(
+        AddTangent,
+        vec![fm(&[&[1.0, 2.0]]), fm(&[&[3.0, 4.0]])],
+        fm(&[&[4.0, 6.0]]),
+    );
+    c.is(
+        AddTangent,
+        vec![tup(vec![f(1.0), tup(vec![])]), tup(vec![f(2.0), tup(vec![])])],
+        tup(vec![f(3.0), tup(vec![])]),
+    );
+    c.fails(
+        AddTangent,
+        vec![fv(&[1.0]), fv(&[1.0, 2.0])],
+        "size mismatch in add_tangent: 1 vs 2",
+    );
+    c.is(
+        IndexAdd,
+        vec![fv(&[1.0, 2.0, 3.0]), i(1), f(10.0)],
+        fv(&[1.0, 12.0, 3.0]),
+    );
+    c.is(
+        IndexAdd,
+        vec![fm(&[&[1.0], &[2.0]]), i(0), fv(&[5.0])],
+        fm(&[&[6.0], &[2.0]]),
+    );
+    c.fails(IndexAdd, vec![fv(&[1.0]), i(1), f(1.0)], "out of bounds");
+    c.is(
+        SliceAdd,
+        vec![fv(&[1.0, 2.0, 3.0, 4.0]), i(1), fv(&[10.0, 20.0])],
+        fv(&[1.0, 12.0, 23.0, 4.0]),
+    );
+    c.is(SliceAdd, vec![fv(&[1.0]), i(1), empty()], fv(&[1.0]));
+    c.fails(SliceAdd, vec![fv(&[1.0, 2.0]), i(1), fv(&[1.0, 1.0])], "do not fit");
+}
+
+#[test]
+fn tangent_prims() {
+    run_group("tangents");
 }
 
 #[test]

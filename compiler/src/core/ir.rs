@@ -41,6 +41,30 @@ impl Type {
         }
     }
 
+    /// True when some f64 occurs in the type.
+    pub fn has_f64(&self) -> bool {
+        match self {
+            Type::F64 => true,
+            Type::I64 | Type::Bool => false,
+            Type::Array(t) => t.has_f64(),
+            Type::Tuple(ts) => ts.iter().any(Type::has_f64),
+        }
+    }
+
+    /// The type of tangents and cotangents of values of this type: the
+    /// same shape with every part that holds no f64 replaced by `()`.
+    pub fn tangent(&self) -> Type {
+        if !self.has_f64() {
+            return Type::unit();
+        }
+        match self {
+            Type::F64 => Type::F64,
+            Type::I64 | Type::Bool => Type::unit(),
+            Type::Array(t) => Type::array(t.tangent()),
+            Type::Tuple(ts) => Type::Tuple(ts.iter().map(Type::tangent).collect()),
+        }
+    }
+
     /// True when the type contains only f64s (and arrays and tuples of
     /// them): the types that have a derivative.
     pub fn is_differentiable(&self) -> bool {

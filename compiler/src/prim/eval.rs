@@ -80,6 +80,11 @@ impl Prim {
     /// empty array reduced by `sum`, `prod`, `maximum` or `minimum` is of
     /// i64 when the result is. The interpreter uses this one.
     pub fn eval_typed(self, args: &[Value], result: &Type) -> R {
+        // The zero tangent is shaped by the type: `[]i64` has tangent `()`,
+        // which the value alone cannot tell for an empty array.
+        if let (Prim::ZeroTangent, [v]) = (self, args) {
+            return zero_tangent(v, result);
+        }
         let empty = match result {
             Type::I64 => Empty::I64,
             Type::F64 | Type::Bool | Type::Array(_) | Type::Tuple(_) => Empty::F64,
@@ -384,6 +389,42 @@ impl Prim {
                 [v] => Ok(v.clone()),
                 _ => self.bad_args(args),
             },
+            Prim::ZeroTangent => match args {
+                [v] => zero_tangent_of_value(v),
+                _ => self.bad_args(args),
+            },
+            Prim::AddTangent => match args {
+                [a, b] => add_tangent(a, b),
+                _ => self.bad_args(args),
+            },
+            Prim::IndexAdd => match args {
+                [Value::Array(a), I64(i), v] => {
+                    let k = index(*i, a.len())?;
+                    let mut out: Vec<Value> = a.as_ref().clone();
+                    out[k] = add_tangent(&a[k], v)?;
+                    Ok(Value::array(out))
+                }
+                _ => self.bad_args(args),
+            },
+            Prim::SliceAdd => match args {
+                [Value::Array(a), I64(i), Value::Array(v)] => {
+                    let fits = *i >= 0 && (*i as usize).checked_add(v.len()).is_some_and(|end| end <= a.len());
+                    if !fits {
+                        return err(format!(
+                            "slice_add: {} elements at {i} do not fit an array of length {}",
+                            v.len(),
+                            a.len()
+                        ));
+                    }
+                    let mut out: Vec<Value> = a.as_ref().clone();
+                    for (k, x) in v.iter().enumerate() {
+                        let at = *i as usize + k;
+                        out[at] = add_tangent(&a[at], x)?;
+                    }
+                    Ok(Value::array(out))
+                }
+                _ => self.bad_args(args),
+            },
             Prim::SizeEq => match args {
                 [I64(actual), I64(expected)] => {
                     if actual == expected {
@@ -669,6 +710,68 @@ fn sigmoid(x: f64) -> f64 {
     } else {
         let e = x.exp();
         e / (1.0 + e)
+    }
+}
+
+/// The zero tangent of `v`, shaped by its tangent type `ty`.
+fn zero_tangent(v: &Value, ty: &Type) -> R {
+    match (ty, v) {
+        (Type::F64, _) => Ok(Value::F64(0.0)),
+        (Type::Array(t), Value::Array(items)) => Ok(Value::array(
+            items.iter().map(|x| zero_tangent(x, t)).collect::<Result<_, _>>()?,
+        )),
+        (Type::Tuple(ts), Value::Tuple(items)) if ts.len() == items.len() => Ok(Value::tuple(
+            ts.iter()
+                .zip(items.iter())
+                .map(|(t, x)| zero_tangent(x, t))
+                .collect::<Result<_, _>>()?,
+        )),
+        (Type::Tuple(ts), _) if ts.is_empty() => Ok(Value::unit()),
+        _ => err(format!("internal error: zero_tangent of a {} as {ty}", v.kind())),
+    }
+}
+
+/// The zero tangent read off the value alone (used without a type): an
+/// empty array is taken to hold f64s.
+fn zero_tangent_of_value(v: &Value) -> R {
+    match v {
+        Value::F64(_) => Ok(Value::F64(0.0)),
+        Value::I64(_) | Value::Bool(_) => Ok(Value::unit()),
+        Value::Array(items) => Ok(Value::array(
+            items.iter().map(zero_tangent_of_value).collect::<Result<_, _>>()?,
+        )),
+        Value::Tuple(items) => Ok(Value::tuple(
+            items.iter().map(zero_tangent_of_value).collect::<Result<_, _>>()?,
+        )),
+    }
+}
+
+/// The sum of two tangents of one shape.
+fn add_tangent(a: &Value, b: &Value) -> R {
+    match (a, b) {
+        (Value::F64(x), Value::F64(y)) => Ok(Value::F64(x + y)),
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return err(format!("size mismatch in add_tangent: {} vs {}", x.len(), y.len()));
+            }
+            Ok(Value::array(
+                x.iter()
+                    .zip(y.iter())
+                    .map(|(p, q)| add_tangent(p, q))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        (Value::Tuple(x), Value::Tuple(y)) if x.len() == y.len() => Ok(Value::tuple(
+            x.iter()
+                .zip(y.iter())
+                .map(|(p, q)| add_tangent(p, q))
+                .collect::<Result<_, _>>()?,
+        )),
+        _ => err(format!(
+            "internal error: add_tangent of a {} and a {}",
+            a.kind(),
+            b.kind()
+        )),
     }
 }
 

@@ -108,4 +108,13 @@ prims! {
     StopGradient = "stop_gradient",
     /// `size_eq(actual, expected)`: a run-time size check; returns `actual`.
     SizeEq = "size_eq",
+    // Tangents and cotangents, introduced by differentiation.
+    /// The zero tangent of a value: its type's `tangent()` filled with 0.0.
+    ZeroTangent = "zero_tangent",
+    /// The sum of two tangents of one type, element-wise.
+    AddTangent = "add_tangent",
+    /// `index_add(a, i, v)`: `a` with `v` added (as tangents) to `a[i]`.
+    IndexAdd = "index_add",
+    /// `slice_add(a, i, v)`: `a` with `v[k]` added to `a[i + k]`.
+    SliceAdd = "slice_add",
 }

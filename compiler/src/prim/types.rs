@@ -225,6 +225,32 @@ impl Prim {
                 arity(1)?;
                 Ok(args[0].clone())
             }
+            Prim::ZeroTangent => {
+                arity(1)?;
+                Ok(args[0].tangent())
+            }
+            Prim::AddTangent => {
+                arity(2)?;
+                if args[0] == args[1] && args[0] == args[0].tangent() {
+                    Ok(args[0].clone())
+                } else {
+                    mismatch()
+                }
+            }
+            Prim::IndexAdd => {
+                arity(3)?;
+                match (&args[0], &args[1]) {
+                    (Array(t), I64) if **t == args[2] && args[2] == args[2].tangent() => Ok(args[0].clone()),
+                    _ => mismatch(),
+                }
+            }
+            Prim::SliceAdd => {
+                arity(3)?;
+                match (&args[0], &args[1]) {
+                    (Array(t), I64) if args[2] == args[0] && **t == t.tangent() => Ok(args[0].clone()),
+                    _ => mismatch(),
+                }
+            }
             Prim::SizeEq => {
                 arity(2)?;
                 match (&args[0], &args[1]) {

@@ -1,0 +1,1 @@
+//! Partial evaluation (placeholder until it lands).

@@ -1,0 +1,1 @@
+//! The unary form (placeholder until it lands).
