@@ -1,7 +1,7 @@
 //! The `dl` command-line tool.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use dl_compiler::core::ir::{Program, Rhs};
+use dl_compiler::core::ir::Program;
 use dl_compiler::core::value::{value_to_json, Value};
 use dl_compiler::driver::{self, Compiled};
 use dl_compiler::{core, syntax};
@@ -98,10 +98,7 @@ fn compile(file: &Path) -> Result<(Compiled, Program), String> {
     if !compiled.diagnostics.is_empty() {
         eprint!("{}", compiled.render_diagnostics());
     }
-    let program = compiled
-        .program
-        .clone()
-        .ok_or_else(|| "error: the program did not compile".to_string())?;
+    let program = driver::prepare(&compiled)?;
     Ok((compiled, program))
 }
 
@@ -195,7 +192,11 @@ fn ir(file: &Path, entry: Option<&str>, stage: Stage) -> Result<(), String> {
             Ok(())
         }
         Stage::Core => {
-            let (_, program) = compile(file)?;
+            let compiled = driver::compile_file(file);
+            if compiled.has_errors() {
+                return Err(compiled.render_diagnostics());
+            }
+            let program = compiled.program.clone().ok_or_else(|| compiled.render_diagnostics())?;
             let program = match entry {
                 None => program,
                 Some(name) => {
@@ -220,33 +221,10 @@ fn reachable(program: &Program, root: &str) -> Program {
         }
         let Some(f) = program.func(&name) else { continue };
         order.push(f.clone());
-        let mut callees = Vec::new();
-        collect_callees(&f.body, &mut callees);
-        work.extend(callees.into_iter().rev());
+        work.extend(f.body.used_functions().into_iter().rev());
     }
     Program {
         funcs: order,
         tests: Vec::new(),
-    }
-}
-
-fn collect_callees(block: &core::ir::Block, out: &mut Vec<String>) {
-    for s in &block.stmts {
-        match &s.rhs {
-            Rhs::Call(f, _) | Rhs::Deriv { func: f, .. } => out.push(f.clone()),
-            Rhs::If(_, a, b) => {
-                collect_callees(a, out);
-                collect_callees(b, out);
-            }
-            Rhs::Loop(l) => {
-                if let core::ir::LoopKind::While { cond } = &l.kind {
-                    collect_callees(cond, out);
-                }
-                collect_callees(&l.body, out);
-            }
-            Rhs::Map { body, .. } | Rhs::Build { body, .. } => collect_callees(body, out),
-            Rhs::Reduce(c) | Rhs::Scan(c) => collect_callees(&c.body, out),
-            Rhs::Atom(_) | Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) | Rhs::Array(..) => {}
-        }
     }
 }

@@ -9,7 +9,7 @@ use dl_compiler::core::{parse, print, verify};
 #[test]
 fn core_ir_of_each_program() {
     for path in common::dl_files("tests/check") {
-        let (compiled, program) = common::compile_ok(&path);
+        let (compiled, program) = common::check_ok(&path);
         if let Err(errors) = verify::verify_program(&program) {
             panic!(
                 "{}: the checker produced invalid core IR: {errors:?}\n{}",
@@ -44,7 +44,7 @@ fn checker_output_always_verifies() {
     let folders = ["examples", "tests/programs", "tests/check", "tests/runtime_errors"];
     for folder in folders {
         for path in common::dl_files(folder) {
-            let (_, program) = common::compile_ok(&path);
+            let (_, program) = common::check_ok(&path);
             if let Err(errors) = verify::verify_program(&program) {
                 panic!("{}: invalid core IR: {errors:?}", path.display());
             }

@@ -13,8 +13,11 @@
 //! calls are inlined first and derivative operators are expanded innermost
 //! first.
 
+mod expand;
 pub mod fwd;
 pub mod rev;
+
+pub use expand::expand_derivatives;
 
 use crate::diagnostics::Span;
 

@@ -271,6 +271,35 @@ impl Block {
         }
     }
 
+    /// The functions the block calls or differentiates, nested blocks
+    /// included, in order of appearance.
+    pub fn used_functions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_used(&mut out);
+        out
+    }
+
+    fn collect_used(&self, out: &mut Vec<String>) {
+        for s in &self.stmts {
+            match &s.rhs {
+                Rhs::Call(f, _) | Rhs::Deriv { func: f, .. } => out.push(f.clone()),
+                Rhs::If(_, a, b) => {
+                    a.collect_used(out);
+                    b.collect_used(out);
+                }
+                Rhs::Loop(l) => {
+                    if let LoopKind::While { cond } = &l.kind {
+                        cond.collect_used(out);
+                    }
+                    l.body.collect_used(out);
+                }
+                Rhs::Map { body, .. } | Rhs::Build { body, .. } => body.collect_used(out),
+                Rhs::Reduce(c) | Rhs::Scan(c) => c.body.collect_used(out),
+                Rhs::Atom(_) | Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) | Rhs::Array(..) => {}
+            }
+        }
+    }
+
     /// Calls `f` on every binder in the block, nested blocks included.
     pub fn visit_binders(&self, f: &mut dyn FnMut(&Binder)) {
         for s in &self.stmts {

@@ -50,8 +50,8 @@ pub fn compile(path: &Path) -> Compiled {
     driver::compile_with(Path::new(&name), &InFolder(dir, name.clone(), text))
 }
 
-/// Compiles a file that must be well typed.
-pub fn compile_ok(path: &Path) -> (Compiled, Program) {
+/// Compiles a file that must be well typed; the checked core IR.
+pub fn check_ok(path: &Path) -> (Compiled, Program) {
     let compiled = compile(path);
     assert!(
         !compiled.has_errors(),
@@ -60,6 +60,19 @@ pub fn compile_ok(path: &Path) -> (Compiled, Program) {
         compiled.render_diagnostics()
     );
     let program = compiled.program.clone().expect("a program");
+    (compiled, program)
+}
+
+/// Compiles a file that must be well typed, and prepares it to run.
+pub fn compile_ok(path: &Path) -> (Compiled, Program) {
+    let compiled = compile(path);
+    assert!(
+        !compiled.has_errors(),
+        "{} does not compile:\n{}",
+        path.display(),
+        compiled.render_diagnostics()
+    );
+    let program = driver::prepare(&compiled).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (compiled, program)
 }
 
