@@ -40,6 +40,20 @@ enum Command {
     Check { file: PathBuf },
     /// Run the `test` declarations of a program.
     Test { file: PathBuf },
+    /// Compare the gradient of an entry point with central finite
+    /// differences and print the largest relative error.
+    CheckGrad {
+        file: PathBuf,
+        /// The function to differentiate; it must return an f64.
+        #[arg(short, long, default_value = "main")]
+        entry: String,
+        /// The point, in dl literal syntax.
+        #[arg(allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// The largest relative error accepted.
+        #[arg(long, default_value_t = 1e-6)]
+        tolerance: f64,
+    },
     /// Print a program, or one entry point, at a stage of the compiler.
     Ir {
         file: PathBuf,
@@ -74,6 +88,12 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Test { file } => test(&file),
         Command::Ir { file, entry, stage } => ir(&file, entry.as_deref(), stage),
+        Command::CheckGrad {
+            file,
+            entry,
+            args,
+            tolerance,
+        } => check_grad(&file, &entry, &args, tolerance),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,6 +187,28 @@ fn test(file: &Path) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+fn check_grad(file: &Path, entry: &str, args: &[String], tolerance: f64) -> Result<(), String> {
+    let (_, program) = compile(file)?;
+    let func = driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
+    let values = driver::parse_args(func, args).map_err(|e| format!("error: {e}"))?;
+    let check = dl_compiler::ad::check::check_grad(&program, entry, &values).map_err(|e| format!("error: {e}"))?;
+    println!(
+        "{:>6} {:>24} {:>24} {:>10}",
+        "input", "gradient", "finite differences", "rel error"
+    );
+    for (i, (g, fd)) in check.gradient.iter().zip(&check.finite_differences).enumerate() {
+        let err = dl_compiler::ad::check::relative_error(*g, *fd);
+        println!("{i:>6} {g:>24.16e} {fd:>24.16e} {err:>10.1e}");
+    }
+    println!("largest relative error: {:.2e}", check.max_rel_error);
+    if check.max_rel_error > tolerance {
+        return Err(format!(
+            "error: the gradient differs from finite differences by more than {tolerance:e}"
+        ));
+    }
+    Ok(())
 }
 
 fn ir(file: &Path, entry: Option<&str>, stage: Stage) -> Result<(), String> {

@@ -13,6 +13,7 @@
 //! calls are inlined first and derivative operators are expanded innermost
 //! first.
 
+pub mod check;
 mod expand;
 pub mod fwd;
 pub mod rev;

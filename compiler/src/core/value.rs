@@ -37,6 +37,33 @@ impl Value {
         Value::Tuple(Rc::from(Vec::new()))
     }
 
+    /// The f64s inside the value, in order (depth first).
+    pub fn f64_leaves(&self) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.collect_f64(&mut out);
+        out
+    }
+
+    fn collect_f64(&self, out: &mut Vec<f64>) {
+        match self {
+            Value::F64(x) => out.push(*x),
+            Value::Array(items) => items.iter().for_each(|x| x.collect_f64(out)),
+            Value::Tuple(items) => items.iter().for_each(|x| x.collect_f64(out)),
+            Value::I64(_) | Value::Bool(_) => {}
+        }
+    }
+
+    /// The value with its f64s replaced, in the order of `f64_leaves`, by
+    /// the next numbers of `new`.
+    pub fn with_f64_leaves(&self, new: &mut dyn Iterator<Item = f64>) -> Value {
+        match self {
+            Value::F64(x) => Value::F64(new.next().unwrap_or(*x)),
+            Value::Array(items) => Value::array(items.iter().map(|x| x.with_f64_leaves(new)).collect()),
+            Value::Tuple(items) => Value::tuple(items.iter().map(|x| x.with_f64_leaves(new)).collect()),
+            Value::I64(_) | Value::Bool(_) => self.clone(),
+        }
+    }
+
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::F64(x) => Some(*x),
