@@ -2,6 +2,7 @@
 //! interpreter.
 
 pub mod build;
+pub mod dot;
 pub mod interp;
 pub mod ir;
 pub mod parse;
