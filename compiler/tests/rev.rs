@@ -7,7 +7,8 @@
 
 mod common;
 
-use dl_compiler::core::ir::Program;
+use dl_compiler::ad::rev::{reverse, vjp};
+use dl_compiler::core::ir::{Program, Type};
 use dl_compiler::core::value::Value;
 use dl_compiler::core::verify::verify_program;
 use dl_compiler::driver;
@@ -18,6 +19,10 @@ use std::path::Path;
 struct Case {
     func: String,
     args: Vec<Value>,
+    /// False for a function whose derivative is not that of its values
+    /// (`stop_gradient`), marked `-- at! NAME: ...`: only the primal and the
+    /// closed forms are checked.
+    smooth: bool,
 }
 
 /// The program of a test file and its `-- at` points.
@@ -26,8 +31,10 @@ fn load(path: &Path) -> (Program, Vec<Case>) {
     let text = std::fs::read_to_string(path).expect("a readable file");
     let mut cases = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("-- at ") else {
-            continue;
+        let (rest, smooth) = match (line.strip_prefix("-- at "), line.strip_prefix("-- at! ")) {
+            (Some(rest), _) => (rest, true),
+            (None, Some(rest)) => (rest, false),
+            (None, None) => continue,
         };
         let (name, args) = rest.split_once(':').expect("`-- at NAME: ARGS`");
         let func = program
@@ -38,6 +45,7 @@ fn load(path: &Path) -> (Program, Vec<Case>) {
         cases.push(Case {
             func: name.trim().to_string(),
             args,
+            smooth,
         });
     }
     assert!(!cases.is_empty(), "{} has no `-- at` line", path.display());
@@ -78,6 +86,151 @@ fn unary_form_round_trips() {
                 path.display(),
                 c.func
             );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} points");
+}
+
+/// The f64s of a value, in order.
+fn leaves(v: &Value, out: &mut Vec<f64>) {
+    match v {
+        Value::F64(x) => out.push(*x),
+        Value::I64(_) | Value::Bool(_) => {}
+        Value::Array(items) => items.iter().for_each(|x| leaves(x, out)),
+        Value::Tuple(items) => items.iter().for_each(|x| leaves(x, out)),
+    }
+}
+
+/// `v` with its f64s replaced, in order, by those `next` gives.
+fn refill(v: &Value, next: &mut dyn FnMut() -> f64) -> Value {
+    match v {
+        Value::F64(_) => Value::F64(next()),
+        Value::I64(_) | Value::Bool(_) => v.clone(),
+        Value::Array(items) => Value::array(items.iter().map(|x| refill(x, next)).collect()),
+        Value::Tuple(items) => Value::tuple(items.iter().map(|x| refill(x, next)).collect()),
+    }
+}
+
+/// A deterministic cotangent for a result `v` of type `ty`: its tangent
+/// type, shaped like `v`, holding 0.5, 0.87, 1.24, ...
+fn cotangent(v: &Value, ty: &Type) -> Value {
+    let mut k = 0.0;
+    let filled = refill(v, &mut || {
+        k += 1.0;
+        0.13 + 0.37 * k
+    });
+    tangent_shape(&filled, ty)
+}
+
+/// Drops the parts of a value that hold no f64, as `Type::tangent` does.
+fn tangent_shape(v: &Value, ty: &Type) -> Value {
+    if !ty.has_f64() {
+        return Value::unit();
+    }
+    match (v, ty) {
+        (Value::Array(items), Type::Array(t)) => Value::array(items.iter().map(|x| tangent_shape(x, t)).collect()),
+        (Value::Tuple(items), Type::Tuple(ts)) => {
+            Value::tuple(items.iter().zip(ts).map(|(x, t)| tangent_shape(x, t)).collect())
+        }
+        _ => v.clone(),
+    }
+}
+
+/// `<ct, v>`: the sum of the products of their f64s.
+fn pair(ct: &Value, v: &Value) -> f64 {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    leaves(ct, &mut a);
+    leaves(v, &mut b);
+    assert_eq!(a.len(), b.len(), "a cotangent of another shape");
+    a.iter().zip(&b).map(|(x, y)| x * y).sum()
+}
+
+/// Runs `{f}$vjp` at a case: the primal result exactly, the cotangents
+/// against central differences. Returns the cotangents.
+fn check_case(path: &Path, original: &Program, with_vjp: &Program, c: &Case) -> Vec<Value> {
+    let f = original.func(&c.func).expect("the function");
+    let primal = run(original, &c.func, &c.args);
+    let ct = cotangent(&primal, &f.ret);
+    let mut args = c.args.clone();
+    args.push(ct.clone());
+    let out = run(with_vjp, &format!("{}$vjp", c.func), &args);
+    let Value::Tuple(out) = out else {
+        panic!("a vjp returns a pair")
+    };
+    assert_eq!(
+        out[0],
+        primal,
+        "{}: `{}`: the primal result differs",
+        path.display(),
+        c.func
+    );
+    let Value::Tuple(grads) = &out[1] else {
+        panic!("cotangents come as a tuple")
+    };
+    assert_eq!(grads.len(), c.args.len());
+    for (k, (x, g)) in c.args.iter().zip(grads.iter()).enumerate() {
+        let mut xs = Vec::new();
+        leaves(x, &mut xs);
+        let mut gs = Vec::new();
+        leaves(g, &mut gs);
+        assert_eq!(
+            xs.len(),
+            gs.len(),
+            "{}: `{}`: cotangent {k} has another shape: {g}",
+            path.display(),
+            c.func
+        );
+        for leaf in 0..xs.len() {
+            if !c.smooth {
+                break;
+            }
+            let h = 1e-6 * xs[leaf].abs().max(1.0);
+            let at = |d: f64| {
+                let mut n = 0;
+                let moved = refill(x, &mut || {
+                    n += 1;
+                    if n - 1 == leaf {
+                        xs[leaf] + d
+                    } else {
+                        xs[n - 1]
+                    }
+                });
+                let mut a = c.args.clone();
+                a[k] = moved;
+                pair(&ct, &run(original, &c.func, &a))
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            let err = (fd - gs[leaf]).abs() / fd.abs().max(gs[leaf].abs()).max(1.0);
+            assert!(
+                err < 1e-6,
+                "{}: `{}` at {:?}: d/d(arg {k} leaf {leaf}) is {} by reverse mode, {fd} by finite differences",
+                path.display(),
+                c.func,
+                c.args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                gs[leaf]
+            );
+        }
+    }
+    grads.to_vec()
+}
+
+#[test]
+fn reverse_mode_agrees_with_finite_differences() {
+    let mut checked = 0;
+    for path in common::dl_files("tests/rev") {
+        let (program, cases) = load(&path);
+        let mut with_vjp = program.clone();
+        for name in tested(&cases) {
+            let f = program.func(&name).expect("a tested function");
+            let u = from_core(f).expect("a unary form");
+            let r = reverse(&u).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            verify(&r).unwrap_or_else(|e| panic!("{}: {e}\n{r}", path.display()));
+            vjp(&mut with_vjp, &name).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            verify_program(&with_vjp).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        }
+        for c in &cases {
+            check_case(&path, &program, &with_vjp, c);
             checked += 1;
         }
     }
