@@ -236,3 +236,125 @@ fn reverse_mode_agrees_with_finite_differences() {
     }
     assert!(checked >= 25, "only {checked} points");
 }
+
+/// The cotangents `{func}$vjp` gives at `args` (dl literals) for the
+/// cotangent `ct` of the result.
+fn grads_at(file: &str, func: &str, args: &[&str], ct: Value) -> Vec<Value> {
+    let (_, program) = common::compile_ok(&common::repo().join("tests/rev").join(file));
+    let mut with_vjp = program.clone();
+    let name = vjp(&mut with_vjp, func).expect("a vjp");
+    let f = program.func(func).expect("the function");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let mut args = driver::parse_args(f, &args).expect("arguments");
+    args.push(ct);
+    match run(&with_vjp, &name, &args) {
+        Value::Tuple(out) => match &out[1] {
+            Value::Tuple(g) => g.to_vec(),
+            other => panic!("cotangents {other}"),
+        },
+        other => panic!("a vjp gave {other}"),
+    }
+}
+
+fn value(text: &str, ty: &Type) -> Value {
+    dl_compiler::core::value::parse_value(text, ty).expect("a value")
+}
+
+/// Closed forms at points where every operation is exact in f64.
+#[test]
+fn closed_forms_hold_exactly() {
+    let vec = Type::array(Type::F64);
+    let one = Value::F64(1.0);
+    // d/dx (3x³ - 2x² + x - 5) = 9x² - 4x + 1 = 29 at 2.
+    assert_eq!(grads_at("poly.dl", "poly", &["2.0"], one.clone()), [Value::F64(29.0)]);
+    // d/dx of x³ + 1 (two iterations of horner).
+    assert_eq!(
+        grads_at("for.dl", "horner", &["2.0", "2"], one.clone())[0],
+        Value::F64(12.0)
+    );
+    // Six halvings from 37: d/dx = 2^-6.
+    assert_eq!(
+        grads_at("while.dl", "halve", &["37.0", "1.5"], one.clone())[0],
+        Value::F64(1.0 / 64.0)
+    );
+    // The stopped path contributes nothing: (x y, 1).
+    assert_eq!(
+        grads_at("stop.dl", "stopped", &["1.5", "2.0"], one.clone()),
+        [Value::F64(3.0), Value::F64(1.0)]
+    );
+    // dot(a, b) + a @ a: (b + 2a, a).
+    assert_eq!(
+        grads_at("dot.dl", "inner", &["[1.0, 2.0, 3.0]", "[0.5, -1.0, 2.0]"], one.clone()),
+        [value("[2.5, 3.0, 8.0]", &vec), value("[1.0, 2.0, 3.0]", &vec)]
+    );
+    // A gather: 2 a[j] times how often j is read.
+    let ones = value("[1.0, 1.0, 1.0, 1.0, 1.0]", &vec);
+    assert_eq!(
+        grads_at(
+            "gather.dl",
+            "gather",
+            &["[1.0, 2.0, 3.0, 4.0]", "[2, 0, 2, 3, 1]"],
+            ones
+        )[0],
+        value("[2.0, 4.0, 12.0, 8.0]", &vec)
+    );
+    // relu with a captured scale: the slopes, and the sum of the positives.
+    let ones = value("[1.0, 1.0, 1.0, 1.0]", &vec);
+    assert_eq!(
+        grads_at("relu.dl", "relu", &["[1.0, -2.0, 3.0, -0.5]", "1.5"], ones),
+        [value("[1.5, 0.01, 1.5, 0.01]", &vec), Value::F64(4.0)]
+    );
+    // C = A @ B with a cotangent of ones: A_bar = 1 B^T (row sums of B).
+    let mat = Type::array(vec.clone());
+    let g = grads_at(
+        "matmul.dl",
+        "mm",
+        &["[[1.0, 2.0], [3.0, 4.0]]", "[[1.0, 2.0], [3.0, 4.0]]"],
+        value("[[1.0, 1.0], [1.0, 1.0]]", &mat),
+    );
+    assert_eq!(g[0], value("[[3.0, 7.0], [3.0, 7.0]]", &mat));
+    assert_eq!(g[1], value("[[4.0, 4.0], [6.0, 6.0]]", &mat));
+}
+
+/// What reverse mode cannot do is an error that names it.
+#[test]
+fn unsupported_programs_are_named_errors() {
+    let cases = [
+        ("def f(x: f64) -> f64 = lgamma(x)", "f", "lgamma"),
+        (
+            "def g(x: f64) -> f64 = x * x\ndef f(x: f64) -> f64 = g(x) + 1.0",
+            "f",
+            "inlined",
+        ),
+    ];
+    for (src, func, needle) in cases {
+        let compiled = driver::compile_source("t.dl", src);
+        let mut program = compiled.program.expect("a program");
+        let err = vjp(&mut program, func).expect_err("an error");
+        assert!(err.message.contains(needle), "{src}: {}", err.message);
+    }
+}
+
+/// The unary form, the reversed unary form and the core vjp of a few
+/// representative programs, for review.
+#[test]
+fn snapshots() {
+    for (file, func) in [
+        ("poly.dl", "poly"),
+        ("map.dl", "weighted"),
+        ("dot.dl", "inner"),
+        ("gather.dl", "gather"),
+        ("for.dl", "horner"),
+    ] {
+        let (_, program) = common::compile_ok(&common::repo().join("tests/rev").join(file));
+        let u = from_core(program.func(func).expect("the function")).expect("a unary form");
+        let r = reverse(&u).expect("a reverse");
+        let mut with_vjp = program.clone();
+        let name = vjp(&mut with_vjp, func).expect("a vjp");
+        let core = dl_compiler::core::print::print_func(with_vjp.func(&name).expect("the vjp"));
+        let text = format!("-- unary form\n{u}\n-- reversed\n{r}\n-- core\n{core}");
+        insta::with_settings!({snapshot_path => "../../tests/rev/snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!(format!("rev_{func}"), text);
+        });
+    }
+}

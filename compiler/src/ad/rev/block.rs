@@ -19,7 +19,7 @@ pub(super) struct Env {
     /// The target slot holding each source slot's primal value.
     pub slots: Vec<Slot>,
     /// Whether a source slot can have a nonzero cotangent: it holds f64s
-    /// and is not a literal.
+    /// and is neither a literal nor a primitive of inactive slots.
     pub active: Vec<bool>,
     /// The states recorded by the forward sweep of a loop, by the loop's
     /// source level.
@@ -263,7 +263,13 @@ impl Rev {
                     }
                 }
             };
-            let active = op.ty.has_f64() && !matches!(op.term, Term::Lit(_));
+            // A literal is a constant, and so is a primitive of constants.
+            let active = op.ty.has_f64()
+                && match &op.term {
+                    Term::Lit(_) => false,
+                    Term::Prim(_, args) => args.iter().any(|s| env.active[s.index()]),
+                    _ => true,
+                };
             let slot = self.b.push(term, op.ty.clone(), &op.name);
             env.push(slot, active);
         }
