@@ -4,13 +4,15 @@
 //! rules live beside it, one file per rule, each an exhaustive `match` with no
 //! wildcard arm, so that adding a primitive forces a decision in every rule:
 //! - `types.rs`: the core type rule ([`Prim::result_type`]);
-//! - `eval.rs`: the reference semantics used by the interpreter.
+//! - `eval.rs`: the reference semantics used by the interpreter;
+//! - `vjp.rs`: the transposed Jacobian used by reverse mode ([`Prim::vjp`]).
 //!
 //! Surface syntax reaches primitives through `check`, which also applies
 //! element-wise lifting and scalar broadcasting (those become `map`s).
 
 mod eval;
 mod types;
+pub mod vjp;
 
 pub use eval::PrimError;
 

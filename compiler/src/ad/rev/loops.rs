@@ -1,0 +1,251 @@
+//! Reverse mode of `for` and `while` loops, and the reversed iteration
+//! they share with `reduce` and `scan`.
+//!
+//! The forward sweep keeps the state every iteration starts from (the
+//! `scanl` of the fold rule): the loop carries `(state, states)` and
+//! appends to `states`, so a `while` loop records its trip count as the
+//! length of `states`. The backward sweep is a `for` loop over the
+//! recorded iterations in reverse order; each iteration recomputes the
+//! body's primal values from its recorded state and transposes the body,
+//! carrying the state's cotangent and the cotangents of the outer values
+//! the body reads. Memory is O(iterations x state); checkpointing would
+//! replace the recorded states by recomputation from a few of them.
+
+use super::block::{free_active, Cts, Env, Rev};
+use crate::ad::AdError;
+use crate::core::ir::Type;
+use crate::prim::Prim;
+use crate::unf::{Block, Param, Slot, Term};
+use std::collections::BTreeSet;
+
+/// Where the reversed iterations find the values a body's parameters had.
+pub(super) enum Steps {
+    /// A loop: `states[i]` is the state iteration `i` started from;
+    /// `indexed` when the body also sees `i` (a `for` loop).
+    Loop { states: Slot, indexed: bool },
+    /// A fold (`reduce`, `scan`): `prev[i]` is the accumulator before
+    /// element `i` of `array`; a scan's own cotangent `ct_out[i]` joins the
+    /// accumulator's after element `i`.
+    Fold {
+        prev: Slot,
+        array: Slot,
+        ct_out: Option<Slot>,
+    },
+}
+
+fn param(name: &str, ty: Type) -> Param {
+    Param { name: name.into(), ty }
+}
+
+impl Rev {
+    /// The forward sweep of `for`: the final state and the recorded states.
+    pub(super) fn record_for(
+        &mut self,
+        init: Slot,
+        n: Slot,
+        body: &Block,
+        env: &Env,
+        level: usize,
+    ) -> Result<(Slot, Slot), AdError> {
+        let (pair0, pty) = self.record_init(env.at(init));
+        let ps = self.b.open(vec![param("rec", pty.clone()), param("i", Type::I64)]);
+        let s = self.proj(ps[0], 0)?;
+        let mut child = env.prefix(level);
+        child.push(s, self.b.ty(s).has_f64());
+        child.push(ps[1], false);
+        let r = self.forward(body, &mut child, false)?;
+        let blk = self.record_step(ps[0], s, r)?;
+        let lp = self.b.push(
+            Term::For {
+                init: pair0,
+                n: env.at(n),
+                body: blk,
+            },
+            pty,
+            "rec",
+        );
+        Ok((self.proj(lp, 0)?, self.proj(lp, 1)?))
+    }
+
+    /// The forward sweep of `while`: the final state and the recorded states.
+    pub(super) fn record_while(
+        &mut self,
+        init: Slot,
+        cond: &Block,
+        body: &Block,
+        env: &Env,
+        level: usize,
+    ) -> Result<(Slot, Slot), AdError> {
+        let (pair0, pty) = self.record_init(env.at(init));
+        let mut blocks = Vec::new();
+        for (k, blk) in [cond, body].into_iter().enumerate() {
+            let ps = self.b.open(vec![param("rec", pty.clone())]);
+            let s = self.proj(ps[0], 0)?;
+            let mut child = env.prefix(level);
+            child.push(s, self.b.ty(s).has_f64());
+            let r = self.forward(blk, &mut child, false)?;
+            blocks.push(if k == 0 {
+                self.b.close(r)
+            } else {
+                self.record_step(ps[0], s, r)?
+            });
+        }
+        let body = blocks.pop().expect("two blocks");
+        let cond = blocks.pop().expect("two blocks");
+        let lp = self.b.push(
+            Term::While {
+                init: pair0,
+                cond,
+                body,
+            },
+            pty,
+            "rec",
+        );
+        Ok((self.proj(lp, 0)?, self.proj(lp, 1)?))
+    }
+
+    /// `(init, [])` and its type.
+    fn record_init(&mut self, init: Slot) -> (Slot, Type) {
+        let st = self.b.ty(init).clone();
+        let empty = self
+            .b
+            .push(Term::Array(Vec::new(), st.clone()), Type::array(st), "states");
+        let pair0 = self.b.tuple(&[init, empty]);
+        (pair0, self.b.ty(pair0).clone())
+    }
+
+    /// Ends a recording iteration: the next state, and the states with the
+    /// one this iteration started from appended.
+    fn record_step(&mut self, rec: Slot, s: Slot, next: Slot) -> Result<Block, AdError> {
+        let states = self.proj(rec, 1)?;
+        let st = self.b.ty(s).clone();
+        let one = self.b.push(Term::Array(vec![s], st.clone()), Type::array(st), "state");
+        let states = self.prim(Prim::Concat, &[states, one])?;
+        let t = self.b.tuple(&[next, states]);
+        Ok(self.b.close(t))
+    }
+
+    /// The backward sweep of a loop whose final state has cotangent `c`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn transpose_loop(
+        &mut self,
+        init: Slot,
+        body: &Block,
+        indexed: bool,
+        level: usize,
+        c: Slot,
+        env: &Env,
+        cts: &mut Cts,
+    ) -> Result<(), AdError> {
+        let states = *env
+            .tapes
+            .get(&level)
+            .ok_or_else(|| self.err("a loop's states were not recorded"))?;
+        let count = self.prim(Prim::Length, &[states])?;
+        let (carry, _) = self.reverse_steps(body, level, Steps::Loop { states, indexed }, count, c, env, cts)?;
+        self.add(env, cts, init.index(), carry)
+    }
+
+    /// The reversed iterations `count - 1` down to 0 of `body` (whose
+    /// parameters are at source level `level`), starting from the
+    /// cotangent `carry0` of the last result. Adds the cotangents of outer
+    /// values to `cts`; returns the cotangent of the first iteration's
+    /// first parameter and, for a fold, that of the array.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reverse_steps(
+        &mut self,
+        body: &Block,
+        level: usize,
+        steps: Steps,
+        count: Slot,
+        carry0: Slot,
+        env: &Env,
+        cts: &mut Cts,
+    ) -> Result<(Slot, Option<Slot>), AdError> {
+        let mut outer = BTreeSet::new();
+        free_active(body, level, env, &mut outer);
+        let outer: Vec<usize> = outer.into_iter().collect();
+        let mut fields = vec![carry0];
+        if let Steps::Fold { array, .. } = steps {
+            fields.push(self.zero(array)?);
+        }
+        let off = fields.len();
+        for o in &outer {
+            fields.push(self.zero(env.slots[*o])?);
+        }
+        let init = self.b.tuple(&fields);
+        let sty = self.b.ty(init).clone();
+
+        let ps = self.b.open(vec![param("cts", sty.clone()), param("j", Type::I64)]);
+        let (bs, j) = (ps[0], ps[1]);
+        let one = self.b.lit(crate::unf::Lit::I64(1));
+        let last = self.prim(Prim::Sub, &[count, one])?;
+        let i = self.prim(Prim::Sub, &[last, j])?;
+        let carry = self.proj(bs, 0)?;
+        let mut child = env.prefix(level);
+        let c = match steps {
+            Steps::Loop { states, indexed } => {
+                let s = self.prim(Prim::Index, &[states, i])?;
+                child.push(s, self.b.ty(s).has_f64());
+                if indexed {
+                    child.push(i, false);
+                }
+                carry
+            }
+            Steps::Fold { prev, array, ct_out } => {
+                let acc = self.prim(Prim::Index, &[prev, i])?;
+                let x = self.prim(Prim::Index, &[array, i])?;
+                child.push(acc, self.b.ty(acc).has_f64());
+                child.push(x, self.b.ty(x).has_f64());
+                match ct_out {
+                    Some(out) => {
+                        let ci = self.prim(Prim::Index, &[out, i])?;
+                        self.prim(Prim::AddTangent, &[carry, ci])?
+                    }
+                    None => carry,
+                }
+            }
+        };
+        let first = child.slots[level];
+        let inner = self.nested_backward(body, &mut child, level, c)?;
+        let mut next = vec![match inner.get(&level) {
+            Some(ct) => *ct,
+            None => self.zero(first)?,
+        }];
+        if let Steps::Fold { .. } = steps {
+            let cta = self.proj(bs, 1)?;
+            next.push(match inner.get(&(level + 1)) {
+                Some(cx) => self.prim(Prim::IndexAdd, &[cta, i, *cx])?,
+                None => cta,
+            });
+        }
+        for (k, o) in outer.iter().enumerate() {
+            let acc = self.proj(bs, off + k)?;
+            next.push(match inner.get(o) {
+                Some(ct) => self.prim(Prim::AddTangent, &[acc, *ct])?,
+                None => acc,
+            });
+        }
+        let t = self.b.tuple(&next);
+        let blk = self.b.close(t);
+        let res = self.b.push(
+            Term::For {
+                init,
+                n: count,
+                body: blk,
+            },
+            sty,
+            "back",
+        );
+        let carry = self.proj(res, 0)?;
+        let cta = match steps {
+            Steps::Fold { .. } => Some(self.proj(res, 1)?),
+            Steps::Loop { .. } => None,
+        };
+        for (k, o) in outer.iter().enumerate() {
+            let ct = self.proj(res, off + k)?;
+            self.add(env, cts, *o, ct)?;
+        }
+        Ok((carry, cta))
+    }
+}
