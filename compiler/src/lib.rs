@@ -9,5 +9,6 @@ pub mod diagnostics;
 pub mod driver;
 pub mod opt;
 pub mod prim;
+pub mod stages;
 pub mod syntax;
 pub mod unf;

@@ -1,11 +1,10 @@
 //! The `dl` command-line tool.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use dl_compiler::core::ir::Program;
+use dl_compiler::core::ir::{DerivOp, Func, Program};
 use dl_compiler::core::value::{value_to_json, Value};
 use dl_compiler::driver::{self, Compiled};
 use dl_compiler::{core, syntax};
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -64,6 +63,18 @@ enum Command {
         /// The stage to print.
         #[arg(long, value_enum, default_value = "core")]
         stage: Stage,
+        /// Print the gradient of the entry point instead.
+        #[arg(long, group = "derivative", requires = "entry")]
+        grad: bool,
+        /// Print the forward-mode derivative (jvp) of the entry point.
+        #[arg(long, group = "derivative", requires = "entry")]
+        jvp: bool,
+        /// Print the reverse-mode derivative (vjp) of the entry point.
+        #[arg(long, group = "derivative", requires = "entry")]
+        vjp: bool,
+        /// Also write the dataflow graph of the printed function as Graphviz.
+        #[arg(long, value_name = "FILE")]
+        dot: Option<PathBuf>,
     },
 }
 
@@ -71,8 +82,15 @@ enum Command {
 enum Stage {
     /// The syntax tree of the file, as parsed.
     Ast,
-    /// The typed core IR after checking.
+    /// The typed core IR after checking (with --grad: the derivative read
+    /// back from the unary form).
     Core,
+    /// The unary form (with --grad or --vjp).
+    Unary,
+    /// The raw reverse-mode program, in unary form (with --grad or --vjp).
+    Rev,
+    /// After partial evaluation.
+    Opt,
 }
 
 fn main() -> ExitCode {
@@ -87,7 +105,26 @@ fn main() -> ExitCode {
         } => run(&file, &entry, &args, args_json.as_deref(), json),
         Command::Check { file } => check(&file),
         Command::Test { file } => test(&file),
-        Command::Ir { file, entry, stage } => ir(&file, entry.as_deref(), stage),
+        Command::Ir {
+            file,
+            entry,
+            stage,
+            grad,
+            jvp,
+            vjp,
+            dot,
+        } => {
+            let op = match (grad, jvp, vjp) {
+                (true, _, _) => Some(DerivOp::Grad),
+                (_, true, _) => Some(DerivOp::Jvp),
+                (_, _, true) => Some(DerivOp::Vjp),
+                _ => None,
+            };
+            match op {
+                Some(op) => ir_derivative(&file, entry.as_deref().unwrap_or("main"), op, stage, dot.as_deref()),
+                None => ir(&file, entry.as_deref(), stage, dot.as_deref()),
+            }
+        }
         Command::CheckGrad {
             file,
             entry,
@@ -211,62 +248,73 @@ fn check_grad(file: &Path, entry: &str, args: &[String], tolerance: f64) -> Resu
     Ok(())
 }
 
-fn ir(file: &Path, entry: Option<&str>, stage: Stage) -> Result<(), String> {
-    match stage {
-        Stage::Ast => {
-            let compiled = driver::compile_file(file);
-            let module = compiled.main_module();
-            match entry {
-                None => print!("{}", syntax::print_module(module)),
-                Some(name) => {
-                    let items: Vec<_> = module
-                        .items
-                        .iter()
-                        .filter(|item| matches!(item, syntax::ast::Item::Def(d) if d.name.name == name))
-                        .cloned()
-                        .collect();
-                    if items.is_empty() {
-                        return Err(format!("error: `{}` defines no `{name}`", file.display()));
-                    }
-                    print!("{}", syntax::print_module(&syntax::ast::Module { items }));
-                }
-            }
-            Ok(())
+fn ir(file: &Path, entry: Option<&str>, stage: Stage, dot: Option<&Path>) -> Result<(), String> {
+    if let Stage::Ast = stage {
+        let compiled = driver::compile_file(file);
+        let module = compiled.main_module();
+        let items: Vec<_> = module
+            .items
+            .iter()
+            .filter(|item| match (item, entry) {
+                (syntax::ast::Item::Def(d), Some(name)) => d.name.name == name,
+                (_, Some(_)) => false,
+                (_, None) => true,
+            })
+            .cloned()
+            .collect();
+        if let (true, Some(name)) = (items.is_empty(), entry) {
+            return Err(format!("error: `{}` defines no `{name}`", file.display()));
         }
-        Stage::Core => {
-            let compiled = driver::compile_file(file);
-            if compiled.has_errors() {
-                return Err(compiled.render_diagnostics());
-            }
-            let program = compiled.program.clone().ok_or_else(|| compiled.render_diagnostics())?;
-            let program = match entry {
-                None => program,
-                Some(name) => {
-                    driver::entry(&program, name).map_err(|e| format!("error: {e}"))?;
-                    reachable(&program, name)
-                }
-            };
-            print!("{}", core::print::print_program(&program));
-            Ok(())
-        }
+        print!("{}", syntax::print_module(&syntax::ast::Module { items }));
+        return Ok(());
     }
+    let compiled = driver::compile_file(file);
+    if compiled.has_errors() {
+        return Err(compiled.render_diagnostics());
+    }
+    let checked = compiled.program.clone().ok_or_else(|| compiled.render_diagnostics())?;
+    let program = match stage {
+        Stage::Core => checked,
+        Stage::Opt => dl_compiler::opt::optimize(&driver::prepare(&compiled)?),
+        Stage::Unary | Stage::Rev => {
+            return Err("error: the `unary` and `rev` stages show a derivative: add --grad or --vjp".to_string())
+        }
+        Stage::Ast => unreachable!("handled above"),
+    };
+    let program = match entry {
+        None => program,
+        Some(name) => {
+            driver::entry(&program, name).map_err(|e| format!("error: {e}"))?;
+            dl_compiler::stages::reachable(&program, name)
+        }
+    };
+    print!("{}", core::print::print_program(&program));
+    if let (Some(path), Some(first)) = (dot, program.funcs.first()) {
+        write_dot(path, first)?;
+    }
+    Ok(())
 }
 
-/// The functions `root` uses, directly or not, `root` first.
-fn reachable(program: &Program, root: &str) -> Program {
-    let mut seen = BTreeSet::new();
-    let mut order = Vec::new();
-    let mut work = vec![root.to_string()];
-    while let Some(name) = work.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        let Some(f) = program.func(&name) else { continue };
-        order.push(f.clone());
-        work.extend(f.body.used_functions().into_iter().rev());
+fn ir_derivative(file: &Path, entry: &str, op: DerivOp, stage: Stage, dot: Option<&Path>) -> Result<(), String> {
+    let stage = match stage {
+        Stage::Unary => dl_compiler::stages::Stage::Unary,
+        Stage::Rev => dl_compiler::stages::Stage::Rev,
+        Stage::Core => dl_compiler::stages::Stage::Core,
+        Stage::Opt => dl_compiler::stages::Stage::Opt,
+        Stage::Ast => return Err("error: a derivative has no syntax tree; use --stage unary, rev, core or opt".into()),
+    };
+    let (_, program) = compile(file)?;
+    driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
+    let (text, main) =
+        dl_compiler::stages::derivative_stage(&program, entry, op, stage).map_err(|e| format!("error: {e}"))?;
+    print!("{text}");
+    if let Some(path) = dot {
+        write_dot(path, &main)?;
     }
-    Program {
-        funcs: order,
-        tests: Vec::new(),
-    }
+    Ok(())
+}
+
+fn write_dot(path: &Path, func: &Func) -> Result<(), String> {
+    std::fs::write(path, core::dot::dataflow_dot(func))
+        .map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))
 }

@@ -22,7 +22,7 @@ pub fn dataflow_dot(f: &Func) -> String {
             graph.add_edge(n, result, ());
         }
     }
-    format!("{:?}", Dot::with_config(&graph, &[Config::EdgeNoLabel]))
+    format!("{}", Dot::with_config(&graph, &[Config::EdgeNoLabel]))
 }
 
 /// Adds the statements of a block; uses inside nested blocks become edges

@@ -4,3 +4,7 @@ use crate::core::ir::{Func, Program};
 pub fn inline_calls(program: &Program, func: &str) -> Func {
     program.func(func).cloned().expect("the function exists")
 }
+/// Placeholder: the identity.
+pub fn optimize(program: &Program) -> Program {
+    program.clone()
+}
