@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 /// Graphviz text for the dataflow of `f`.
 pub fn dataflow_dot(f: &Func) -> String {
-    let mut graph: DiGraph<String, ()> = DiGraph::new();
+    let mut graph: DiGraph<String, &'static str> = DiGraph::new();
     let mut nodes: HashMap<VarId, NodeIndex> = HashMap::new();
     for p in &f.params {
         nodes.insert(p.var, graph.add_node(format!("{}.{}: {}", p.name, p.var.0, p.ty)));
@@ -19,7 +19,7 @@ pub fn dataflow_dot(f: &Func) -> String {
     let result = graph.add_node("result".to_string());
     if let Atom::Var(v) = f.body.result {
         if let Some(&n) = nodes.get(&v) {
-            graph.add_edge(n, result, ());
+            graph.add_edge(n, result, "");
         }
     }
     format!("{}", Dot::with_config(&graph, &[Config::EdgeNoLabel]))
@@ -28,7 +28,7 @@ pub fn dataflow_dot(f: &Func) -> String {
 /// Adds the statements of a block; uses inside nested blocks become edges
 /// into `owner`, the statement that holds the block.
 fn add_block(
-    graph: &mut DiGraph<String, ()>,
+    graph: &mut DiGraph<String, &'static str>,
     nodes: &mut HashMap<VarId, NodeIndex>,
     block: &Block,
     owner: Option<NodeIndex>,
@@ -39,7 +39,7 @@ fn add_block(
         let target = owner.unwrap_or(node);
         for v in operands(&s.rhs) {
             if let Some(&from) = nodes.get(&v) {
-                graph.add_edge(from, target, ());
+                graph.add_edge(from, target, "");
             }
         }
         nodes.insert(s.binder.var, node);
