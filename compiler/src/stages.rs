@@ -44,7 +44,7 @@ pub fn derivative_stage(program: &Program, f: &str, op: DerivOp, stage: Stage) -
                     stage.name()
                 ));
             }
-            let flat = crate::opt::inline_calls(program, f);
+            let flat = crate::ad::inline::inline_calls(program, f);
             let unary = crate::unf::from_core::from_core(&flat).map_err(|e| e.message)?;
             let shown = if stage == Stage::Unary {
                 unary
