@@ -4,12 +4,15 @@
 //! rules live beside it, one file per rule, each an exhaustive `match` with no
 //! wildcard arm, so that adding a primitive forces a decision in every rule:
 //! - `types.rs`: the core type rule ([`Prim::result_type`]);
-//! - `eval.rs`: the reference semantics used by the interpreter.
+//! - `eval.rs`: the reference semantics used by the interpreter;
+//! - `jvp.rs`: the forward derivative, the Jacobian-vector product
+//!   ([`Prim::jvp`]) that forward mode (`ad::fwd`) applies.
 //!
 //! Surface syntax reaches primitives through `check`, which also applies
 //! element-wise lifting and scalar broadcasting (those become `map`s).
 
 mod eval;
+pub mod jvp;
 mod types;
 
 pub use eval::PrimError;
@@ -64,6 +67,9 @@ prims! {
     Ceil = "ceil",
     Erf = "erf",
     Lgamma = "lgamma",
+    /// `polygamma(k, x)`: the `k`-th derivative of the digamma function
+    /// (`lgamma'`), for `k >= 0`; introduced by differentiating `lgamma`.
+    Polygamma = "polygamma",
     // Conversions.
     ToF64 = "to_f64",
     ToI64 = "to_i64",
