@@ -32,7 +32,7 @@
 //!   only `(ne, 0)` is neutral for the paired operator (a parallel
 //!   reduction may use it any number of times).
 //!
-//! Zero tangents are tracked symbolically ([`Tan::Zero`]) and materialised
+//! Zero tangents are tracked symbolically (`Tan::Zero`) and materialised
 //! (`0.0`, `zero_tangent(x)`) only where a value is needed: a tangent
 //! parameter slot, a result, a branch or an element of a pair whose other
 //! half is live. A combinator or loop whose result tangent is zero is copied
