@@ -324,6 +324,40 @@ fn unary(c: &mut Cases) {
     c.is(Lgamma, vec![f(-1.0)], f(INF));
     c.is(Lgamma, vec![f(INF)], f(INF));
     c.is(Lgamma, vec![f(NAN)], f(NAN));
+
+    // polygamma(k, x), the k-th derivative of lgamma' (references: mpmath).
+    c.near(Polygamma, vec![i(0), f(1.0)], -0.5772156649015329);
+    c.near(Polygamma, vec![i(0), f(0.5)], -1.9635100260214235);
+    c.near(Polygamma, vec![i(0), f(10.0)], 2.251752589066721);
+    c.near(Polygamma, vec![i(0), f(100.25)], 4.602671243274712);
+    c.near(Polygamma, vec![i(0), f(1e10)], 23.025850929890456);
+    c.near(Polygamma, vec![i(0), f(1e-3)], -1000.5755719318103);
+    c.near(Polygamma, vec![i(0), f(-0.5)], 0.03648997397857652);
+    c.near(Polygamma, vec![i(0), f(-3.7)], -0.8450768588704194);
+    c.near(Polygamma, vec![i(0), f(-1e-4)], 9999.42261982967);
+    c.near(Polygamma, vec![i(1), f(1.0)], 1.6449340668482264);
+    c.near(Polygamma, vec![i(1), f(0.5)], 4.934802200544679);
+    c.near(Polygamma, vec![i(1), f(-0.5)], 8.934802200544679);
+    c.near(Polygamma, vec![i(1), f(7.3)], 0.1467957681314271);
+    c.near(Polygamma, vec![i(1), f(-3.7)], 14.84242186412428);
+    c.near(Polygamma, vec![i(1), f(1e-4)], 100000001.64469368);
+    c.near(Polygamma, vec![i(2), f(1.0)], -2.4041138063191886);
+    c.near(Polygamma, vec![i(2), f(2.5)], -0.2362040516417274);
+    c.near(Polygamma, vec![i(2), f(-1.3)], 68.54941347116213);
+    c.near(Polygamma, vec![i(3), f(0.7)], 25.879149678427738);
+    c.near(Polygamma, vec![i(3), f(-2.2)], 3768.52054063475);
+    c.near(Polygamma, vec![i(4), f(12.0)], -0.0003409100507010894);
+    c.near(Polygamma, vec![i(5), f(0.3)], 164634.84609922304);
+    // Poles: +inf for odd orders, where both sides tend to it; NaN else.
+    c.is(Polygamma, vec![i(0), f(0.0)], f(NAN));
+    c.is(Polygamma, vec![i(0), f(-2.0)], f(NAN));
+    c.is(Polygamma, vec![i(1), f(-2.0)], f(INF));
+    c.is(Polygamma, vec![i(0), f(INF)], f(INF));
+    c.is(Polygamma, vec![i(1), f(INF)], f(0.0));
+    c.is(Polygamma, vec![i(0), f(-INF)], f(NAN));
+    c.is(Polygamma, vec![i(2), f(NAN)], f(NAN));
+    c.fails(Polygamma, vec![i(-1), f(1.0)], "polygamma of order -1");
+    c.fails(Polygamma, vec![i(101), f(1.0)], "between 0 and 100");
 }
 
 fn conversions_and_logic(c: &mut Cases) {

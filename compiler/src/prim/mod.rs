@@ -5,12 +5,15 @@
 //! wildcard arm, so that adding a primitive forces a decision in every rule:
 //! - `types.rs`: the core type rule ([`Prim::result_type`]);
 //! - `eval.rs`: the reference semantics used by the interpreter;
+//! - `jvp.rs`: the forward derivative, the Jacobian-vector product
+//!   ([`Prim::jvp`]) that forward mode (`ad::fwd`) applies;
 //! - `vjp.rs`: the transposed Jacobian used by reverse mode ([`Prim::vjp`]).
 //!
 //! Surface syntax reaches primitives through `check`, which also applies
 //! element-wise lifting and scalar broadcasting (those become `map`s).
 
 mod eval;
+pub mod jvp;
 mod types;
 pub mod vjp;
 
@@ -66,6 +69,9 @@ prims! {
     Ceil = "ceil",
     Erf = "erf",
     Lgamma = "lgamma",
+    /// `polygamma(k, x)`: the `k`-th derivative of the digamma function
+    /// (`lgamma'`), for `k >= 0`; introduced by differentiating `lgamma`.
+    Polygamma = "polygamma",
     // Conversions.
     ToF64 = "to_f64",
     ToI64 = "to_i64",

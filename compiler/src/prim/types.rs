@@ -63,6 +63,13 @@ impl Prim {
                     _ => mismatch(),
                 }
             }
+            Prim::Polygamma => {
+                arity(2)?;
+                match (&args[0], &args[1]) {
+                    (I64, F64) => Ok(F64),
+                    _ => mismatch(),
+                }
+            }
             Prim::ToF64 => {
                 arity(1)?;
                 match &args[0] {

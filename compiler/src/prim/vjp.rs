@@ -206,7 +206,20 @@ impl Prim {
                 out[0] = times!(e.prim(P::Mul, &[k, g])?);
             }
             P::Lgamma => {
-                return Err("`lgamma` has no reverse-mode rule: its derivative, digamma, is not a primitive".into())
+                // digamma(x) = polygamma(0, x)
+                let x = arg(0)?;
+                let zero = e.i64(0);
+                out[0] = times!(e.prim(P::Polygamma, &[zero, x])?);
+            }
+            P::Polygamma => {
+                // d/dx polygamma(k, x) = polygamma(k + 1, x); the order has none.
+                if want(1) {
+                    let (k, x) = (arg(0)?, arg(1)?);
+                    let one = e.i64(1);
+                    let k1 = e.prim(P::Add, &[k, one])?;
+                    let d = e.prim(P::Polygamma, &[k1, x])?;
+                    out[1] = times!(d);
+                }
             }
             P::ToF64 => {
                 if a.is_some_and(|a| e.ty(a) == Type::F64) {
