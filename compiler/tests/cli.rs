@@ -217,3 +217,89 @@ fn help_explains_each_subcommand() {
         assert!(stdout(&o).contains("Usage: dl"), "{sub}");
     }
 }
+
+#[test]
+fn check_grad_reports_a_small_error_for_a_correct_gradient() {
+    let o = dl(&["check-grad", "tests/derivatives/poly.dl", "-e", "f", "1.5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // f'(1.5) = 3 (1.5)^2 + 4 (1.5) - 1 = 11.75
+    assert!(out.contains("1.1750000000000000e1"), "{out}");
+    assert!(out.contains("largest relative error"), "{out}");
+}
+
+#[test]
+fn check_grad_fails_where_finite_differences_cannot_see_stop_gradient() {
+    let o = dl(&["check-grad", "tests/derivatives/stop_gradient.dl", "-e", "f", "3.0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("differs from finite differences"), "{}", stderr(&o));
+}
+
+#[test]
+fn ir_prints_each_stage_of_a_gradient() {
+    let unary = stdout(&dl(&[
+        "ir",
+        "tests/derivatives/poly.dl",
+        "-e",
+        "f",
+        "--grad",
+        "--stage",
+        "unary",
+    ]));
+    assert!(unary.starts_with("def f(%0: f64)"), "{unary}");
+    let rev = stdout(&dl(&[
+        "ir",
+        "tests/derivatives/poly.dl",
+        "-e",
+        "f",
+        "--grad",
+        "--stage",
+        "rev",
+    ]));
+    assert!(rev.starts_with("def f$vjp(%0: f64, %1: f64)"), "{rev}");
+    let core = stdout(&dl(&[
+        "ir",
+        "tests/derivatives/poly.dl",
+        "-e",
+        "f",
+        "--grad",
+        "--stage",
+        "core",
+    ]));
+    assert!(core.contains("call \"f$flat$vjp\""), "{core}");
+    let jvp = stdout(&dl(&[
+        "ir",
+        "tests/derivatives/poly.dl",
+        "-e",
+        "f",
+        "--jvp",
+        "--stage",
+        "core",
+    ]));
+    assert!(jvp.contains("f$flat$jvp"), "{jvp}");
+    let bad = dl(&["ir", "tests/derivatives/poly.dl", "-e", "f", "--jvp", "--stage", "rev"]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("reverse mode only"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn ir_writes_a_dataflow_graph() {
+    let dot = std::env::temp_dir().join(format!("dl-cli-{}-graph.dot", std::process::id()));
+    let o = dl(&[
+        "ir",
+        "tests/derivatives/poly.dl",
+        "-e",
+        "f",
+        "--grad",
+        "--stage",
+        "core",
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dot).expect("the graph was written");
+    assert!(text.starts_with("digraph {") && text.contains("->"), "{text}");
+}
