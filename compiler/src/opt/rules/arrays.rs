@@ -314,3 +314,26 @@ pub fn onehot_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         body: rest,
     }))
 }
+
+// map(\x y -> f, a, a) == map(\x -> f[x/y], a)
+pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let (i, j) = (0..arrays.len())
+        .flat_map(|j| (0..j).map(move |i| (i, j)))
+        .find(|&(i, j)| arrays[i] == arrays[j])?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.remove(j);
+    let y = params.remove(j);
+    let mut stmts = vec![let_(y, Rhs::Atom(params[i].atom()), s)];
+    stmts.extend(body.stmts.iter().cloned());
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays,
+        params,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    }))
+}

@@ -85,6 +85,7 @@ catalogue! {
     arrays::index_array,
     arrays::map_identity,
     arrays::map_fusion,
+    arrays::map_same_array,
     arrays::map_of_build,
     arrays::slice_build,
     arrays::onehot_reduce,
