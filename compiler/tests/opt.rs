@@ -135,6 +135,31 @@ fn onehot() {
 }
 
 #[test]
+fn gradient() {
+    check_file("gradient");
+}
+
+/// After optimisation, the gradient costs a small constant times the
+/// function, at several sizes.
+#[test]
+fn cheap_gradient() {
+    let text = std::fs::read_to_string(opt_dir().join("gradient.core")).expect("gradient.core");
+    let q = optimize(&parse_program(&text).expect("parses"));
+    for n in [1, 10, 100] {
+        let a: Vec<String> = (0..n).map(|i| format!("{i}.5")).collect();
+        let a = format!("[{}]", a.join(", "));
+        let primal = cost_of(&q, "f", &format!("[{a}]"));
+        let gradient = cost_of(&q, "f_vjp", &format!("[{a}, 1.0]"));
+        assert!(
+            gradient.total() <= 4 * primal.total(),
+            "n = {n}: the gradient costs {} against {}",
+            gradient.total(),
+            primal.total()
+        );
+    }
+}
+
+#[test]
 fn every_file_is_checked() {
     let mut names: Vec<String> = std::fs::read_dir(opt_dir())
         .expect("tests/opt")
@@ -143,7 +168,18 @@ fn every_file_is_checked() {
         .map(|p| common::stem(&p))
         .collect();
     names.sort();
-    assert_eq!(names, ["algebra", "arrays", "conditionals", "lets", "onehot", "tuples"]);
+    assert_eq!(
+        names,
+        [
+            "algebra",
+            "arrays",
+            "conditionals",
+            "gradient",
+            "lets",
+            "onehot",
+            "tuples"
+        ]
+    );
 }
 
 fn core(text: &str) -> Program {

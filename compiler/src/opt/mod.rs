@@ -389,9 +389,16 @@ impl Env<'_> {
 }
 
 /// The key under which a right-hand side is shared, for those that are
-/// pure and cheap to compare: primitives, tuples and projections.
+/// pure and cheap to compare: primitives, tuples and projections. The
+/// operands of a commutative primitive are put in order, so `mul(x, y)`
+/// and `mul(y, x)` share.
 fn cse_key(rhs: &Rhs) -> Option<String> {
     match rhs {
+        Rhs::Prim(p, args) if commutative(*p) && args.len() == 2 => {
+            let mut keys = [format!("{:?}", args[0]), format!("{:?}", args[1])];
+            keys.sort();
+            Some(format!("{p:?}({}, {})", keys[0], keys[1]))
+        }
         Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
         Rhs::Atom(_)
         | Rhs::Array(..)
@@ -404,6 +411,16 @@ fn cse_key(rhs: &Rhs) -> Option<String> {
         | Rhs::Scan(_)
         | Rhs::Deriv { .. } => None,
     }
+}
+
+/// True when `p(a, b) == p(b, a)`, bit for bit (IEEE addition and
+/// multiplication are commutative; `min`/`max` treat NaN and signed zeros
+/// symmetrically).
+fn commutative(p: Prim) -> bool {
+    matches!(
+        p,
+        Prim::Add | Prim::Mul | Prim::Min | Prim::Max | Prim::Eq | Prim::Ne | Prim::And | Prim::Or | Prim::AddTangent
+    )
 }
 
 /// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
