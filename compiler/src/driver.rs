@@ -272,16 +272,18 @@ pub fn check_regular(v: &Value) -> Result<(), String> {
 }
 
 /// The program ready to run: derivative operators expanded into the
-/// functions forward and reverse mode make. Errors come back rendered.
+/// functions forward and reverse mode make, then partially evaluated.
+/// Errors come back rendered.
 pub fn prepare(compiled: &Compiled) -> Result<Program, String> {
     let program = compiled.program.as_ref().ok_or_else(|| compiled.render_diagnostics())?;
-    crate::ad::expand_derivatives(program).map_err(|e| {
+    let expanded = crate::ad::expand_derivatives(program).map_err(|e| {
         let d = match e.span {
             Some(span) => Diagnostic::error(e.message.clone(), span, "cannot differentiate this"),
             None => Diagnostic::bare(e.message.clone()),
         };
         crate::diagnostics::render(&compiled.sources, &[d])
-    })
+    })?;
+    Ok(crate::opt::optimize(&expanded))
 }
 
 /// Runs an entry point of a prepared program on the reference interpreter.

@@ -44,7 +44,8 @@ pub fn derivative_stage(program: &Program, f: &str, op: DerivOp, stage: Stage) -
                     stage.name()
                 ));
             }
-            let flat = crate::ad::inline::inline_calls(program, f);
+            let func = program.func(f).ok_or_else(|| format!("there is no function `{f}`"))?;
+            let flat = crate::opt::inline_calls(program, func);
             let unary = crate::unf::from_core::from_core(&flat).map_err(|e| e.message)?;
             let shown = if stage == Stage::Unary {
                 unary

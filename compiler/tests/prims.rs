@@ -782,6 +782,17 @@ fn linear_algebra(c: &mut Cases) {
     c.is(StopGradient, vec![fv(&[1.0, -0.0])], fv(&[1.0, -0.0]));
     c.is(StopGradient, vec![tup(vec![i(1), b(false)])], tup(vec![i(1), b(false)]));
 
+    c.is(CheckIndex, vec![i(2), i(3)], i(2));
+    c.fails(
+        CheckIndex,
+        vec![i(3), i(3)],
+        "index 3 out of bounds for an array of length 3",
+    );
+    c.fails(CheckIndex, vec![i(-1), i(3)], "index -1 out of bounds");
+    c.is(CheckSlice, vec![i(1), i(3), i(3)], i(1));
+    c.is(CheckSlice, vec![i(0), i(0), i(0)], i(0));
+    c.fails(CheckSlice, vec![i(2), i(1), i(3)], "slice 2:1 out of bounds");
+    c.fails(CheckSlice, vec![i(0), i(4), i(3)], "slice 0:4 out of bounds");
     c.is(SizeEq, vec![i(3), i(3)], i(3));
     c.is(SizeEq, vec![i(0), i(0)], i(0));
     c.fails(SizeEq, vec![i(4), i(3)], "size mismatch: expected 3, got 4");

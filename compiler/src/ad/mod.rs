@@ -16,7 +16,6 @@
 pub mod check;
 mod expand;
 pub mod fwd;
-pub mod inline;
 pub mod rev;
 
 pub use expand::expand_derivatives;

@@ -17,6 +17,8 @@
 use super::ir::{Atom, Block, Combine, Func, LoopKind, Program, Rhs, Stmt, VarId};
 use super::value::Value;
 use crate::diagnostics::Span;
+use crate::opt::cost::Cost;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -61,6 +63,8 @@ pub struct Interpreter<'p> {
     program: &'p Program,
     /// Function name -> (index in `program.funcs`, frame size).
     funcs: HashMap<&'p str, (usize, usize)>,
+    /// The cost of the calls so far, when counting (see `opt::cost`).
+    cost: Option<RefCell<Cost>>,
 }
 
 impl<'p> Interpreter<'p> {
@@ -71,7 +75,29 @@ impl<'p> Interpreter<'p> {
             .enumerate()
             .map(|(i, f)| (f.name.as_str(), (i, f.next_var() as usize)))
             .collect();
-        Interpreter { program, funcs }
+        Interpreter {
+            program,
+            funcs,
+            cost: None,
+        }
+    }
+
+    /// An interpreter that counts the cost of what it runs.
+    pub fn with_cost(program: &'p Program) -> Interpreter<'p> {
+        let mut interp = Interpreter::new(program);
+        interp.cost = Some(RefCell::new(Cost::default()));
+        interp
+    }
+
+    /// The cost of every call so far, when counting.
+    pub fn cost(&self) -> Option<Cost> {
+        self.cost.as_ref().map(|c| *c.borrow())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Cost)) {
+        if let Some(c) = &self.cost {
+            f(&mut c.borrow_mut());
+        }
     }
 
     /// Calls the function `func` with `args`, checking their number and
@@ -138,19 +164,26 @@ impl<'p> Interpreter<'p> {
             Rhs::Atom(a) => frame.atom(a),
             Rhs::Prim(p, args) => {
                 let args = frame.atoms(args)?;
-                p.eval_typed(&args, &stmt.binder.ty).map_err(|e| RunError::new(e.0))
+                let value = p.eval_typed(&args, &stmt.binder.ty).map_err(|e| RunError::new(e.0))?;
+                self.count(|c| c.prim(*p, &args, &value));
+                Ok(value)
             }
             Rhs::Tuple(fields) => Ok(Value::tuple(frame.atoms(fields)?)),
             Rhs::Proj(a, i) => match frame.atom(a)? {
                 Value::Tuple(fields) if *i < fields.len() => Ok(fields[*i].clone()),
                 v => Err(internal(format!("projection .{i} of a value of type {}", v.kind()))),
             },
-            Rhs::Array(elems, _) => Ok(Value::array(frame.atoms(elems)?)),
+            Rhs::Array(elems, _) => {
+                let elems = frame.atoms(elems)?;
+                self.count(|c| c.build(&elems));
+                Ok(Value::array(elems))
+            }
             Rhs::Call(name, args) => {
                 let args = frame.atoms(args)?;
                 self.call_func(name, args, frame.depth + 1)
             }
             Rhs::If(cond, then, els) => {
+                self.count(Cost::branch);
                 if frame.bool(cond)? {
                     self.block(then, frame)
                 } else {
@@ -201,6 +234,7 @@ impl<'p> Interpreter<'p> {
                     }
                     out.push(self.block(body, frame)?);
                 }
+                self.count(|c| c.map(&arrays, &out));
                 Ok(Value::array(out))
             }
             Rhs::Build { n, index, body } => {
@@ -213,6 +247,7 @@ impl<'p> Interpreter<'p> {
                     frame.set(index.var, Value::I64(i));
                     out.push(self.block(body, frame)?);
                 }
+                self.count(|c| c.build(&out));
                 Ok(Value::array(out))
             }
             Rhs::Reduce(c) => {
@@ -220,6 +255,7 @@ impl<'p> Interpreter<'p> {
                 for x in array.iter() {
                     acc = self.combine(c, acc, x.clone(), frame)?;
                 }
+                self.count(|cost| cost.reduce(&array));
                 Ok(acc)
             }
             Rhs::Scan(c) => {
@@ -229,6 +265,7 @@ impl<'p> Interpreter<'p> {
                     acc = self.combine(c, acc, x.clone(), frame)?;
                     out.push(acc.clone());
                 }
+                self.count(|cost| cost.scan(&array, &out));
                 Ok(Value::array(out))
             }
             Rhs::Deriv { .. } => Err(RunError::new("derivatives are not implemented yet")),

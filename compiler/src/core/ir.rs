@@ -256,9 +256,10 @@ impl Func {
     pub fn next_var(&self) -> u32 {
         let mut max = 0;
         for p in &self.params {
-            max = max.max(p.var.0 + 1);
+            max = max.max(p.var.0.saturating_add(1));
         }
-        self.body.visit_binders(&mut |b| max = max.max(b.var.0 + 1));
+        self.body
+            .visit_binders(&mut |b| max = max.max(b.var.0.saturating_add(1)));
         max
     }
 }

@@ -1,6 +1,489 @@
-//! Partial evaluation (placeholder until it lands).
-use crate::core::ir::Program;
-/// Placeholder: the identity.
+//! Partial evaluation of core IR: a catalogue of rewrite rules run to a
+//! fixpoint.
+//!
+//! [`optimize`] inlines every call ([`inline_calls`]), then repeats passes
+//! over each function until none changes anything (or [`Options::max_iterations`]
+//! passes have run, a safety net). A pass walks the function once, in
+//! order, and at each statement tries the rules of [`rules::CATALOGUE`]
+//! after simplifying the statement's nested blocks; along the way it
+//! propagates copies (`let x = y`) and shares common subexpressions. Then
+//! dead statements are removed. Rules, their invariants and the reason the
+//! fixpoint terminates are in `RULES.md` beside this file.
+//!
+//! Optimisation runs in two phases. In the first, `zero_tangent(x)` of an
+//! f64 stays a *symbolic zero* that annihilates products (`mul(x, z) = z`,
+//! as JAX's symbolic zeros); in the second it becomes the literal `0.0`, on
+//! which only the rules exact under IEEE 754 apply.
+
+pub mod cost;
+mod inline;
+pub mod rules;
+pub(crate) mod walk;
+
+pub use inline::inline_calls;
+
+use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Program, Rhs, Stmt, Type, VarId};
+use crate::core::print::print_func;
+use crate::core::verify::verify_func;
+use crate::prim::Prim;
+use std::collections::{HashMap, VecDeque};
+use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
+
+/// How to run the optimiser.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Inline every call first.
+    pub inline: bool,
+    /// Verify the function after every rule (each rule then runs as a pass
+    /// of its own, which is slower): for tests.
+    pub verify_each_rule: bool,
+    /// The most passes per phase: a safety net, the rules terminate anyway.
+    pub max_iterations: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            inline: true,
+            verify_each_rule: false,
+            max_iterations: 50,
+        }
+    }
+}
+
+/// The two phases of optimisation (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `zero_tangent` of an f64 is a symbolic zero.
+    Symbolic,
+    /// `zero_tangent` of an f64 is the literal `0.0`.
+    Final,
+}
+
+/// Optimises every function of `program`.
 pub fn optimize(program: &Program) -> Program {
-    program.clone()
+    match optimize_with(program, &Options::default()) {
+        Ok(p) => p,
+        Err(message) => unreachable!("the optimiser verifies only when asked: {message}"),
+    }
+}
+
+/// Optimises one function of `program` (whose other functions are the
+/// ones it calls).
+pub fn optimize_func(program: &Program, func: &Func) -> Func {
+    match optimize_func_with(program, func, &Options::default()) {
+        Ok(f) => f,
+        Err(message) => unreachable!("the optimiser verifies only when asked: {message}"),
+    }
+}
+
+/// [`optimize`] with options. The error, only with
+/// [`Options::verify_each_rule`], names the rule after which a function no
+/// longer verifies, with the verifier's messages and the function.
+pub fn optimize_with(program: &Program, options: &Options) -> Result<Program, String> {
+    let funcs = program
+        .funcs
+        .iter()
+        .map(|f| optimize_func_with(program, f, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Program {
+        funcs,
+        tests: program.tests.clone(),
+    })
+}
+
+/// [`optimize_func`] with options.
+pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> Result<Func, String> {
+    let mut f = if options.inline {
+        inline_calls(program, func)
+    } else {
+        func.clone()
+    };
+    check(program, &f, "inline", options)?;
+    for phase in [Phase::Symbolic, Phase::Final] {
+        let active: Vec<&rules::Rule> = rules::CATALOGUE.iter().filter(|r| r.phases.contains(&phase)).collect();
+        for _ in 0..options.max_iterations {
+            let mut changed = false;
+            if options.verify_each_rule {
+                for rule in &active {
+                    changed |= pass(program, &mut f, phase, std::slice::from_ref(rule), false);
+                    check(program, &f, rule.name, options)?;
+                }
+                changed |= pass(program, &mut f, phase, &[], true);
+                check(program, &f, "cse", options)?;
+            } else {
+                changed |= pass(program, &mut f, phase, &active, true);
+            }
+            changed |= dce(&mut f);
+            check(program, &f, "dce", options)?;
+            if !changed {
+                break;
+            }
+        }
+    }
+    Ok(f)
+}
+
+fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(), String> {
+    if !options.verify_each_rule {
+        return Ok(());
+    }
+    verify_func(program, f).map_err(|errors| {
+        let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "after rule `{rule}`, `{}` does not verify:\n{}\n{}",
+            f.name,
+            errors.join("\n"),
+            print_func(f)
+        )
+    })
+}
+
+/// One pass of `rules` (with copy propagation, and with common
+/// subexpressions shared when `cse`) over `f`. True when it changed `f`.
+fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], cse: bool) -> bool {
+    let mut env = Env {
+        program,
+        phase,
+        types: HashMap::new(),
+        defs: HashMap::new(),
+        uses: count_uses(f),
+        index_bounds: HashMap::new(),
+        depth: 0,
+        next: f.next_var(),
+        subst: HashMap::new(),
+        available: HashMap::new(),
+        available_log: Vec::new(),
+        changed: false,
+    };
+    for p in &f.params {
+        env.types.insert(p.var, p.ty.clone());
+    }
+    let body = std::mem::replace(&mut f.body, Block::atom(Atom::Bool(false)));
+    f.body = env.walk_block(body, rules, cse);
+    env.changed
+}
+
+/// What a rule replaces a statement with.
+pub enum Rewrite {
+    /// A new right-hand side for the same binder.
+    Rhs(Rhs),
+    /// Statements (with fresh binders) spliced in place of the statement,
+    /// and the atom its binder now stands for.
+    Block(Block),
+}
+
+/// What a rule knows at a statement: the definitions, types and use counts
+/// of the variables in scope, and a supply of fresh variables.
+pub struct Env<'p> {
+    pub program: &'p Program,
+    pub phase: Phase,
+    types: HashMap<VarId, Type>,
+    /// The right-hand side of each statement seen, and the depth of
+    /// repetition (nested lambdas and loops) it is at.
+    defs: HashMap<VarId, (Rhs, usize)>,
+    uses: HashMap<VarId, usize>,
+    /// Indices of enclosing `build`s and `for` loops, with their trip
+    /// counts: such an index `i` satisfies `0 <= i < n`.
+    index_bounds: HashMap<VarId, Atom>,
+    depth: usize,
+    next: u32,
+    /// Copies propagated so far: each variable stands for the atom.
+    subst: HashMap<VarId, Atom>,
+    /// Common subexpressions in scope, by the text of their right-hand side.
+    available: HashMap<String, VarId>,
+    available_log: Vec<String>,
+    changed: bool,
+}
+
+impl Env<'_> {
+    /// The type of an atom.
+    pub fn ty(&self, a: &Atom) -> Type {
+        match a {
+            Atom::Var(v) => self.types.get(v).cloned().unwrap_or_else(Type::unit),
+            Atom::F64(_) => Type::F64,
+            Atom::I64(_) => Type::I64,
+            Atom::Bool(_) => Type::Bool,
+        }
+    }
+
+    /// The right-hand side that defines `a`, if `a` is a variable bound by
+    /// a statement in scope.
+    pub fn def(&self, a: &Atom) -> Option<&Rhs> {
+        match a {
+            Atom::Var(v) => self.defs.get(v).map(|(rhs, _)| rhs),
+            Atom::F64(_) | Atom::I64(_) | Atom::Bool(_) => None,
+        }
+    }
+
+    /// The primitive and arguments that define `a`.
+    pub fn prim_def(&self, a: &Atom) -> Option<(Prim, &[Atom])> {
+        match self.def(a) {
+            Some(Rhs::Prim(p, args)) => Some((*p, args)),
+            _ => None,
+        }
+    }
+
+    /// How many times `a` is read in the function.
+    pub fn uses(&self, a: &Atom) -> usize {
+        match a {
+            Atom::Var(v) => self.uses.get(v).copied().unwrap_or(0),
+            Atom::F64(_) | Atom::I64(_) | Atom::Bool(_) => 0,
+        }
+    }
+
+    /// True when `a` is a variable read once, here, and defined at the
+    /// current depth of repetition: copying its definition to the use does
+    /// not repeat its work, and the definition then dies.
+    pub fn linear(&self, a: &Atom) -> bool {
+        match a {
+            Atom::Var(v) => self.uses(a) == 1 && self.defs.get(v).is_some_and(|(_, d)| *d == self.depth),
+            Atom::F64(_) | Atom::I64(_) | Atom::Bool(_) => false,
+        }
+    }
+
+    /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
+    /// them.
+    pub fn is_symbolic_zero(&self, a: &Atom) -> bool {
+        match self.def(a) {
+            Some(Rhs::Prim(Prim::ZeroTangent, _)) => true,
+            Some(Rhs::Tuple(fields)) => fields.iter().all(|f| self.is_zero(f)),
+            _ => false,
+        }
+    }
+
+    /// True when `a` is zero as a tangent: a symbolic zero, the literal
+    /// `0.0`, or `()`.
+    pub fn is_zero(&self, a: &Atom) -> bool {
+        matches!(a, Atom::F64(x) if *x == 0.0) || self.ty(a) == Type::unit() || self.is_symbolic_zero(a)
+    }
+
+    /// A fresh binder.
+    pub fn fresh(&mut self, name: &str, ty: Type) -> Binder {
+        let var = VarId(self.next);
+        self.next += 1;
+        self.types.insert(var, ty.clone());
+        Binder {
+            var,
+            name: name.to_string(),
+            ty,
+        }
+    }
+
+    /// A copy of `block` with fresh binders and the variables of `map`
+    /// replaced.
+    pub fn rename(&mut self, block: &Block, map: &mut HashMap<VarId, Atom>) -> Block {
+        walk::rename_block(block, map, &mut self.next)
+    }
+
+    /// A fresh copy of a lambda's binder, recorded in `map`.
+    pub fn rename_binder(&mut self, b: &Binder, map: &mut HashMap<VarId, Atom>) -> Binder {
+        let mut b = b.clone();
+        walk::rename_binder(&mut b, map, &mut self.next);
+        self.types.insert(b.var, b.ty.clone());
+        b
+    }
+
+    fn add_uses(&mut self, rhs: &Rhs, delta: isize) {
+        let uses = &mut self.uses;
+        rhs_atoms_deep(rhs, &mut |a| {
+            if let Atom::Var(v) = a {
+                let n = uses.entry(*v).or_insert(0);
+                *n = n.saturating_add_signed(delta);
+            }
+        });
+    }
+
+    /// `x` now stands for `a`: its uses become uses of `a`.
+    fn alias(&mut self, x: VarId, a: Atom) {
+        if let Atom::Var(v) = a {
+            let moved = self.uses.get(&x).copied().unwrap_or(0);
+            *self.uses.entry(v).or_insert(0) += moved;
+        }
+        self.subst.insert(x, a);
+        self.changed = true;
+    }
+
+    fn subst_atom(&self, a: &mut Atom) {
+        if let Atom::Var(v) = a {
+            if let Some(new) = self.subst.get(v) {
+                *a = *new;
+            }
+        }
+    }
+
+    fn walk_block(&mut self, block: Block, rules: &[&rules::Rule], cse: bool) -> Block {
+        let mut out = Vec::with_capacity(block.stmts.len());
+        let mut queue: VecDeque<Stmt> = block.stmts.into();
+        'stmts: while let Some(mut stmt) = queue.pop_front() {
+            rhs_atoms_mut(&mut stmt.rhs, &mut |a| self.subst_atom(a));
+            self.walk_nested(&mut stmt.rhs, rules, cse);
+            self.types.insert(stmt.binder.var, stmt.binder.ty.clone());
+            // A rule may rewrite the statement again and again; each
+            // rewrite makes it smaller, the bound is a safety net.
+            for _ in 0..64 {
+                let Some(rewrite) = rules.iter().find_map(|r| (r.apply)(&stmt, self)) else {
+                    break;
+                };
+                self.changed = true;
+                self.add_uses(&stmt.rhs, -1);
+                match rewrite {
+                    Rewrite::Rhs(rhs) => {
+                        self.add_uses(&rhs, 1);
+                        stmt.rhs = rhs;
+                    }
+                    Rewrite::Block(block) => {
+                        let tail = Stmt {
+                            binder: stmt.binder,
+                            rhs: Rhs::Atom(block.result),
+                            span: stmt.span,
+                        };
+                        self.add_uses(&tail.rhs, 1);
+                        queue.push_front(tail);
+                        for s in block.stmts.into_iter().rev() {
+                            self.add_uses(&s.rhs, 1);
+                            queue.push_front(s);
+                        }
+                        continue 'stmts;
+                    }
+                }
+            }
+            // copy propagation: `let x = a; e` == `e[a/x]`
+            if let Rhs::Atom(a) = stmt.rhs {
+                self.add_uses(&stmt.rhs, -1);
+                self.alias(stmt.binder.var, a);
+                continue;
+            }
+            // common subexpressions: `let x = e; let y = e` == `let x = e; let y = x`
+            if cse {
+                if let Some(key) = cse_key(&stmt.rhs) {
+                    if let Some(&v) = self.available.get(&key) {
+                        self.add_uses(&stmt.rhs, -1);
+                        self.alias(stmt.binder.var, Atom::Var(v));
+                        continue;
+                    }
+                    self.available.insert(key.clone(), stmt.binder.var);
+                    self.available_log.push(key);
+                }
+            }
+            self.defs.insert(stmt.binder.var, (stmt.rhs.clone(), self.depth));
+            out.push(stmt);
+        }
+        let mut result = block.result;
+        self.subst_atom(&mut result);
+        Block { stmts: out, result }
+    }
+
+    /// True when `i` is known to lie in `0..n`: it is the index of an
+    /// enclosing `build` or `for` loop over `n`.
+    pub fn index_in_range(&self, i: &Atom, n: &Atom) -> bool {
+        match i {
+            Atom::Var(v) => self.index_bounds.get(v) == Some(n),
+            _ => false,
+        }
+    }
+
+    fn walk_nested(&mut self, rhs: &mut Rhs, rules: &[&rules::Rule], cse: bool) {
+        let deeper = usize::from(repeats(rhs));
+        let bounded = match &*rhs {
+            Rhs::Build { n, index, .. }
+            | Rhs::Loop(Loop {
+                kind: LoopKind::For { n, index },
+                ..
+            }) => Some((index.var, *n)),
+            _ => None,
+        };
+        if let Some((i, n)) = bounded {
+            self.index_bounds.insert(i, n);
+        }
+        for (block, binders) in rhs_blocks_mut(rhs) {
+            for b in binders {
+                self.types.insert(b.var, b.ty);
+            }
+            self.depth += deeper;
+            let mark = self.available_log.len();
+            let taken = std::mem::replace(block, Block::atom(Atom::Bool(false)));
+            *block = self.walk_block(taken, rules, cse);
+            for key in self.available_log.drain(mark..) {
+                self.available.remove(&key);
+            }
+            self.depth -= deeper;
+        }
+    }
+}
+
+/// The key under which a right-hand side is shared, for those that are
+/// pure and cheap to compare: primitives, tuples and projections. The
+/// operands of a commutative primitive are put in order, so `mul(x, y)`
+/// and `mul(y, x)` share.
+fn cse_key(rhs: &Rhs) -> Option<String> {
+    match rhs {
+        Rhs::Prim(p, args) if commutative(*p) && args.len() == 2 => {
+            let mut keys = [format!("{:?}", args[0]), format!("{:?}", args[1])];
+            keys.sort();
+            Some(format!("{p:?}({}, {})", keys[0], keys[1]))
+        }
+        Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
+        Rhs::Atom(_)
+        | Rhs::Array(..)
+        | Rhs::Call(..)
+        | Rhs::If(..)
+        | Rhs::Loop(_)
+        | Rhs::Map { .. }
+        | Rhs::Build { .. }
+        | Rhs::Reduce(_)
+        | Rhs::Scan(_)
+        | Rhs::Deriv { .. } => None,
+    }
+}
+
+/// True when `p(a, b) == p(b, a)`, bit for bit (IEEE addition and
+/// multiplication are commutative; `min`/`max` treat NaN and signed zeros
+/// symmetrically).
+fn commutative(p: Prim) -> bool {
+    matches!(
+        p,
+        Prim::Add | Prim::Mul | Prim::Min | Prim::Max | Prim::Eq | Prim::Ne | Prim::And | Prim::Or | Prim::AddTangent
+    )
+}
+
+/// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
+/// `b`, unless `e` is or contains a `size_eq` check or a call (see
+/// RULES.md). True when it removed something.
+pub fn dce(f: &mut Func) -> bool {
+    let mut uses = count_uses(f);
+    dce_block(&mut f.body, &mut uses)
+}
+
+fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>) -> bool {
+    let mut changed = false;
+    let mut kept = Vec::with_capacity(block.stmts.len());
+    for mut s in std::mem::take(&mut block.stmts).into_iter().rev() {
+        if uses.get(&s.binder.var).copied().unwrap_or(0) == 0 && removable(&s.rhs) {
+            rhs_atoms_deep(&s.rhs, &mut |a| {
+                if let Atom::Var(v) = a {
+                    if let Some(n) = uses.get_mut(v) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            });
+            changed = true;
+            continue;
+        }
+        for (b, _) in rhs_blocks_mut(&mut s.rhs) {
+            changed |= dce_block(b, uses);
+        }
+        kept.push(s);
+    }
+    kept.reverse();
+    block.stmts = kept;
+    changed
+}
+
+/// True when an unused statement may go. A bounds check left by a rule
+/// stays beside the value it guards, but goes with a dead block around it.
+fn removable(rhs: &Rhs) -> bool {
+    let keep = |r: &Rhs| matches!(r, Rhs::Prim(Prim::SizeEq, _) | Rhs::Call(..));
+    let bounds_check = matches!(rhs, Rhs::Prim(Prim::CheckIndex | Prim::CheckSlice, _));
+    !bounds_check && !keep(rhs) && !walk::rhs_blocks(rhs).into_iter().any(|b| block_any(b, &keep))
 }

@@ -432,6 +432,26 @@ impl Prim {
                 }
                 _ => self.bad_args(args),
             },
+            Prim::CheckIndex => match args {
+                [I64(i), I64(n)] => {
+                    if 0 <= *i && i < n {
+                        Ok(I64(*i))
+                    } else {
+                        err(format!("index {i} out of bounds for an array of length {n}"))
+                    }
+                }
+                _ => self.bad_args(args),
+            },
+            Prim::CheckSlice => match args {
+                [I64(lo), I64(hi), I64(n)] => {
+                    if 0 <= *lo && lo <= hi && hi <= n {
+                        Ok(I64(*lo))
+                    } else {
+                        err(format!("slice {lo}:{hi} out of bounds for an array of length {n}"))
+                    }
+                }
+                _ => self.bad_args(args),
+            },
             Prim::SizeEq => match args {
                 [I64(actual), I64(expected)] => {
                     if actual == expected {

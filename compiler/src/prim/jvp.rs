@@ -206,7 +206,7 @@ impl Prim {
             // Identity on f64; an i64 argument has no tangent.
             ToF64 => t[0],
             Sign | Floor | Ceil | ToI64 | Eq | Ne | Lt | Le | Gt | Ge | And | Or | Not | ApproxEq | Length | Iota
-            | Argmax | Argmin | StopGradient | SizeEq | ZeroTangent => None,
+            | Argmax | Argmin | StopGradient | SizeEq | CheckIndex | CheckSlice | ZeroTangent => None,
             // Linear in the array operand: the same primitive on tangents.
             Replicate => t[1].map(|t1| e.prim(Replicate, &[x[0], t1])),
             Index => t[0].map(|t0| e.prim(Index, &[t0, x[1]])),

@@ -116,6 +116,11 @@ prims! {
     StopGradient = "stop_gradient",
     /// `size_eq(actual, expected)`: a run-time size check; returns `actual`.
     SizeEq = "size_eq",
+    /// `check_index(i, n)`: `i`, or a run-time error unless `0 <= i < n`.
+    /// Partial evaluation leaves it where it removes an `index`.
+    CheckIndex = "check_index",
+    /// `check_slice(lo, hi, n)`: `lo`, or an error unless `0 <= lo <= hi <= n`.
+    CheckSlice = "check_slice",
     // Tangents and cotangents, introduced by differentiation.
     /// The zero tangent of a value: its type's `tangent()` filled with 0.0.
     ZeroTangent = "zero_tangent",

@@ -258,6 +258,20 @@ impl Prim {
                     _ => mismatch(),
                 }
             }
+            Prim::CheckIndex => {
+                arity(2)?;
+                match (&args[0], &args[1]) {
+                    (I64, I64) => Ok(I64),
+                    _ => mismatch(),
+                }
+            }
+            Prim::CheckSlice => {
+                arity(3)?;
+                match (&args[0], &args[1], &args[2]) {
+                    (I64, I64, I64) => Ok(I64),
+                    _ => mismatch(),
+                }
+            }
             Prim::SizeEq => {
                 arity(2)?;
                 match (&args[0], &args[1]) {

@@ -242,7 +242,9 @@ impl Prim {
             | P::Iota
             | P::Argmax
             | P::Argmin
-            | P::SizeEq => {}
+            | P::SizeEq
+            | P::CheckIndex
+            | P::CheckSlice => {}
             P::Replicate => out[1] = Some(e.sum_outer(c, arg(1)?)?),
             P::Index => {
                 // A one-hot array: `c` at `i`.

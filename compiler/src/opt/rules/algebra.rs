@@ -1,0 +1,294 @@
+//! Scalar algebra: constant folding, identities of 0 and 1, symbolic zero
+//! tangents and their sums.
+//!
+//! Exactness: every rule here is exact under IEEE 754 except that some
+//! identify `0.0` with `-0.0` (`x + 0.0 == x`), and the symbolic-zero
+//! rules, which follow the derivative convention that a zero tangent
+//! annihilates any factor, inf and NaN included (see RULES.md).
+
+use super::{atom, let_, splice, Env, Rewrite};
+use crate::core::ir::{Atom, Rhs, Stmt, Type};
+use crate::core::value::Value;
+use crate::prim::Prim;
+
+fn is_lit(a: &Atom, x: f64) -> bool {
+    match a {
+        Atom::F64(y) => *y == x,
+        Atom::I64(n) => *n as f64 == x,
+        Atom::Var(_) | Atom::Bool(_) => false,
+    }
+}
+
+fn binary(s: &Stmt, prim: Prim) -> Option<(Atom, Atom)> {
+    match &s.rhs {
+        Rhs::Prim(p, args) if *p == prim && args.len() == 2 => Some((args[0], args[1])),
+        _ => None,
+    }
+}
+
+fn unary(s: &Stmt, prim: Prim) -> Option<Atom> {
+    match &s.rhs {
+        Rhs::Prim(p, args) if *p == prim && args.len() == 1 => Some(args[0]),
+        _ => None,
+    }
+}
+
+fn literal(v: &Value) -> Option<Atom> {
+    match v {
+        Value::F64(x) => Some(Atom::F64(*x)),
+        Value::I64(n) => Some(Atom::I64(*n)),
+        Value::Bool(b) => Some(Atom::Bool(*b)),
+        Value::Array(_) | Value::Tuple(_) => None,
+    }
+}
+
+fn value(a: &Atom) -> Option<Value> {
+    match a {
+        Atom::F64(x) => Some(Value::F64(*x)),
+        Atom::I64(n) => Some(Value::I64(*n)),
+        Atom::Bool(b) => Some(Value::Bool(*b)),
+        Atom::Var(_) => None,
+    }
+}
+
+// p(c1, .., cn) == c   (literal arguments, a scalar result, no error)
+pub fn const_fold(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Prim(p, args) = &s.rhs else { return None };
+    if *p == Prim::ZeroTangent || args.is_empty() {
+        return None;
+    }
+    let values: Vec<Value> = args.iter().map(value).collect::<Option<_>>()?;
+    let result = p.eval_typed(&values, &s.binder.ty).ok()?;
+    literal(&result).and_then(atom)
+}
+
+// zero_tangent(x) == ()   (x without f64 in its type)
+pub fn zero_tangent_nondiff(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let x = unary(s, Prim::ZeroTangent)?;
+    if env.ty(&x).has_f64() {
+        None
+    } else {
+        Some(Rewrite::Rhs(Rhs::Tuple(Vec::new())))
+    }
+}
+
+// zero_tangent(x: f64) == 0.0   (second phase: the symbolic zero ends)
+pub fn zero_tangent_f64(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let x = unary(s, Prim::ZeroTangent)?;
+    (env.ty(&x) == Type::F64).then_some(())?;
+    atom(Atom::F64(0.0))
+}
+
+/// A zero to add: the literal 0 of an integer, or an f64 zero.
+fn additive_zero(env: &Env, a: &Atom) -> bool {
+    is_lit(a, 0.0) || (env.ty(a) == Type::F64 && env.is_symbolic_zero(a))
+}
+
+// x + 0 == x;  0 + x == x   (f64: up to the sign of zero)
+pub fn add_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Add)?;
+    if additive_zero(env, &b) {
+        atom(a)
+    } else if additive_zero(env, &a) {
+        atom(b)
+    } else {
+        None
+    }
+}
+
+// x - 0 == x
+pub fn sub_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Sub)?;
+    additive_zero(env, &b).then_some(())?;
+    atom(a)
+}
+
+// 0 - x == neg(x)   (f64: up to the sign of zero)
+pub fn zero_sub(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Sub)?;
+    additive_zero(env, &a).then_some(())?;
+    Some(Rewrite::Rhs(Rhs::Prim(Prim::Neg, vec![b])))
+}
+
+// x * 1 == x;  1 * x == x
+pub fn mul_one(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Mul)?;
+    if is_lit(&b, 1.0) {
+        atom(a)
+    } else if is_lit(&a, 1.0) {
+        atom(b)
+    } else {
+        None
+    }
+}
+
+// x * 0 == 0;  0 * x == 0   (i64 only: on f64, inf * 0.0 is NaN)
+pub fn mul_zero_i64(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Mul)?;
+    (a == Atom::I64(0) || b == Atom::I64(0)).then_some(())?;
+    atom(Atom::I64(0))
+}
+
+// x * z == z;  z * x == z   (z a symbolic zero tangent)
+pub fn mul_symbolic_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Mul)?;
+    if env.is_symbolic_zero(&b) {
+        atom(b)
+    } else if env.is_symbolic_zero(&a) {
+        atom(a)
+    } else {
+        None
+    }
+}
+
+// x / 1 == x
+pub fn div_one(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Div)?;
+    is_lit(&b, 1.0).then_some(())?;
+    atom(a)
+}
+
+// z / x == z   (z a symbolic zero tangent)
+pub fn div_symbolic_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, _) = binary(s, Prim::Div)?;
+    env.is_symbolic_zero(&a).then_some(())?;
+    atom(a)
+}
+
+// neg(neg(x)) == x
+pub fn neg_neg(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let x = unary(s, Prim::Neg)?;
+    match env.prim_def(&x) {
+        Some((Prim::Neg, [y])) => atom(*y),
+        _ => None,
+    }
+}
+
+// neg(z) == z   (z a symbolic zero tangent)
+pub fn neg_symbolic_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let x = unary(s, Prim::Neg)?;
+    env.is_symbolic_zero(&x).then_some(())?;
+    atom(x)
+}
+
+// not(not(b)) == b
+pub fn not_not(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let x = unary(s, Prim::Not)?;
+    match env.prim_def(&x) {
+        Some((Prim::Not, [y])) => atom(*y),
+        _ => None,
+    }
+}
+
+// b && true == b;  b && false == false;  b || false == b;  b || true == true
+pub fn and_or_literal(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Prim(p @ (Prim::And | Prim::Or), args) = &s.rhs else {
+        return None;
+    };
+    let unit = *p == Prim::And; // the neutral element
+    let (lit, other) = match (args[0], args[1]) {
+        (Atom::Bool(l), o) | (o, Atom::Bool(l)) => (l, o),
+        _ => return None,
+    };
+    if lit == unit {
+        atom(other)
+    } else {
+        atom(Atom::Bool(lit))
+    }
+}
+
+// to_f64(x: f64) == x;  to_i64(x: i64) == x
+pub fn convert_same(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Prim(p @ (Prim::ToF64 | Prim::ToI64), args) = &s.rhs else {
+        return None;
+    };
+    let same = match p {
+        Prim::ToF64 => Type::F64,
+        _ => Type::I64,
+    };
+    (env.ty(&args[0]) == same).then_some(())?;
+    atom(args[0])
+}
+
+// size_eq(n, n) == n
+pub fn size_eq_same(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::SizeEq)?;
+    (a == b).then_some(())?;
+    atom(a)
+}
+
+// check_index(i, n) == i   (i the index of an enclosing build or for loop over n)
+pub fn check_index_in_range(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (i, n) = binary(s, Prim::CheckIndex)?;
+    env.index_in_range(&i, &n).then_some(())?;
+    atom(i)
+}
+
+// add_tangent(x, 0) == x;  add_tangent(0, x) == x
+pub fn add_tangent_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    // A zero of arrays of another length than `x` makes the original fail;
+    // the rewrite then succeeds, which RULES.md allows.
+    if env.is_zero(&b) {
+        atom(a)
+    } else if env.is_zero(&a) {
+        atom(b)
+    } else {
+        None
+    }
+}
+
+// add_tangent(x: f64, y) == add(x, y)
+pub fn add_tangent_f64(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    (env.ty(&a) == Type::F64).then_some(())?;
+    Some(Rewrite::Rhs(Rhs::Prim(Prim::Add, vec![a, b])))
+}
+
+// add_tangent((a0, .., an), (b0, .., bn)) == (add_tangent(a0, b0), .., add_tangent(an, bn))
+pub fn add_tangent_tuple(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    let (Some(Rhs::Tuple(xs)), Some(Rhs::Tuple(ys))) = (env.def(&a), env.def(&b)) else {
+        return None;
+    };
+    let (xs, ys) = (xs.clone(), ys.clone());
+    let Type::Tuple(tys) = s.binder.ty.clone() else {
+        return None;
+    };
+    let mut stmts = Vec::new();
+    let mut fields = Vec::new();
+    for ((x, y), ty) in xs.iter().zip(&ys).zip(tys) {
+        let sum = env.fresh("t", ty);
+        fields.push(sum.atom());
+        stmts.push(let_(sum, Rhs::Prim(Prim::AddTangent, vec![*x, *y]), s));
+    }
+    let tuple = env.fresh("t", s.binder.ty.clone());
+    let result = tuple.atom();
+    stmts.push(let_(tuple, Rhs::Tuple(fields), s));
+    splice(stmts, result)
+}
+
+// sum(zero_tangent(a)) == 0.0
+pub fn sum_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let a = unary(s, Prim::Sum)?;
+    (s.binder.ty == Type::F64 && env.is_symbolic_zero(&a)).then_some(())?;
+    atom(Atom::F64(0.0))
+}
+
+// index(zero_tangent(a), i) == zero_tangent(index(a, i))
+pub fn index_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (z, i) = binary(s, Prim::Index)?;
+    let (Prim::ZeroTangent, [a]) = env.prim_def(&z)? else {
+        return None;
+    };
+    let a = *a;
+    let elem = env.ty(&a).elem()?.clone();
+    let x = env.fresh("x", elem);
+    let zero = env.fresh("z", s.binder.ty.clone());
+    let result = zero.atom();
+    let stmts = vec![
+        let_(x.clone(), Rhs::Prim(Prim::Index, vec![a, i]), s),
+        let_(zero, Rhs::Prim(Prim::ZeroTangent, vec![x.atom()]), s),
+    ];
+    splice(stmts, result)
+}

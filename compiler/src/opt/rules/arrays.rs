@@ -1,0 +1,358 @@
+//! Arrays: lengths, indexing into arrays whose elements are known, fusion
+//! of combinators, and the sums of one-hot contributions that reverse mode
+//! emits.
+//!
+//! A rule that copies the body of a combinator to its use requires the
+//! combinator's result to be *linear* there ([`Env::linear`]: read once, at
+//! the same depth of repetition), so that the combinator dies and no work
+//! is repeated; a body with no statement is free to copy.
+
+use super::{atom, let_, splice, Env, Rewrite};
+use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type};
+use crate::prim::Prim;
+use std::collections::HashMap;
+
+fn binary(s: &Stmt, prim: Prim) -> Option<(Atom, Atom)> {
+    match &s.rhs {
+        Rhs::Prim(p, args) if *p == prim && args.len() == 2 => Some((args[0], args[1])),
+        _ => None,
+    }
+}
+
+fn length(a: Atom) -> Option<Rewrite> {
+    Some(Rewrite::Rhs(Rhs::Prim(Prim::Length, vec![a])))
+}
+
+// length(map(f, a, ..)) == length(a);  length(build(n, f)) == n;  length(iota(n)) == n; ..
+pub fn length_of(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Prim(Prim::Length, args) = &s.rhs else {
+        return None;
+    };
+    match env.def(&args[0])? {
+        Rhs::Map { arrays, .. } => length(arrays[0]),
+        Rhs::Build { n, .. } => atom(*n),
+        Rhs::Scan(c) => length(c.array),
+        Rhs::Array(items, _) => atom(Atom::I64(items.len() as i64)),
+        Rhs::Prim(p, xs) => match p {
+            Prim::Iota | Prim::Replicate => atom(xs[0]),
+            Prim::Reverse
+            | Prim::ZeroTangent
+            | Prim::AddTangent
+            | Prim::IndexAdd
+            | Prim::SliceAdd
+            | Prim::StopGradient
+            | Prim::Outer
+            | Prim::Matmul
+            | Prim::Matvec => length(xs[0]),
+            Prim::Slice => Some(Rewrite::Rhs(Rhs::Prim(Prim::Sub, vec![xs[2], xs[1]]))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+// index(build(n, \i -> e), j) == e[check_index(j, n)/i]
+pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (b, j) = binary(s, Prim::Index)?;
+    let Some(Rhs::Build { n, index, body }) = env.def(&b) else {
+        return None;
+    };
+    if !(env.linear(&b) || body.stmts.is_empty()) {
+        return None;
+    }
+    let (n, index, body) = (*n, index.clone(), body.clone());
+    // The index is still checked: the rewrite must not hide an error.
+    let checked = env.fresh("j", Type::I64);
+    let mut map = HashMap::from([(index.var, checked.atom())]);
+    let body = env.rename(&body, &mut map);
+    let mut stmts = vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)];
+    stmts.extend(body.stmts);
+    splice(stmts, body.result)
+}
+
+// index(map(\x y -> e, a, b), j) == e[a[j]/x, b[j]/y]
+pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (m, j) = binary(s, Prim::Index)?;
+    let Some(Rhs::Map { arrays, params, body }) = env.def(&m) else {
+        return None;
+    };
+    if !(env.linear(&m) || body.stmts.is_empty()) {
+        return None;
+    }
+    let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
+    let mut map = HashMap::new();
+    let mut stmts = Vec::new();
+    for (a, p) in arrays.iter().zip(&params) {
+        let x = env.rename_binder(p, &mut map);
+        stmts.push(let_(x, Rhs::Prim(Prim::Index, vec![*a, j]), s));
+    }
+    let body = env.rename(&body, &mut map);
+    stmts.extend(body.stmts);
+    splice(stmts, body.result)
+}
+
+// index(iota(n), j) == check_index(j, n)
+pub fn index_iota(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, j) = binary(s, Prim::Index)?;
+    let n = match env.prim_def(&a) {
+        Some((Prim::Iota, [n])) => *n,
+        _ => return None,
+    };
+    let checked = env.fresh("j", Type::I64);
+    let result = checked.atom();
+    splice(vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)], result)
+}
+
+// index(replicate(n, x), j) == x   (after check_index(j, n))
+pub fn index_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, j) = binary(s, Prim::Index)?;
+    let (n, x) = match env.prim_def(&a) {
+        Some((Prim::Replicate, [n, x])) => (*n, *x),
+        _ => return None,
+    };
+    let checked = env.fresh("j", Type::I64);
+    splice(vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)], x)
+}
+
+// index([x0, .., xn], k) == xk   (k a literal in range)
+pub fn index_array(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, k) = binary(s, Prim::Index)?;
+    let (Some(Rhs::Array(items, _)), Atom::I64(k)) = (env.def(&a), k) else {
+        return None;
+    };
+    let item = usize::try_from(k).ok().and_then(|k| items.get(k).copied())?;
+    atom(item)
+}
+
+// map(\x y -> y, a, b) == b
+pub fn map_identity(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    if !body.stmts.is_empty() {
+        return None;
+    }
+    let k = params.iter().position(|p| body.result == p.atom())?;
+    atom(arrays[k])
+}
+
+// map(\x -> f, map(\y -> g, a)) == map(\y -> let x = g in f, a)
+pub fn map_fusion(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let k = arrays
+        .iter()
+        .position(|a| env.linear(a) && matches!(env.def(a), Some(Rhs::Map { .. })))?;
+    let Some(Rhs::Map {
+        arrays: inner_arrays,
+        params: inner_params,
+        body: inner_body,
+    }) = env.def(&arrays[k]).cloned()
+    else {
+        return None;
+    };
+    let mut map = HashMap::new();
+    let fresh_params: Vec<_> = inner_params.iter().map(|p| env.rename_binder(p, &mut map)).collect();
+    let inner_body = env.rename(&inner_body, &mut map);
+    let mut new_arrays = arrays.clone();
+    new_arrays.remove(k);
+    new_arrays.extend(inner_arrays);
+    let mut new_params = params.clone();
+    let x = new_params.remove(k);
+    new_params.extend(fresh_params);
+    let mut stmts = inner_body.stmts;
+    stmts.push(let_(x, Rhs::Atom(inner_body.result), s));
+    stmts.extend(body.stmts.iter().cloned());
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays: new_arrays,
+        params: new_params,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    }))
+}
+
+// map(\x y -> f, build(n, \i -> g), b) == build(n, \i -> let x = g; let y = b[i] in f)
+pub fn map_of_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let k = arrays
+        .iter()
+        .position(|a| env.linear(a) && matches!(env.def(a), Some(Rhs::Build { .. })))?;
+    let Some(Rhs::Build {
+        n,
+        index,
+        body: inner_body,
+    }) = env.def(&arrays[k]).cloned()
+    else {
+        return None;
+    };
+    let mut map = HashMap::new();
+    let i = env.rename_binder(&index, &mut map);
+    let inner_body = env.rename(&inner_body, &mut map);
+    let mut stmts = inner_body.stmts;
+    for (j, (a, p)) in arrays.iter().zip(params).enumerate() {
+        let rhs = if j == k {
+            Rhs::Atom(inner_body.result)
+        } else {
+            Rhs::Prim(Prim::Index, vec![*a, i.atom()])
+        };
+        stmts.push(let_(p.clone(), rhs, s));
+    }
+    stmts.extend(body.stmts.iter().cloned());
+    Some(Rewrite::Rhs(Rhs::Build {
+        n,
+        index: i,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    }))
+}
+
+// slice(build(n, \i -> e), lo, hi) == build(hi - lo, \j -> e[j + lo/i])   (after check_slice(lo, hi, n))
+pub fn slice_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Prim(Prim::Slice, args) = &s.rhs else {
+        return None;
+    };
+    let (b, lo, hi) = (args[0], args[1], args[2]);
+    if !env.linear(&b) {
+        return None;
+    }
+    let Some(Rhs::Build { n, index, body }) = env.def(&b).cloned() else {
+        return None;
+    };
+    // The bounds are still checked: the rewrite must not hide an error.
+    let checked = env.fresh("lo", Type::I64);
+    let lo_checked = checked.atom();
+    let check = let_(checked, Rhs::Prim(Prim::CheckSlice, vec![lo, hi, n]), s);
+    let len = env.fresh("len", Type::I64);
+    let j = env.fresh("j", Type::I64);
+    let mut map = HashMap::new();
+    let i = env.rename_binder(&index, &mut map);
+    let body = env.rename(&body, &mut map);
+    let mut stmts = vec![let_(i, Rhs::Prim(Prim::Add, vec![j.atom(), lo_checked]), s)];
+    stmts.extend(body.stmts);
+    let out = env.fresh("s", s.binder.ty.clone());
+    let result = out.atom();
+    let build = Rhs::Build {
+        n: len.atom(),
+        index: j,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    };
+    splice(
+        vec![
+            check,
+            let_(len, Rhs::Prim(Prim::Sub, vec![hi, lo_checked]), s),
+            let_(out, build, s),
+        ],
+        result,
+    )
+}
+
+/// When `block` ends in `let r = index_add(z, i, v) in r` with `i` the
+/// given index, `z` satisfying `zero` and `r` read nowhere else: `block`
+/// without that statement, and `v`.
+fn onehot_body(block: &Block, index: Atom, zero: &dyn Fn(&Atom) -> bool, env: &Env) -> Option<(Block, Atom)> {
+    let (last, rest) = block.stmts.split_last()?;
+    let Rhs::Prim(Prim::IndexAdd, args) = &last.rhs else {
+        return None;
+    };
+    let (z, i, v) = (args[0], args[1], args[2]);
+    if block.result != last.binder.atom() || i != index || !zero(&z) || env.uses(&block.result) != 1 {
+        return None;
+    }
+    let rest = Block {
+        stmts: rest.to_vec(),
+        result: v,
+    };
+    Some((rest, v))
+}
+
+/// The array `a` when `z` is `zero_tangent(a)` and `n` is `length(a)`.
+fn zero_of_length(env: &Env, z: &Atom, n: &Atom) -> Option<Atom> {
+    let (Prim::ZeroTangent, [a]) = env.prim_def(z)? else {
+        return None;
+    };
+    match env.prim_def(n) {
+        Some((Prim::Length, [b])) if b == a => Some(*a),
+        _ => None,
+    }
+}
+
+// reduce(add_tangent, zero_tangent(a), build(length(a), \i -> index_add(zero_tangent(a), i, v))) == build(length(a), \i -> v)
+pub fn onehot_reduce(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Reduce(c) = &s.rhs else { return None };
+    // The operator is add_tangent(acc, x) or add_tangent(x, acc).
+    let [op] = c.body.stmts.as_slice() else { return None };
+    let Rhs::Prim(Prim::AddTangent, xs) = &op.rhs else {
+        return None;
+    };
+    let (acc, elem) = (c.acc.atom(), c.elem.atom());
+    if c.body.result != op.binder.atom() || !(xs[..] == [acc, elem] || xs[..] == [elem, acc]) {
+        return None;
+    }
+    if !env.linear(&c.array) {
+        return None;
+    }
+    let Some(Rhs::Build { n, index, body }) = env.def(&c.array) else {
+        return None;
+    };
+    let a = zero_of_length(env, &c.ne, n)?;
+    let same_zero = |z: &Atom| matches!(env.prim_def(z), Some((Prim::ZeroTangent, [b])) if *b == a);
+    let (rest, _) = onehot_body(body, index.atom(), &same_zero, env)?;
+    let (n, index) = (*n, index.clone());
+    let mut map = HashMap::new();
+    let i = env.rename_binder(&index, &mut map);
+    let body = env.rename(&rest, &mut map);
+    Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }))
+}
+
+// loop acc = zero_tangent(a) for i < length(a) do index_add(acc, i, v) == build(length(a), \i -> v)   (acc not in v)
+pub fn onehot_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Loop(l) = &s.rhs else { return None };
+    let LoopKind::For { n, index } = &l.kind else {
+        return None;
+    };
+    zero_of_length(env, &l.init, n)?;
+    let acc = l.state.atom();
+    let (rest, _) = onehot_body(&l.body, index.atom(), &|z| *z == acc, env)?;
+    if super::super::walk::block_uses(&rest, l.state.var) {
+        return None;
+    }
+    // The loop dies, so its binders move to the build as they are.
+    Some(Rewrite::Rhs(Rhs::Build {
+        n: *n,
+        index: index.clone(),
+        body: rest,
+    }))
+}
+
+// map(\x y -> f, a, a) == map(\x -> f[x/y], a)
+pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let (i, j) = (0..arrays.len())
+        .flat_map(|j| (0..j).map(move |i| (i, j)))
+        .find(|&(i, j)| arrays[i] == arrays[j])?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.remove(j);
+    let y = params.remove(j);
+    let mut stmts = vec![let_(y, Rhs::Atom(params[i].atom()), s)];
+    stmts.extend(body.stmts.iter().cloned());
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays,
+        params,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    }))
+}
