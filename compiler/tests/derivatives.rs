@@ -124,3 +124,72 @@ fn derivative_programs_and_values_are_snapshotted() {
         });
     }
 }
+
+/// The cheap gradient principle, measured: the cost of `grad(f)` after
+/// partial evaluation over the cost of `f`, on the interpreter's cost
+/// model at `inputs()`, beside the cost without partial evaluation. The
+/// table is printed; partial evaluation must never make a gradient
+/// costlier, and must pay off on the gradients as a whole.
+#[test]
+fn gradients_cost_a_small_multiple_of_the_function() {
+    use dl_compiler::opt::cost::run_with_cost;
+    let mut table = vec![format!(
+        "{:<20} {:>7} {:>9} {:>9} {:>7} {:>7}",
+        "program", "f", "grad raw", "grad opt", "raw/f", "opt/f"
+    )];
+    let mut failures = Vec::new();
+    let (mut raw_total, mut opt_total) = (0.0, 0.0);
+    for path in common::dl_files("tests/derivatives") {
+        let name = common::stem(&path);
+        let (_, checked) = common::check_ok(&path);
+        let program = dl_compiler::opt::optimize(&dl_compiler::ad::expand_derivatives(&checked).expect("expands"));
+        let k = program.func("f").expect("an f").params.len();
+        let args = args_of(run(&program, "inputs", Vec::new()), k);
+        let (_, primal) = run_with_cost(&program, "f", args.clone()).expect("f runs");
+        // The raw gradient: derivatives expanded, nothing optimised.
+        let (raw, entry) = operator_entry(&checked, DerivOp::Grad, "f").expect("a gradient");
+        let (_, raw_cost) = run_with_cost(&raw, &entry, args.clone()).expect("the raw gradient runs");
+        let optimized = dl_compiler::opt::optimize(&raw);
+        let (_, opt_cost) = run_with_cost(&optimized, &entry, args.clone()).expect("the gradient runs");
+        let (f, r, o) = (primal.total() as f64, raw_cost.total() as f64, opt_cost.total() as f64);
+        raw_total += r;
+        opt_total += o;
+        // `f` itself takes derivatives: its gradient is a higher derivative.
+        let nested = dl_compiler::stages::reachable(&checked, "f")
+            .funcs
+            .iter()
+            .any(|g| uses_derivatives(&g.body));
+        let mark = if nested { " nested" } else { "" };
+        table.push(format!(
+            "{name:<20} {f:>7} {r:>9} {o:>9} {:>7.2} {:>7.2}{mark}",
+            r / f,
+            o / f
+        ));
+        if o > r {
+            failures.push(format!(
+                "{name}: partial evaluation made the gradient costlier ({r} -> {o})"
+            ));
+        }
+    }
+    println!("{}", table.join("\n"));
+    println!("all gradients: {raw_total} before partial evaluation, {opt_total} after");
+    assert!(
+        opt_total < 0.8 * raw_total,
+        "partial evaluation saved too little: {raw_total} -> {opt_total}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn uses_derivatives(block: &dl_compiler::core::ir::Block) -> bool {
+    use dl_compiler::core::ir::{LoopKind, Rhs};
+    block.stmts.iter().any(|s| match &s.rhs {
+        Rhs::Deriv { .. } => true,
+        Rhs::If(_, a, b) => uses_derivatives(a) || uses_derivatives(b),
+        Rhs::Loop(l) => {
+            uses_derivatives(&l.body) || matches!(&l.kind, LoopKind::While { cond } if uses_derivatives(cond))
+        }
+        Rhs::Map { body, .. } | Rhs::Build { body, .. } => uses_derivatives(body),
+        Rhs::Reduce(c) | Rhs::Scan(c) => uses_derivatives(&c.body),
+        Rhs::Atom(_) | Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) | Rhs::Array(..) | Rhs::Call(..) => false,
+    })
+}
