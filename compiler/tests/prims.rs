@@ -907,6 +907,17 @@ fn tangents(c: &mut Cases) {
     );
     c.is(SliceAdd, vec![fv(&[1.0]), i(1), empty()], fv(&[1.0]));
     c.fails(SliceAdd, vec![fv(&[1.0, 2.0]), i(1), fv(&[1.0, 1.0])], "do not fit");
+    c.is(
+        IndexSet,
+        vec![fv(&[1.0, 2.0, 3.0]), i(1), f(10.0)],
+        fv(&[1.0, 10.0, 3.0]),
+    );
+    c.is(
+        IndexSet,
+        vec![fm(&[&[1.0], &[2.0]]), i(0), fv(&[5.0])],
+        fm(&[&[5.0], &[2.0]]),
+    );
+    c.fails(IndexSet, vec![fv(&[1.0]), i(1), f(1.0)], "out of bounds");
 }
 
 #[test]

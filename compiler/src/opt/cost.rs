@@ -14,7 +14,8 @@
 //!   only passes it on (a row given to a `map` body is a view).
 //!   `index_add` and `slice_add` are counted as in-place updates (read and
 //!   write the updated elements, read the addend), as lowering makes them
-//!   when the accumulator is not used again.
+//!   when the accumulator is not used again; `index_set` likewise (read
+//!   the value, write the element).
 //! - `allocations`: elements of the arrays created.
 //! - `total` = `FLOP_WEIGHT * flops + MEMORY_WEIGHT * memory +
 //!   ALLOCATION_WEIGHT * allocations`: the scalar the optimiser's rules
@@ -66,6 +67,10 @@ impl Cost {
         let (read, write, alloc) = match p {
             Prim::Index => (top(result), 0, 0),
             Prim::Length | Prim::StopGradient | Prim::SizeEq | Prim::CheckIndex | Prim::CheckSlice => (0, 0, 0),
+            Prim::IndexSet => {
+                let v = args.get(2).map(deep).unwrap_or(0);
+                (v, v, 0)
+            }
             Prim::IndexAdd | Prim::SliceAdd => {
                 let v = args.get(2).map(deep).unwrap_or(0);
                 (2 * v, v, 0)
@@ -265,6 +270,7 @@ fn prim_flops(p: Prim, args: &[Value], result: &Value) -> u64 {
         Prim::IndexAdd | Prim::SliceAdd => args.get(2).map_or(0, deep),
         Prim::ScatterAdd => len(args.get(2)),
         Prim::Length
+        | Prim::IndexSet
         | Prim::Iota
         | Prim::Replicate
         | Prim::Index

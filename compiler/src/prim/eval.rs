@@ -413,6 +413,15 @@ impl Prim {
                 }
                 _ => self.bad_args(args),
             },
+            Prim::IndexSet => match args {
+                [Value::Array(a), I64(i), v] => {
+                    let k = index(*i, a.len())?;
+                    let mut out: Vec<Value> = a.as_ref().clone();
+                    out[k] = v.clone();
+                    Ok(Value::array(out))
+                }
+                _ => self.bad_args(args),
+            },
             Prim::SliceAdd => match args {
                 [Value::Array(a), I64(i), Value::Array(v)] => {
                     let fits = *i >= 0 && (*i as usize).checked_add(v.len()).is_some_and(|end| end <= a.len());

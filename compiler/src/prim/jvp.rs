@@ -262,7 +262,8 @@ impl Prim {
             }
             // The tangent primitives are linear.
             AddTangent => plus(e, t[0], t[1]),
-            IndexAdd | SliceAdd => {
+            // Linear in the array and the value together.
+            IndexAdd | SliceAdd | IndexSet => {
                 let a = t[0].unwrap_or_else(|| zero(e, x[0]));
                 let v = t[2].unwrap_or_else(|| zero(e, x[2]));
                 Some(e.prim(self, &[a, x[1], v]))

@@ -130,4 +130,7 @@ prims! {
     IndexAdd = "index_add",
     /// `slice_add(a, i, v)`: `a` with `v[k]` added to `a[i + k]`.
     SliceAdd = "slice_add",
+    /// `index_set(a, i, v)`: `a` with `a[i]` replaced by `v`. Reverse mode
+    /// records loop states with it into an array allocated once.
+    IndexSet = "index_set",
 }

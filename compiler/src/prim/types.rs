@@ -251,6 +251,13 @@ impl Prim {
                     _ => mismatch(),
                 }
             }
+            Prim::IndexSet => {
+                arity(3)?;
+                match (&args[0], &args[1]) {
+                    (Array(t), I64) if **t == args[2] => Ok(args[0].clone()),
+                    _ => mismatch(),
+                }
+            }
             Prim::SliceAdd => {
                 arity(3)?;
                 match (&args[0], &args[1]) {

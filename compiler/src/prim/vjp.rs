@@ -378,6 +378,16 @@ impl Prim {
                     out[2] = Some(e.prim(P::Index, &[c, arg(1)?])?);
                 }
             }
+            P::IndexSet => {
+                let i = arg(1)?;
+                if want(0) {
+                    let z = e.prim(P::ZeroTangent, &[arg(2)?])?;
+                    out[0] = Some(e.prim(P::IndexSet, &[c, i, z])?);
+                }
+                if want(2) {
+                    out[2] = Some(e.prim(P::Index, &[c, i])?);
+                }
+            }
             P::SliceAdd => {
                 out[0] = Some(c);
                 if want(2) {

@@ -2,9 +2,11 @@
 //! they share with `reduce` and `scan`.
 //!
 //! The forward sweep keeps the state every iteration starts from (the
-//! `scanl` of the fold rule): the loop carries `(state, states)` and
-//! appends to `states`, so a `while` loop records its trip count as the
-//! length of `states`. The backward sweep is a `for` loop over the
+//! `scanl` of the fold rule) in an array allocated once for all the
+//! iterations and written in place (`index_set`): the loop carries
+//! `(state, states)`. A `while` loop first runs counting its iterations,
+//! then records like a `for` loop of that many; the tape of a loop is
+//! `(states, trip count)`. The backward sweep is a `for` loop over the
 //! recorded iterations in reverse order; each iteration recomputes the
 //! body's primal values from its recorded state and transposes the body,
 //! carrying the state's cotangent and the cotangents of the outer values
@@ -15,7 +17,7 @@ use super::block::{free_active, Cts, Env, Rev};
 use crate::ad::AdError;
 use crate::core::ir::Type;
 use crate::prim::Prim;
-use crate::unf::{Block, Param, Slot, Term};
+use crate::unf::{Block, Lit, Param, Slot, Term};
 use std::collections::BTreeSet;
 
 /// Where the reversed iterations find the values a body's parameters had.
@@ -38,7 +40,7 @@ fn param(name: &str, ty: Type) -> Param {
 }
 
 impl Rev {
-    /// The forward sweep of `for`: the final state and the recorded states.
+    /// The forward sweep of `for`: the final state and the tape.
     pub(super) fn record_for(
         &mut self,
         init: Slot,
@@ -47,27 +49,16 @@ impl Rev {
         env: &Env,
         level: usize,
     ) -> Result<(Slot, Slot), AdError> {
-        let (pair0, pty) = self.record_init(env.at(init));
-        let ps = self.b.open(vec![param("rec", pty.clone()), param("i", Type::I64)]);
-        let s = self.proj(ps[0], 0)?;
-        let mut child = env.prefix(level);
-        child.push(s, self.b.ty(s).has_f64());
-        child.push(ps[1], false);
-        let r = self.forward(body, &mut child, false)?;
-        let blk = self.record_step(ps[0], s, r)?;
-        let lp = self.b.push(
-            Term::For {
-                init: pair0,
-                n: env.at(n),
-                body: blk,
-            },
-            pty,
-            "rec",
-        );
-        Ok((self.proj(lp, 0)?, self.proj(lp, 1)?))
+        let zero = self.b.lit(Lit::I64(0));
+        let count = self.prim(Prim::Max, &[env.at(n), zero])?;
+        self.record_steps(env.at(init), count, body, true, env, level)
     }
 
-    /// The forward sweep of `while`: the final state and the recorded states.
+    /// The forward sweep of `while`: the final state and the tape. The
+    /// trip count is unknown until the loop ends, so the loop runs once
+    /// counting its iterations, then again recording its states into an
+    /// array of that length: twice the work of the loop, and no copying
+    /// of a growing record.
     pub(super) fn record_while(
         &mut self,
         init: Slot,
@@ -76,10 +67,12 @@ impl Rev {
         env: &Env,
         level: usize,
     ) -> Result<(Slot, Slot), AdError> {
-        let (pair0, pty) = self.record_init(env.at(init));
+        let zero = self.b.lit(Lit::I64(0));
+        let init0 = self.b.tuple(&[env.at(init), zero]);
+        let pty = self.b.ty(init0).clone();
         let mut blocks = Vec::new();
         for (k, blk) in [cond, body].into_iter().enumerate() {
-            let ps = self.b.open(vec![param("rec", pty.clone())]);
+            let ps = self.b.open(vec![param("run", pty.clone())]);
             let s = self.proj(ps[0], 0)?;
             let mut child = env.prefix(level);
             child.push(s, self.b.ty(s).has_f64());
@@ -87,42 +80,71 @@ impl Rev {
             blocks.push(if k == 0 {
                 self.b.close(r)
             } else {
-                self.record_step(ps[0], s, r)?
+                let trips = self.proj(ps[0], 1)?;
+                let one = self.b.lit(Lit::I64(1));
+                let trips = self.prim(Prim::Add, &[trips, one])?;
+                let t = self.b.tuple(&[r, trips]);
+                self.b.close(t)
             });
         }
-        let body = blocks.pop().expect("two blocks");
-        let cond = blocks.pop().expect("two blocks");
-        let lp = self.b.push(
+        let body_run = blocks.pop().expect("two blocks");
+        let cond_run = blocks.pop().expect("two blocks");
+        let run = self.b.push(
             Term::While {
+                init: init0,
+                cond: cond_run,
+                body: body_run,
+            },
+            pty,
+            "run",
+        );
+        let fin = self.proj(run, 0)?;
+        let count = self.proj(run, 1)?;
+        let (_, tape) = self.record_steps(env.at(init), count, body, false, env, level)?;
+        Ok((fin, tape))
+    }
+
+    /// `count` iterations of `body` from `init` (the body also sees the
+    /// iteration's index when `indexed`), recording the state each one
+    /// starts from into an array allocated once. Returns the final state
+    /// and the tape `(states, count)`.
+    fn record_steps(
+        &mut self,
+        init: Slot,
+        count: Slot,
+        body: &Block,
+        indexed: bool,
+        env: &Env,
+        level: usize,
+    ) -> Result<(Slot, Slot), AdError> {
+        let buf = self.prim(Prim::Replicate, &[count, init])?;
+        let pair0 = self.b.tuple(&[init, buf]);
+        let pty = self.b.ty(pair0).clone();
+        let ps = self.b.open(vec![param("rec", pty.clone()), param("i", Type::I64)]);
+        let s = self.proj(ps[0], 0)?;
+        let mut child = env.prefix(level);
+        child.push(s, self.b.ty(s).has_f64());
+        if indexed {
+            child.push(ps[1], false);
+        }
+        let r = self.forward(body, &mut child, false)?;
+        let states = self.proj(ps[0], 1)?;
+        let states = self.prim(Prim::IndexSet, &[states, ps[1], s])?;
+        let t = self.b.tuple(&[r, states]);
+        let blk = self.b.close(t);
+        let lp = self.b.push(
+            Term::For {
                 init: pair0,
-                cond,
-                body,
+                n: count,
+                body: blk,
             },
             pty,
             "rec",
         );
-        Ok((self.proj(lp, 0)?, self.proj(lp, 1)?))
-    }
-
-    /// `(init, [])` and its type.
-    fn record_init(&mut self, init: Slot) -> (Slot, Type) {
-        let st = self.b.ty(init).clone();
-        let empty = self
-            .b
-            .push(Term::Array(Vec::new(), st.clone()), Type::array(st), "states");
-        let pair0 = self.b.tuple(&[init, empty]);
-        (pair0, self.b.ty(pair0).clone())
-    }
-
-    /// Ends a recording iteration: the next state, and the states with the
-    /// one this iteration started from appended.
-    fn record_step(&mut self, rec: Slot, s: Slot, next: Slot) -> Result<Block, AdError> {
-        let states = self.proj(rec, 1)?;
-        let st = self.b.ty(s).clone();
-        let one = self.b.push(Term::Array(vec![s], st.clone()), Type::array(st), "state");
-        let states = self.prim(Prim::Concat, &[states, one])?;
-        let t = self.b.tuple(&[next, states]);
-        Ok(self.b.close(t))
+        let fin = self.proj(lp, 0)?;
+        let states = self.proj(lp, 1)?;
+        let tape = self.b.tuple(&[states, count]);
+        Ok((fin, tape))
     }
 
     /// The backward sweep of a loop whose final state has cotangent `c`.
@@ -137,11 +159,12 @@ impl Rev {
         env: &Env,
         cts: &mut Cts,
     ) -> Result<(), AdError> {
-        let states = *env
+        let tape = *env
             .tapes
             .get(&level)
             .ok_or_else(|| self.err("a loop's states were not recorded"))?;
-        let count = self.prim(Prim::Length, &[states])?;
+        let states = self.proj(tape, 0)?;
+        let count = self.proj(tape, 1)?;
         let (carry, _) = self.reverse_steps(body, level, Steps::Loop { states, indexed }, count, c, env, cts)?;
         self.add(env, cts, init.index(), carry)
     }
