@@ -238,6 +238,25 @@ pub fn add_tangent_zero(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     }
 }
 
+// add_tangent(acc, index_add(0, i, v)) == index_add(acc, i, v);  add_tangent(index_add(0, i, v), acc) == index_add(acc, i, v)
+pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    // What reverse mode emits for `a[i]` read in a loop body: adding a
+    // one-hot array into the accumulated cotangent, O(length) per
+    // iteration where the update itself is O(1). As in `add_tangent_zero`,
+    // a zero of another length makes the original fail, not the rewrite.
+    let onehot = |x: &Atom| match env.prim_def(x) {
+        Some((Prim::IndexAdd, [z, i, v])) if env.is_zero(z) => Some((*i, *v)),
+        _ => None,
+    };
+    let (acc, (i, v)) = match (onehot(&b), onehot(&a)) {
+        (Some(iv), _) => (a, iv),
+        (None, Some(iv)) => (b, iv),
+        (None, None) => return None,
+    };
+    Some(Rewrite::Rhs(Rhs::Prim(Prim::IndexAdd, vec![acc, i, v])))
+}
+
 // add_tangent(x: f64, y) == add(x, y)
 pub fn add_tangent_f64(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (a, b) = binary(s, Prim::AddTangent)?;

@@ -73,6 +73,7 @@ catalogue! {
     algebra::size_eq_same,
     algebra::check_index_in_range,
     algebra::add_tangent_zero,
+    algebra::add_tangent_onehot,
     algebra::add_tangent_f64,
     algebra::add_tangent_tuple,
     algebra::sum_zero,
