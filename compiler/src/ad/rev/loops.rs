@@ -199,10 +199,11 @@ impl Rev {
         let init = self.b.tuple(&fields);
         let sty = self.b.ty(init).clone();
 
+        // The last iteration's index, once for all the reversed iterations.
+        let one = self.b.lit(Lit::I64(1));
+        let last = self.prim(Prim::Sub, &[count, one])?;
         let ps = self.b.open(vec![param("cts", sty.clone()), param("j", Type::I64)]);
         let (bs, j) = (ps[0], ps[1]);
-        let one = self.b.lit(crate::unf::Lit::I64(1));
-        let last = self.prim(Prim::Sub, &[count, one])?;
         let i = self.prim(Prim::Sub, &[last, j])?;
         let carry = self.proj(bs, 0)?;
         let mut child = env.prefix(level);
