@@ -1,5 +1,6 @@
 //! Reverse mode of `reduce` and `scan`. A `reduce` by `+` (on f64) has
-//! the direct rule: every element's cotangent is the result's. Any other
+//! the direct rule: every element's cotangent is the result's; one by
+//! `max` or `min` gives it all to one element (or `ne`). Any other
 //! operator is differentiated as the left fold it equals (the operator is
 //! associative and `ne` its neutral element): the backward sweep computes
 //! the prefix accumulators with a `scan`, then runs the body's backward
@@ -11,7 +12,7 @@ use super::loops::Steps;
 use crate::ad::AdError;
 use crate::core::ir::Type;
 use crate::prim::Prim;
-use crate::unf::{Block, Slot, Term};
+use crate::unf::{Block, Lit, Slot, Term};
 
 impl Rev {
     #[allow(clippy::too_many_arguments)]
@@ -32,6 +33,9 @@ impl Rev {
             self.add(env, cts, array.index(), ca)?;
             return self.add(env, cts, ne.index(), c);
         }
+        if let Some(arg) = extreme(body, level) {
+            return self.transpose_extreme(arg, tne, ta, level, c, env, cts, (ne, array));
+        }
         let copy = self.copy_block(body, env, level)?;
         let ty = Type::array(self.b.ty(tne).clone());
         let scan = self.b.push(
@@ -44,6 +48,43 @@ impl Rev {
             "prefix",
         );
         self.transpose_fold(tne, ta, scan, None, body, level, c, env, cts, (ne, array))
+    }
+
+    /// `reduce(max, ne, a)` (or `min`, `arg` then `argmin`) has one
+    /// nonzero partial: ties give the cotangent to the accumulator, so it
+    /// goes to `ne` when the result is `ne`, and else to the first extreme
+    /// element, `a[arg(a)]`, which leaves the left fold as the last strictly
+    /// better value.
+    #[allow(clippy::too_many_arguments)]
+    fn transpose_extreme(
+        &mut self,
+        arg: Prim,
+        tne: Slot,
+        ta: Slot,
+        level: usize,
+        c: Slot,
+        env: &Env,
+        cts: &mut Cts,
+        sources: (Slot, Slot),
+    ) -> Result<(), AdError> {
+        let r = env.slots[level];
+        let at_ne = self.prim(Prim::Eq, &[r, tne])?;
+        let za = self.prim(Prim::ZeroTangent, &[ta])?;
+        let zero = self.b.lit(Lit::F64(0.0));
+        self.b.open_branch();
+        let both = self.b.tuple(&[c, za]);
+        let to_ne = self.b.close(both);
+        self.b.open_branch();
+        let i = self.prim(arg, &[ta])?;
+        let ca = self.prim(Prim::IndexAdd, &[za, i, c])?;
+        let both = self.b.tuple(&[zero, ca]);
+        let to_elem = self.b.close(both);
+        let ty = Type::Tuple(vec![Type::F64, self.b.ty(za).clone()]);
+        let sel = self.b.push(Term::If(at_ne, to_ne, to_elem), ty, "sel");
+        let cne = self.proj(sel, 0)?;
+        let ca = self.proj(sel, 1)?;
+        self.add(env, cts, sources.0.index(), cne)?;
+        self.add(env, cts, sources.1.index(), ca)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -95,6 +136,20 @@ impl Rev {
             self.add(env, cts, sources.1.index(), ca)?;
         }
         Ok(())
+    }
+}
+
+/// `Argmax` when the body is `max(acc, x)` on f64, `Argmin` for
+/// `min(acc, x)`.
+fn extreme(body: &Block, level: usize) -> Option<Prim> {
+    let (acc, x) = (Slot(level as u32), Slot(level as u32 + 1));
+    match body.ops.as_slice() {
+        [op] if op.ty == Type::F64 && body.result == Slot(level as u32 + 2) => match &op.term {
+            Term::Prim(Prim::Max, args) if args[..] == [acc, x] => Some(Prim::Argmax),
+            Term::Prim(Prim::Min, args) if args[..] == [acc, x] => Some(Prim::Argmin),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
