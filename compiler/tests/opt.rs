@@ -115,6 +115,11 @@ fn algebra() {
 }
 
 #[test]
+fn dead() {
+    check_file("dead");
+}
+
+#[test]
 fn tuples() {
     check_file("tuples");
 }
@@ -174,6 +179,7 @@ fn every_file_is_checked() {
             "algebra",
             "arrays",
             "conditionals",
+            "dead",
             "gradient",
             "lets",
             "onehot",

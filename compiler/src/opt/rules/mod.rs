@@ -10,6 +10,7 @@
 mod algebra;
 mod arrays;
 mod conditionals;
+mod dead;
 mod loops;
 mod tuples;
 
@@ -49,6 +50,9 @@ catalogue! {
     loops::for_no_trip,
     loops::for_one_trip,
     loops::while_false,
+    // dead parts
+    dead::map_unused_array,
+    dead::loop_component,
     // tuples
     tuples::proj_tuple,
     tuples::proj_zero,

@@ -1,0 +1,111 @@
+//! Parts of a loop or a map whose values nobody reads: what reverse mode
+//! leaves behind when a backward sweep does not need the primal values it
+//! recorded (a body linear in its state, say). The driver removes dead
+//! statements; these rules remove dead parts of live ones.
+
+use super::{let_, splice, Env, Rewrite};
+use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type, VarId};
+use crate::opt::walk::{block_uses, rhs_atoms_deep};
+use std::collections::{HashMap, HashSet};
+
+// map(\x y -> f, a, b) == map(\y -> f, b)   (x not read by f)
+pub fn map_unused_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    if arrays.len() < 2 {
+        return None;
+    }
+    // Arrays of other lengths make the original fail; the rewrite then
+    // succeeds, which RULES.md allows.
+    let k = (0..params.len()).find(|&k| !block_uses(body, params[k].var))?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.remove(k);
+    params.remove(k);
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays,
+        params,
+        body: body.clone(),
+    }))
+}
+
+// proj(loop x = init for i < n do (.., e_k, ..), k) == loop y = proj(init, k) for i < n do e_k[y/proj(x, k)]
+//   (the loop read only here; e_k reads x only through proj(x, k))
+pub fn loop_component(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Proj(x, k) = &s.rhs else { return None };
+    let k = *k;
+    if env.uses(x) != 1 {
+        return None;
+    }
+    let Some(Rhs::Loop(l)) = env.def(x) else {
+        return None;
+    };
+    let LoopKind::For { n, index } = &l.kind else {
+        return None;
+    };
+    let Type::Tuple(tys) = &l.state.ty else {
+        return None;
+    };
+    if tys.len() < 2 || k >= tys.len() {
+        return None;
+    }
+    let fields = l.body.stmts.iter().find_map(|st| match &st.rhs {
+        Rhs::Tuple(fs) if st.binder.atom() == l.body.result => Some(fs.clone()),
+        _ => None,
+    })?;
+    let (l, n, index, ty) = (l.clone(), *n, index.clone(), tys[k].clone());
+    let state = l.state.var;
+    let result = fields[k];
+    // The statements e_k needs, found backwards from it.
+    let mut needed: HashSet<VarId> = HashSet::new();
+    match result {
+        Atom::Var(v) if v == state => return None,
+        Atom::Var(v) => {
+            needed.insert(v);
+        }
+        _ => {}
+    }
+    let y = env.fresh("s", ty);
+    let mut kept = Vec::new();
+    for st in l.body.stmts.iter().rev() {
+        if !needed.contains(&st.binder.var) {
+            continue;
+        }
+        if let Rhs::Proj(Atom::Var(v), j) = &st.rhs {
+            if *v == state {
+                if *j != k {
+                    return None;
+                }
+                kept.push(let_(st.binder.clone(), Rhs::Atom(y.atom()), st));
+                continue;
+            }
+        }
+        let mut reads_state = false;
+        rhs_atoms_deep(&st.rhs, &mut |a| {
+            if let Atom::Var(v) = a {
+                reads_state |= *v == state;
+                needed.insert(*v);
+            }
+        });
+        if reads_state {
+            return None;
+        }
+        kept.push(st.clone());
+    }
+    kept.reverse();
+    let mut map = HashMap::new();
+    let index = env.rename_binder(&index, &mut map);
+    let body = env.rename(&Block { stmts: kept, result }, &mut map);
+    let init = env.fresh("init", y.ty.clone());
+    let out = env.fresh(&s.binder.name, s.binder.ty.clone());
+    let lp = crate::core::ir::Loop {
+        state: y,
+        init: init.atom(),
+        kind: LoopKind::For { n, index },
+        body,
+    };
+    splice(
+        vec![let_(init, Rhs::Proj(l.init, k), s), let_(out.clone(), Rhs::Loop(lp), s)],
+        out.atom(),
+    )
+}
