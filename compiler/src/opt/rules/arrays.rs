@@ -356,3 +356,109 @@ pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
         },
     }))
 }
+
+/// True when `c` combines with `add_tangent(acc, x)` or `add_tangent(x, acc)`.
+fn is_add_tangent_reduce(c: &crate::core::ir::Combine) -> bool {
+    let [op] = c.body.stmts.as_slice() else { return false };
+    let Rhs::Prim(Prim::AddTangent, xs) = &op.rhs else {
+        return false;
+    };
+    let (acc, elem) = (c.acc.atom(), c.elem.atom());
+    c.body.result == op.binder.atom() && (xs[..] == [acc, elem] || xs[..] == [elem, acc])
+}
+
+/// The definition of `x`: a statement of `block`, or one in scope.
+fn def_in<'a>(block: &'a Block, x: &Atom, env: &'a Env) -> Option<&'a Rhs> {
+    let Atom::Var(v) = x else { return None };
+    match block.stmts.iter().find(|s| s.binder.var == *v) {
+        Some(s) => Some(&s.rhs),
+        None => env.def(x),
+    }
+}
+
+/// Collects the one-hot contributions `(j, v)` of `x`, a sum
+/// (`add_tangent`) of `index_add(zero_tangent(a), j, v)` and
+/// `zero_tangent(a)` terms defined in `block` or in scope.
+fn onehot_terms(block: &Block, x: &Atom, a: &Atom, env: &Env, out: &mut Vec<(Atom, Atom)>) -> Option<()> {
+    let is_zero = |z: &Atom| matches!(def_in(block, z, env), Some(Rhs::Prim(Prim::ZeroTangent, b)) if b[..] == [*a]);
+    if is_zero(x) {
+        return Some(());
+    }
+    match def_in(block, x, env)? {
+        Rhs::Prim(Prim::AddTangent, xs) => {
+            let (l, r) = (xs[0], xs[1]);
+            onehot_terms(block, &l, a, env, out)?;
+            onehot_terms(block, &r, a, env, out)
+        }
+        Rhs::Prim(Prim::IndexAdd, xs) if is_zero(&xs[0]) => {
+            out.push((xs[1], xs[2]));
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+// reduce(add_tangent, zero_tangent(a), build(m, \i -> index_add(zero_tangent(a), j1, v1) + .. + index_add(zero_tangent(a), jk, vk)))
+//   == loop acc = zero_tangent(a) for i < m do index_add(..index_add(acc, j1, v1).., jk, vk)
+//   == build(length(a), \i -> v1 + .. + vk)   when m is length(a) and every jk is i
+pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Reduce(c) = &s.rhs else { return None };
+    if !is_add_tangent_reduce(c) || !env.linear(&c.array) {
+        return None;
+    }
+    let a = match env.prim_def(&c.ne) {
+        Some((Prim::ZeroTangent, [a])) => *a,
+        _ => return None,
+    };
+    let Some(Rhs::Build { n, index, body }) = env.def(&c.array) else {
+        return None;
+    };
+    let mut terms = Vec::new();
+    onehot_terms(body, &body.result, &a, env, &mut terms)?;
+    let (n, index, body) = (*n, index.clone(), body.clone());
+    let elementwise =
+        !terms.is_empty() && terms.iter().all(|(j, _)| *j == index.atom()) && zero_of_length(env, &c.ne, &n).is_some();
+    let mut map = HashMap::new();
+    let i = env.rename_binder(&index, &mut map);
+    let mut body = env.rename(&body, &mut map);
+    let terms: Vec<(Atom, Atom)> = terms
+        .iter()
+        .map(|(j, v)| {
+            let f = |x: &Atom| match x {
+                Atom::Var(var) => map.get(var).copied().unwrap_or(*x),
+                _ => *x,
+            };
+            (f(j), f(v))
+        })
+        .collect();
+    if elementwise {
+        // Each element gets its own contributions only: their sum.
+        let elem = env.ty(&c.ne).elem().cloned()?;
+        let mut sum = terms[0].1;
+        for (_, v) in &terms[1..] {
+            let t = env.fresh("t", elem.clone());
+            body.stmts
+                .push(let_(t.clone(), Rhs::Prim(Prim::AddTangent, vec![sum, *v]), s));
+            sum = t.atom();
+        }
+        body.result = sum;
+        return Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }));
+    }
+    // A scatter: every contribution updates the accumulator in place.
+    let ty = env.ty(&c.ne);
+    let state = env.fresh("acc", ty.clone());
+    let mut acc = state.atom();
+    for (j, v) in terms {
+        let t = env.fresh("acc", ty.clone());
+        body.stmts
+            .push(let_(t.clone(), Rhs::Prim(Prim::IndexAdd, vec![acc, j, v]), s));
+        acc = t.atom();
+    }
+    body.result = acc;
+    Some(Rewrite::Rhs(Rhs::Loop(crate::core::ir::Loop {
+        state,
+        init: c.ne,
+        kind: LoopKind::For { n, index: i },
+        body,
+    })))
+}

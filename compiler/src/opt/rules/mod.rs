@@ -90,6 +90,7 @@ catalogue! {
     arrays::map_of_build,
     arrays::slice_build,
     arrays::onehot_reduce,
+    arrays::onehot_scatter,
     arrays::onehot_loop,
 }
 
