@@ -410,12 +410,38 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         Some((Prim::ZeroTangent, [a])) => *a,
         _ => return None,
     };
-    let Some(Rhs::Build { n, index, body }) = env.def(&c.array) else {
-        return None;
+    // A map over arrays is a build reading them at its index, over the
+    // length of the first.
+    let mut prefix = Vec::new();
+    let (n, index, body) = match env.def(&c.array) {
+        Some(Rhs::Build { n, index, body }) => {
+            let mut terms = Vec::new();
+            onehot_terms(body, &body.result, &a, env, &mut terms)?;
+            (*n, index.clone(), body.clone())
+        }
+        Some(Rhs::Map { arrays, params, body }) => {
+            let mut terms = Vec::new();
+            onehot_terms(body, &body.result, &a, env, &mut terms)?;
+            let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
+            let len = env.fresh("n", Type::I64);
+            prefix.push(let_(len.clone(), Rhs::Prim(Prim::Length, vec![arrays[0]]), s));
+            let index = env.fresh("i", Type::I64);
+            let mut stmts: Vec<Stmt> = arrays
+                .iter()
+                .zip(&params)
+                .map(|(x, p)| let_(p.clone(), Rhs::Prim(Prim::Index, vec![*x, index.atom()]), s))
+                .collect();
+            stmts.extend(body.stmts);
+            let body = Block {
+                stmts,
+                result: body.result,
+            };
+            (len.atom(), index, body)
+        }
+        _ => return None,
     };
     let mut terms = Vec::new();
-    onehot_terms(body, &body.result, &a, env, &mut terms)?;
-    let (n, index, body) = (*n, index.clone(), body.clone());
+    onehot_terms(&body, &body.result, &a, env, &mut terms)?;
     let elementwise =
         !terms.is_empty() && terms.iter().all(|(j, _)| *j == index.atom()) && zero_of_length(env, &c.ne, &n).is_some();
     let mut map = HashMap::new();
@@ -455,10 +481,17 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         acc = t.atom();
     }
     body.result = acc;
-    Some(Rewrite::Rhs(Rhs::Loop(crate::core::ir::Loop {
+    let lp = Rhs::Loop(crate::core::ir::Loop {
         state,
         init: c.ne,
         kind: LoopKind::For { n, index: i },
         body,
-    })))
+    });
+    if prefix.is_empty() {
+        return Some(Rewrite::Rhs(lp));
+    }
+    let out = env.fresh("r", ty);
+    let result = out.atom();
+    prefix.push(let_(out, lp, s));
+    splice(prefix, result)
 }
