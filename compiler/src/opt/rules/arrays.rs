@@ -377,8 +377,8 @@ fn def_in<'a>(block: &'a Block, x: &Atom, env: &'a Env) -> Option<&'a Rhs> {
 }
 
 /// Collects the one-hot contributions `(j, v)` of `x`, a sum
-/// (`add_tangent`) of `index_add(zero_tangent(a), j, v)` and
-/// `zero_tangent(a)` terms defined in `block` or in scope.
+/// (`add_tangent`, `index_add`) of `index_add(zero_tangent(a), j, v)` and
+/// `zero_tangent(a)` terms defined in `block` or in scope, in order.
 fn onehot_terms(block: &Block, x: &Atom, a: &Atom, env: &Env, out: &mut Vec<(Atom, Atom)>) -> Option<()> {
     let is_zero = |z: &Atom| matches!(def_in(block, z, env), Some(Rhs::Prim(Prim::ZeroTangent, b)) if b[..] == [*a]);
     if is_zero(x) {
@@ -390,8 +390,11 @@ fn onehot_terms(block: &Block, x: &Atom, a: &Atom, env: &Env, out: &mut Vec<(Ato
             onehot_terms(block, &l, a, env, out)?;
             onehot_terms(block, &r, a, env, out)
         }
-        Rhs::Prim(Prim::IndexAdd, xs) if is_zero(&xs[0]) => {
-            out.push((xs[1], xs[2]));
+        // index_add(x, j, v) == x + index_add(zero_tangent(a), j, v)
+        Rhs::Prim(Prim::IndexAdd, xs) => {
+            let (x, j, v) = (xs[0], xs[1], xs[2]);
+            onehot_terms(block, &x, a, env, out)?;
+            out.push((j, v));
             Some(())
         }
         _ => None,
@@ -494,4 +497,21 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let result = out.atom();
     prefix.push(let_(out, lp, s));
     splice(prefix, result)
+}
+
+// add_tangent(x, index_add(zero_tangent(a), j, v)) == index_add(x, j, v)   (and with the operands swapped)
+pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (x, y) = binary(s, Prim::AddTangent)?;
+    for (acc, h) in [(x, y), (y, x)] {
+        if env.uses(&h) != 1 {
+            continue;
+        }
+        let Some((Prim::IndexAdd, [z, j, v])) = env.prim_def(&h) else {
+            continue;
+        };
+        if matches!(env.prim_def(z), Some((Prim::ZeroTangent, _))) {
+            return Some(Rewrite::Rhs(Rhs::Prim(Prim::IndexAdd, vec![acc, *j, *v])));
+        }
+    }
+    None
 }
