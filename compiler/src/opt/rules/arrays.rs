@@ -515,3 +515,43 @@ pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     }
     None
 }
+
+// map(\x y -> f, a, replicate(n, v)) == map(\x -> f[v/y], a)   (after size_eq(n, length(a)))
+pub fn map_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let replicated = |a: &Atom| match env.prim_def(a) {
+        Some((Prim::Replicate, [n, v])) => Some((*n, *v)),
+        _ => None,
+    };
+    let k = arrays.iter().position(|a| replicated(a).is_some())?;
+    let other = *arrays.iter().find(|a| replicated(a).is_none())?;
+    let (n, v) = replicated(&arrays[k])?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.remove(k);
+    let y = params.remove(k);
+    let mut stmts = vec![let_(y, Rhs::Atom(v), s)];
+    stmts.extend(body.stmts.iter().cloned());
+    // The lengths still have to agree, as the map checked.
+    let len = env.fresh("n", Type::I64);
+    let checked = env.fresh("n", Type::I64);
+    let out = env.fresh("m", s.binder.ty.clone());
+    let result = out.atom();
+    let map = Rhs::Map {
+        arrays,
+        params,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    };
+    splice(
+        vec![
+            let_(len.clone(), Rhs::Prim(Prim::Length, vec![other]), s),
+            let_(checked, Rhs::Prim(Prim::SizeEq, vec![n, len.atom()]), s),
+            let_(out, map, s),
+        ],
+        result,
+    )
+}
