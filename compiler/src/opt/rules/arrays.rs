@@ -555,3 +555,50 @@ pub fn map_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         result,
     )
 }
+
+// map(\t -> proj(t, k), map(\xs -> b; (e0, .., en), as)) == map(\xs -> ek, as)   (ek one of the parameters xs)
+pub fn map_proj_field(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let ([m], [t], [p]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
+        return None;
+    };
+    let Rhs::Proj(x, k) = &p.rhs else { return None };
+    if *x != t.atom() || body.result != p.binder.atom() {
+        return None;
+    }
+    let Some(Rhs::Map {
+        arrays: inner_arrays,
+        params: inner_params,
+        body: inner_body,
+    }) = env.def(m)
+    else {
+        return None;
+    };
+    let Atom::Var(tv) = inner_body.result else { return None };
+    let Some(Rhs::Tuple(fields)) = inner_body.stmts.iter().find(|st| st.binder.var == tv).map(|st| &st.rhs) else {
+        return None;
+    };
+    let field = *fields.get(*k)?;
+    // The field must be a parameter: the new map is that array, so the
+    // producer is not repeated.
+    if !inner_params.iter().any(|b| b.atom() == field) {
+        return None;
+    }
+    let (inner_arrays, inner_params) = (inner_arrays.clone(), inner_params.clone());
+    let mut map = HashMap::new();
+    let new_params: Vec<_> = inner_params.iter().map(|b| env.rename_binder(b, &mut map)).collect();
+    let result = match field {
+        Atom::Var(v) => map.get(&v).copied().unwrap_or(field),
+        _ => field,
+    };
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays: inner_arrays,
+        params: new_params,
+        body: Block {
+            stmts: Vec::new(),
+            result,
+        },
+    }))
+}

@@ -88,6 +88,7 @@ catalogue! {
     arrays::map_fusion,
     arrays::map_same_array,
     arrays::map_replicate,
+    arrays::map_proj_field,
     arrays::map_of_build,
     arrays::slice_build,
     arrays::onehot_reduce,
