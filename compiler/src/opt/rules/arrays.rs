@@ -556,7 +556,7 @@ pub fn map_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     )
 }
 
-// map(\t -> proj(t, k), map(\xs -> b; (e0, .., en), as)) == map(\xs -> ek, as)   (ek one of the parameters xs)
+// map(\t -> proj(t, k), map(\xs -> b; (e0, .., en), as)) == map(\xs -> ek, as)   (ek a parameter or a projection of one; equal fields project the first)
 pub fn map_proj_field(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let Rhs::Map { arrays, params, body } = &s.rhs else {
         return None;
@@ -581,25 +581,56 @@ pub fn map_proj_field(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         return None;
     };
     let field = *fields.get(*k)?;
-    // The field must be a parameter: the new map is that array, so the
-    // producer is not repeated.
-    if !inner_params.iter().any(|b| b.atom() == field) {
-        return None;
+    // Equal fields: project the first, so that equal projections share.
+    let first = fields.iter().position(|f| *f == field)?;
+    if first < *k {
+        let mut p = p.clone();
+        p.rhs = Rhs::Proj(*x, first);
+        return Some(Rewrite::Rhs(Rhs::Map {
+            arrays: arrays.clone(),
+            params: params.clone(),
+            body: Block {
+                stmts: vec![p],
+                result: body.result,
+            },
+        }));
     }
+    // The field must be a parameter or a projection of one: the new map
+    // computes at most that projection, so the producer is not repeated.
+    let is_param = |a: &Atom| inner_params.iter().any(|b| b.atom() == *a);
+    let projected = match inner_body.stmts.iter().find(|st| Atom::Var(st.binder.var) == field) {
+        Some(st) => match &st.rhs {
+            Rhs::Proj(q, j) if is_param(q) => Some((st.binder.clone(), *q, *j)),
+            _ => return None,
+        },
+        None if is_param(&field) => None,
+        None => return None,
+    };
     let (inner_arrays, inner_params) = (inner_arrays.clone(), inner_params.clone());
     let mut map = HashMap::new();
     let new_params: Vec<_> = inner_params.iter().map(|b| env.rename_binder(b, &mut map)).collect();
-    let result = match field {
-        Atom::Var(v) => map.get(&v).copied().unwrap_or(field),
-        _ => field,
+    let renamed = |a: Atom, map: &HashMap<crate::core::ir::VarId, Atom>| match a {
+        Atom::Var(v) => map.get(&v).copied().unwrap_or(a),
+        _ => a,
+    };
+    let body = match projected {
+        None => Block {
+            stmts: Vec::new(),
+            result: renamed(field, &map),
+        },
+        Some((binder, q, j)) => {
+            let y = env.fresh(&binder.name, binder.ty.clone());
+            let result = y.atom();
+            Block {
+                stmts: vec![let_(y, Rhs::Proj(renamed(q, &map), j), s)],
+                result,
+            }
+        }
     };
     Some(Rewrite::Rhs(Rhs::Map {
         arrays: inner_arrays,
         params: new_params,
-        body: Block {
-            stmts: Vec::new(),
-            result,
-        },
+        body,
     }))
 }
 
