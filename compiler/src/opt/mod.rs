@@ -424,14 +424,18 @@ fn cse_key(rhs: &Rhs) -> Option<String> {
             Some(format!("{p:?}({}, {})", keys[0], keys[1]))
         }
         Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
+        // Combinators equal up to the names of their binders: the binders
+        // are numbered afresh from one base for the key.
+        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) => {
+            let mut canonical = rhs.clone();
+            walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
+            Some(format!("{canonical:?}"))
+        }
         Rhs::Atom(_)
         | Rhs::Array(..)
         | Rhs::Call(..)
         | Rhs::If(..)
         | Rhs::Loop(_)
-        | Rhs::Map { .. }
-        | Rhs::Build { .. }
-        | Rhs::Reduce(_)
         | Rhs::Scan(_)
         | Rhs::Deriv { .. } => None,
     }

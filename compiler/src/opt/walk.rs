@@ -179,7 +179,9 @@ fn rename_in_place(block: &mut Block, map: &mut HashMap<VarId, Atom>, next: &mut
     subst_atom(&mut block.result, map);
 }
 
-fn rename_nested(rhs: &mut Rhs, map: &mut HashMap<VarId, Atom>, next: &mut u32) {
+/// Renames the binders of the blocks nested in `rhs` (fresh from `*next`),
+/// and the reads of them.
+pub fn rename_nested(rhs: &mut Rhs, map: &mut HashMap<VarId, Atom>, next: &mut u32) {
     match rhs {
         Rhs::Atom(_)
         | Rhs::Prim(..)

@@ -38,8 +38,15 @@ impl Rev {
         let mut fields = Vec::new();
         for (j, a) in arrays.iter().enumerate() {
             if let Some(ct) = inner.get(&(level + j)) {
-                targets.push((a.index(), None));
-                fields.push(*ct);
+                // An array mapped twice (`a * a`) gets the sum of its
+                // element cotangents, added per element.
+                match targets.iter().position(|(t, _)| *t == a.index()) {
+                    Some(k) => fields[k] = self.prim(Prim::AddTangent, &[fields[k], *ct])?,
+                    None => {
+                        targets.push((a.index(), None));
+                        fields.push(*ct);
+                    }
+                }
             }
         }
         for (&outer, &ct) in inner.range(..level) {

@@ -122,6 +122,13 @@ pub fn mul_one(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
     }
 }
 
+// pow(x, 1.0) == x   (exact for every x, NaN and infinities included)
+pub fn pow_one(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::Pow)?;
+    (is_lit(&b, 1.0) && env.ty(&a) == crate::core::ir::Type::F64).then_some(())?;
+    atom(a)
+}
+
 // x * 0 == 0;  0 * x == 0   (i64 only: on f64, inf * 0.0 is NaN)
 pub fn mul_zero_i64(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
     let (a, b) = binary(s, Prim::Mul)?;

@@ -356,3 +356,319 @@ pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
         },
     }))
 }
+
+/// True when `c` combines with `add_tangent(acc, x)` or `add_tangent(x, acc)`.
+fn is_add_tangent_reduce(c: &crate::core::ir::Combine) -> bool {
+    let [op] = c.body.stmts.as_slice() else { return false };
+    let Rhs::Prim(Prim::AddTangent, xs) = &op.rhs else {
+        return false;
+    };
+    let (acc, elem) = (c.acc.atom(), c.elem.atom());
+    c.body.result == op.binder.atom() && (xs[..] == [acc, elem] || xs[..] == [elem, acc])
+}
+
+/// The definition of `x`: a statement of `block`, or one in scope.
+fn def_in<'a>(block: &'a Block, x: &Atom, env: &'a Env) -> Option<&'a Rhs> {
+    let Atom::Var(v) = x else { return None };
+    match block.stmts.iter().find(|s| s.binder.var == *v) {
+        Some(s) => Some(&s.rhs),
+        None => env.def(x),
+    }
+}
+
+/// Collects the one-hot contributions `(j, v)` of `x`, a sum
+/// (`add_tangent`, `index_add`) of `index_add(zero_tangent(a), j, v)` and
+/// `zero_tangent(a)` terms defined in `block` or in scope, in order.
+fn onehot_terms(block: &Block, x: &Atom, a: &Atom, env: &Env, out: &mut Vec<(Atom, Atom)>) -> Option<()> {
+    let is_zero = |z: &Atom| matches!(def_in(block, z, env), Some(Rhs::Prim(Prim::ZeroTangent, b)) if b[..] == [*a]);
+    if is_zero(x) {
+        return Some(());
+    }
+    match def_in(block, x, env)? {
+        Rhs::Prim(Prim::AddTangent, xs) => {
+            let (l, r) = (xs[0], xs[1]);
+            onehot_terms(block, &l, a, env, out)?;
+            onehot_terms(block, &r, a, env, out)
+        }
+        // index_add(x, j, v) == x + index_add(zero_tangent(a), j, v)
+        Rhs::Prim(Prim::IndexAdd, xs) => {
+            let (x, j, v) = (xs[0], xs[1], xs[2]);
+            onehot_terms(block, &x, a, env, out)?;
+            out.push((j, v));
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+// reduce(add_tangent, zero_tangent(a), build(m, \i -> index_add(zero_tangent(a), j1, v1) + .. + index_add(zero_tangent(a), jk, vk)))
+//   == loop acc = zero_tangent(a) for i < m do index_add(..index_add(acc, j1, v1).., jk, vk)
+//   == build(length(a), \i -> v1 + .. + vk)   when m is length(a) and every jk is i
+pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Reduce(c) = &s.rhs else { return None };
+    if !is_add_tangent_reduce(c) || !env.linear(&c.array) {
+        return None;
+    }
+    let a = match env.prim_def(&c.ne) {
+        Some((Prim::ZeroTangent, [a])) => *a,
+        _ => return None,
+    };
+    // A map over arrays is a build reading them at its index, over the
+    // length of the first.
+    let mut prefix = Vec::new();
+    let (n, index, body) = match env.def(&c.array) {
+        Some(Rhs::Build { n, index, body }) => {
+            let mut terms = Vec::new();
+            onehot_terms(body, &body.result, &a, env, &mut terms)?;
+            (*n, index.clone(), body.clone())
+        }
+        Some(Rhs::Map { arrays, params, body }) => {
+            let mut terms = Vec::new();
+            onehot_terms(body, &body.result, &a, env, &mut terms)?;
+            let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
+            let len = env.fresh("n", Type::I64);
+            prefix.push(let_(len.clone(), Rhs::Prim(Prim::Length, vec![arrays[0]]), s));
+            let index = env.fresh("i", Type::I64);
+            let mut stmts: Vec<Stmt> = arrays
+                .iter()
+                .zip(&params)
+                .map(|(x, p)| let_(p.clone(), Rhs::Prim(Prim::Index, vec![*x, index.atom()]), s))
+                .collect();
+            stmts.extend(body.stmts);
+            let body = Block {
+                stmts,
+                result: body.result,
+            };
+            (len.atom(), index, body)
+        }
+        _ => return None,
+    };
+    let mut terms = Vec::new();
+    onehot_terms(&body, &body.result, &a, env, &mut terms)?;
+    let elementwise =
+        !terms.is_empty() && terms.iter().all(|(j, _)| *j == index.atom()) && zero_of_length(env, &c.ne, &n).is_some();
+    let mut map = HashMap::new();
+    let i = env.rename_binder(&index, &mut map);
+    let mut body = env.rename(&body, &mut map);
+    let terms: Vec<(Atom, Atom)> = terms
+        .iter()
+        .map(|(j, v)| {
+            let f = |x: &Atom| match x {
+                Atom::Var(var) => map.get(var).copied().unwrap_or(*x),
+                _ => *x,
+            };
+            (f(j), f(v))
+        })
+        .collect();
+    if elementwise {
+        // Each element gets its own contributions only: their sum.
+        let elem = env.ty(&c.ne).elem().cloned()?;
+        let mut sum = terms[0].1;
+        for (_, v) in &terms[1..] {
+            let t = env.fresh("t", elem.clone());
+            body.stmts
+                .push(let_(t.clone(), Rhs::Prim(Prim::AddTangent, vec![sum, *v]), s));
+            sum = t.atom();
+        }
+        body.result = sum;
+        return Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }));
+    }
+    // A scatter: every contribution updates the accumulator in place.
+    let ty = env.ty(&c.ne);
+    let state = env.fresh("acc", ty.clone());
+    let mut acc = state.atom();
+    for (j, v) in terms {
+        let t = env.fresh("acc", ty.clone());
+        body.stmts
+            .push(let_(t.clone(), Rhs::Prim(Prim::IndexAdd, vec![acc, j, v]), s));
+        acc = t.atom();
+    }
+    body.result = acc;
+    let lp = Rhs::Loop(crate::core::ir::Loop {
+        state,
+        init: c.ne,
+        kind: LoopKind::For { n, index: i },
+        body,
+    });
+    if prefix.is_empty() {
+        return Some(Rewrite::Rhs(lp));
+    }
+    let out = env.fresh("r", ty);
+    let result = out.atom();
+    prefix.push(let_(out, lp, s));
+    splice(prefix, result)
+}
+
+// add_tangent(x, index_add(zero_tangent(a), j, v)) == index_add(x, j, v)   (and with the operands swapped)
+pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (x, y) = binary(s, Prim::AddTangent)?;
+    for (acc, h) in [(x, y), (y, x)] {
+        if env.uses(&h) != 1 {
+            continue;
+        }
+        let Some((Prim::IndexAdd, [z, j, v])) = env.prim_def(&h) else {
+            continue;
+        };
+        if matches!(env.prim_def(z), Some((Prim::ZeroTangent, _))) {
+            return Some(Rewrite::Rhs(Rhs::Prim(Prim::IndexAdd, vec![acc, *j, *v])));
+        }
+    }
+    None
+}
+
+// map(\x y -> f, a, replicate(n, v)) == map(\x -> f[v/y], a)   (after size_eq(n, length(a)))
+pub fn map_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let replicated = |a: &Atom| match env.prim_def(a) {
+        Some((Prim::Replicate, [n, v])) => Some((*n, *v)),
+        _ => None,
+    };
+    let k = arrays.iter().position(|a| replicated(a).is_some())?;
+    let other = *arrays.iter().find(|a| replicated(a).is_none())?;
+    let (n, v) = replicated(&arrays[k])?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.remove(k);
+    let y = params.remove(k);
+    let mut stmts = vec![let_(y, Rhs::Atom(v), s)];
+    stmts.extend(body.stmts.iter().cloned());
+    // The lengths still have to agree, as the map checked.
+    let len = env.fresh("n", Type::I64);
+    let checked = env.fresh("n", Type::I64);
+    let out = env.fresh("m", s.binder.ty.clone());
+    let result = out.atom();
+    let map = Rhs::Map {
+        arrays,
+        params,
+        body: Block {
+            stmts,
+            result: body.result,
+        },
+    };
+    splice(
+        vec![
+            let_(len.clone(), Rhs::Prim(Prim::Length, vec![other]), s),
+            let_(checked, Rhs::Prim(Prim::SizeEq, vec![n, len.atom()]), s),
+            let_(out, map, s),
+        ],
+        result,
+    )
+}
+
+// map(\t -> proj(t, k), map(\xs -> b; (e0, .., en), as)) == map(\xs -> ek, as)   (ek a parameter or a projection of one; equal fields project the first)
+pub fn map_proj_field(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    let ([m], [t], [p]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
+        return None;
+    };
+    let Rhs::Proj(x, k) = &p.rhs else { return None };
+    if *x != t.atom() || body.result != p.binder.atom() {
+        return None;
+    }
+    let Some(Rhs::Map {
+        arrays: inner_arrays,
+        params: inner_params,
+        body: inner_body,
+    }) = env.def(m)
+    else {
+        return None;
+    };
+    let Atom::Var(tv) = inner_body.result else { return None };
+    let Some(Rhs::Tuple(fields)) = inner_body.stmts.iter().find(|st| st.binder.var == tv).map(|st| &st.rhs) else {
+        return None;
+    };
+    let field = *fields.get(*k)?;
+    // Equal fields: project the first, so that equal projections share.
+    let first = fields.iter().position(|f| *f == field)?;
+    if first < *k {
+        let mut p = p.clone();
+        p.rhs = Rhs::Proj(*x, first);
+        return Some(Rewrite::Rhs(Rhs::Map {
+            arrays: arrays.clone(),
+            params: params.clone(),
+            body: Block {
+                stmts: vec![p],
+                result: body.result,
+            },
+        }));
+    }
+    // The field must be a parameter or a projection of one: the new map
+    // computes at most that projection, so the producer is not repeated.
+    let is_param = |a: &Atom| inner_params.iter().any(|b| b.atom() == *a);
+    let projected = match inner_body.stmts.iter().find(|st| Atom::Var(st.binder.var) == field) {
+        Some(st) => match &st.rhs {
+            Rhs::Proj(q, j) if is_param(q) => Some((st.binder.clone(), *q, *j)),
+            _ => return None,
+        },
+        None if is_param(&field) => None,
+        None => return None,
+    };
+    let (inner_arrays, inner_params) = (inner_arrays.clone(), inner_params.clone());
+    let mut map = HashMap::new();
+    let new_params: Vec<_> = inner_params.iter().map(|b| env.rename_binder(b, &mut map)).collect();
+    let renamed = |a: Atom, map: &HashMap<crate::core::ir::VarId, Atom>| match a {
+        Atom::Var(v) => map.get(&v).copied().unwrap_or(a),
+        _ => a,
+    };
+    let body = match projected {
+        None => Block {
+            stmts: Vec::new(),
+            result: renamed(field, &map),
+        },
+        Some((binder, q, j)) => {
+            let y = env.fresh(&binder.name, binder.ty.clone());
+            let result = y.atom();
+            Block {
+                stmts: vec![let_(y, Rhs::Proj(renamed(q, &map), j), s)],
+                result,
+            }
+        }
+    };
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays: inner_arrays,
+        params: new_params,
+        body,
+    }))
+}
+
+// map(\x y -> f, a, b) == map(\y -> f, b)   (x not read by f; after size_eq(length(a), length(b)))
+pub fn map_unused_array(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    // A map returning one of its elements is `map_identity`'s.
+    if arrays.len() < 2 || (body.stmts.is_empty() && params.iter().any(|p| p.atom() == body.result)) {
+        return None;
+    }
+    let k = params
+        .iter()
+        .position(|p| !super::super::walk::block_uses(body, p.var))?;
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    let dropped = arrays.remove(k);
+    params.remove(k);
+    let mut stmts = Vec::new();
+    // The lengths still have to agree, as the map checked.
+    if !arrays.contains(&dropped) {
+        let la = env.fresh("n", Type::I64);
+        let lb = env.fresh("n", Type::I64);
+        let checked = env.fresh("n", Type::I64);
+        stmts.push(let_(la.clone(), Rhs::Prim(Prim::Length, vec![dropped]), s));
+        stmts.push(let_(lb.clone(), Rhs::Prim(Prim::Length, vec![arrays[0]]), s));
+        stmts.push(let_(checked, Rhs::Prim(Prim::SizeEq, vec![la.atom(), lb.atom()]), s));
+    }
+    let out = env.fresh("m", s.binder.ty.clone());
+    let result = out.atom();
+    stmts.push(let_(
+        out,
+        Rhs::Map {
+            arrays,
+            params,
+            body: body.clone(),
+        },
+        s,
+    ));
+    splice(stmts, result)
+}

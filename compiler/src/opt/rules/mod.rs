@@ -65,6 +65,7 @@ catalogue! {
     algebra::sub_zero,
     algebra::zero_sub,
     algebra::mul_one,
+    algebra::pow_one,
     algebra::mul_zero_i64,
     algebra::mul_symbolic_zero,
     algebra::div_one,
@@ -92,10 +93,15 @@ catalogue! {
     arrays::map_identity,
     arrays::map_fusion,
     arrays::map_same_array,
+    arrays::map_replicate,
+    arrays::map_proj_field,
+    arrays::map_unused_array,
     arrays::map_of_build,
     arrays::slice_build,
     arrays::onehot_reduce,
+    arrays::onehot_scatter,
     arrays::onehot_loop,
+    arrays::add_tangent_onehot,
 }
 
 /// `let binder = rhs`, at the span of the statement being rewritten.
