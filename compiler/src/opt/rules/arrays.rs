@@ -499,23 +499,6 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     splice(prefix, result)
 }
 
-// add_tangent(x, index_add(zero_tangent(a), j, v)) == index_add(x, j, v)   (and with the operands swapped)
-pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
-    let (x, y) = binary(s, Prim::AddTangent)?;
-    for (acc, h) in [(x, y), (y, x)] {
-        if env.uses(&h) != 1 {
-            continue;
-        }
-        let Some((Prim::IndexAdd, [z, j, v])) = env.prim_def(&h) else {
-            continue;
-        };
-        if matches!(env.prim_def(z), Some((Prim::ZeroTangent, _))) {
-            return Some(Rewrite::Rhs(Rhs::Prim(Prim::IndexAdd, vec![acc, *j, *v])));
-        }
-    }
-    None
-}
-
 // map(\x y -> f, a, replicate(n, v)) == map(\x -> f[v/y], a)   (after size_eq(n, length(a)))
 pub fn map_replicate(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let Rhs::Map { arrays, params, body } = &s.rhs else {

@@ -101,7 +101,6 @@ catalogue! {
     arrays::onehot_reduce,
     arrays::onehot_scatter,
     arrays::onehot_loop,
-    arrays::add_tangent_onehot,
 }
 
 /// `let binder = rhs`, at the span of the statement being rewritten.
