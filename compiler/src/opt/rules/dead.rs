@@ -6,27 +6,44 @@
 use super::{let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::opt::walk::{block_uses, rhs_atoms_deep};
+use crate::prim::Prim;
 use std::collections::{HashMap, HashSet};
 
-// map(\x y -> f, a, b) == map(\y -> f, b)   (x not read by f)
-pub fn map_unused_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
+// map(\x y -> f, a, b) == map(\y -> f, b)   (x not read by f; after size_eq(length(a), length(b)))
+pub fn map_unused_array(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let Rhs::Map { arrays, params, body } = &s.rhs else {
         return None;
     };
-    if arrays.len() < 2 {
+    // A map returning one of its elements is `map_identity`'s.
+    if arrays.len() < 2 || (body.stmts.is_empty() && params.iter().any(|p| p.atom() == body.result)) {
         return None;
     }
-    // Arrays of other lengths make the original fail; the rewrite then
-    // succeeds, which RULES.md allows.
-    let k = (0..params.len()).find(|&k| !block_uses(body, params[k].var))?;
+    let k = params.iter().position(|p| !block_uses(body, p.var))?;
     let (mut arrays, mut params) = (arrays.clone(), params.clone());
-    arrays.remove(k);
+    let dropped = arrays.remove(k);
     params.remove(k);
-    Some(Rewrite::Rhs(Rhs::Map {
-        arrays,
-        params,
-        body: body.clone(),
-    }))
+    let mut stmts = Vec::new();
+    // The lengths still have to agree, as the map checked.
+    if !arrays.contains(&dropped) {
+        let la = env.fresh("n", Type::I64);
+        let lb = env.fresh("n", Type::I64);
+        let checked = env.fresh("n", Type::I64);
+        stmts.push(let_(la.clone(), Rhs::Prim(Prim::Length, vec![dropped]), s));
+        stmts.push(let_(lb.clone(), Rhs::Prim(Prim::Length, vec![arrays[0]]), s));
+        stmts.push(let_(checked, Rhs::Prim(Prim::SizeEq, vec![la.atom(), lb.atom()]), s));
+    }
+    let out = env.fresh("m", s.binder.ty.clone());
+    let result = out.atom();
+    stmts.push(let_(
+        out,
+        Rhs::Map {
+            arrays,
+            params,
+            body: body.clone(),
+        },
+        s,
+    ));
+    splice(stmts, result)
 }
 
 // proj(loop x = init for i < n do (.., e_k, ..), k) == loop y = proj(init, k) for i < n do e_k[y/proj(x, k)]

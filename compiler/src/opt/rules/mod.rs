@@ -95,7 +95,6 @@ catalogue! {
     arrays::map_same_array,
     arrays::map_replicate,
     arrays::map_proj_field,
-    arrays::map_unused_array,
     arrays::map_of_build,
     arrays::slice_build,
     arrays::onehot_reduce,
