@@ -77,6 +77,14 @@ impl Ty {
         }
     }
 
+    /// The element type of an array type (the type itself otherwise).
+    pub fn elem_or_self(&self) -> Ty {
+        match self {
+            Ty::Array(_, e) => (**e).clone(),
+            t => t.clone(),
+        }
+    }
+
     pub fn is_scalar(&self) -> bool {
         matches!(self, Ty::F64 | Ty::I64 | Ty::Bool)
     }
