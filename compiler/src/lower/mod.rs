@@ -1,0 +1,3 @@
+//! Lowering: optimised core IR to the loop IR, where memory is explicit.
+
+pub mod lir;
