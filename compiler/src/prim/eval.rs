@@ -46,7 +46,9 @@ use std::fmt;
 use super::Prim;
 
 /// A run-time error raised by a primitive (out of bounds, size mismatch,
-/// division by zero). The interpreter adds the source location.
+/// division by zero). The interpreter adds the source location. Messages are
+/// those of the run-time error kinds of docs/runtime-abi.md, so natively
+/// compiled code reports the same words.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrimError(pub String);
 
@@ -195,14 +197,14 @@ impl Prim {
             },
             Prim::Iota => match args {
                 [I64(n)] => {
-                    let n = size(self, *n)?;
+                    let n = size(*n)?;
                     Ok(Value::array((0..n as i64).map(I64).collect()))
                 }
                 _ => self.bad_args(args),
             },
             Prim::Replicate => match args {
                 [I64(n), v] => {
-                    let n = size(self, *n)?;
+                    let n = size(*n)?;
                     Ok(Value::array(vec![v.clone(); n]))
                 }
                 _ => self.bad_args(args),
@@ -238,7 +240,7 @@ impl Prim {
             Prim::Flatten => match args {
                 [Value::Array(rows)] => {
                     let rows = self.rows(rows)?;
-                    let (_, m) = regular(self, &rows)?;
+                    let (_, m) = regular(&rows)?;
                     let mut out = Vec::with_capacity(rows.len() * m);
                     for row in &rows {
                         out.extend(row.iter().cloned());
@@ -249,14 +251,11 @@ impl Prim {
             },
             Prim::Unflatten => match args {
                 [I64(n), I64(m), Value::Array(a)] => {
-                    let fits = *n >= 0 && *m >= 0 && n.checked_mul(*m) == Some(a.len() as i64);
-                    if !fits {
-                        return err(format!(
-                            "cannot unflatten an array of length {} into {n} rows of {m}",
-                            a.len()
-                        ));
+                    let (n, m) = (size(*n)?, size(*m)?);
+                    if n.checked_mul(m) != Some(a.len()) {
+                        let expected = (n as i64).wrapping_mul(m as i64);
+                        return err(format!("size mismatch: expected {expected}, got {}", a.len()));
                     }
-                    let (n, m) = (*n as usize, *m as usize);
                     let rows = (0..n).map(|r| Value::array(a[r * m..(r + 1) * m].to_vec())).collect();
                     Ok(Value::array(rows))
                 }
@@ -265,7 +264,7 @@ impl Prim {
             Prim::Transpose => match args {
                 [Value::Array(rows)] => {
                     let rows = self.rows(rows)?;
-                    let (n, m) = regular(self, &rows)?;
+                    let (n, m) = regular(&rows)?;
                     let out = (0..m)
                         .map(|j| Value::array((0..n).map(|i| rows[i][j].clone()).collect()))
                         .collect();
@@ -275,19 +274,15 @@ impl Prim {
             },
             Prim::ScatterAdd => match args {
                 [I64(n), Value::Array(idx), Value::Array(vals)] => {
-                    let n = size(self, *n)?;
+                    let n = size(*n)?;
                     if idx.len() != vals.len() {
-                        return err(format!(
-                            "size mismatch in scatter_add: {} indices vs {} values",
-                            idx.len(),
-                            vals.len()
-                        ));
+                        return err(format!("size mismatch: expected {}, got {}", idx.len(), vals.len()));
                     }
                     let mut out = vec![0.0; n];
                     for (i, v) in idx.iter().zip(vals.iter()) {
                         match (i, v) {
                             (I64(i), F64(v)) => {
-                                let k = index(*i, n).map_err(|e| PrimError(format!("scatter_add: {}", e.0)))?;
+                                let k = index(*i, n)?;
                                 out[k] += v;
                             }
                             _ => return self.bad_args(args),
@@ -319,7 +314,7 @@ impl Prim {
                 [a, b] => {
                     let (a, b) = (self.vector(a)?, self.vector(b)?);
                     if a.len() != b.len() {
-                        return err(format!("size mismatch in dot: [{}] vs [{}]", a.len(), b.len()));
+                        return err(format!("size mismatch: expected {}, got {}", a.len(), b.len()));
                     }
                     Ok(F64(dot(&a, &b)))
                 }
@@ -330,13 +325,7 @@ impl Prim {
                     let a = self.matrix(a)?;
                     let b = self.matrix(b)?;
                     if !a.rows.is_empty() && a.cols != b.rows.len() {
-                        return err(format!(
-                            "size mismatch in matmul: [{}][{}] @ [{}][{}]",
-                            a.rows.len(),
-                            a.cols,
-                            b.rows.len(),
-                            b.cols
-                        ));
+                        return err(format!("size mismatch: expected {}, got {}", a.cols, b.rows.len()));
                     }
                     let cols = b.columns();
                     let out = a
@@ -353,12 +342,7 @@ impl Prim {
                     let m = self.matrix(m)?;
                     let v = self.vector(v)?;
                     if !m.rows.is_empty() && m.cols != v.len() {
-                        return err(format!(
-                            "size mismatch in matvec: [{}][{}] @ [{}]",
-                            m.rows.len(),
-                            m.cols,
-                            v.len()
-                        ));
+                        return err(format!("size mismatch: expected {}, got {}", m.cols, v.len()));
                     }
                     Ok(Value::array(m.rows.iter().map(|row| F64(dot(row, &v))).collect()))
                 }
@@ -369,12 +353,7 @@ impl Prim {
                     let v = self.vector(v)?;
                     let m = self.matrix(m)?;
                     if v.len() != m.rows.len() {
-                        return err(format!(
-                            "size mismatch in vecmat: [{}] @ [{}][{}]",
-                            v.len(),
-                            m.rows.len(),
-                            m.cols
-                        ));
+                        return err(format!("size mismatch: expected {}, got {}", v.len(), m.rows.len()));
                     }
                     let out = m.columns().iter().map(|c| F64(dot(&v, c))).collect();
                     Ok(Value::array(out))
@@ -417,9 +396,9 @@ impl Prim {
                 [Value::Array(a), I64(i), Value::Array(v)] => {
                     let fits = *i >= 0 && (*i as usize).checked_add(v.len()).is_some_and(|end| end <= a.len());
                     if !fits {
+                        let hi = i.wrapping_add(v.len() as i64);
                         return err(format!(
-                            "slice_add: {} elements at {i} do not fit an array of length {}",
-                            v.len(),
+                            "slice {i}:{hi} out of bounds for an array of length {}",
                             a.len()
                         ));
                     }
@@ -612,13 +591,9 @@ impl Prim {
         };
         let rows = rows.iter().map(|r| self.vector(r)).collect::<Result<Vec<_>, _>>()?;
         let cols = rows.first().map_or(0, Vec::len);
-        for (k, row) in rows.iter().enumerate() {
+        for row in &rows {
             if row.len() != cols {
-                return err(format!(
-                    "{}: irregular matrix: row {k} has length {}, row 0 has length {cols}",
-                    self.name(),
-                    row.len()
-                ));
+                return irregular(cols, row.len());
             }
         }
         Ok(Matrix { rows, cols })
@@ -651,23 +626,24 @@ impl Matrix {
 }
 
 /// The shape of a regular 2-D array; an empty one has 0 columns.
-fn regular(prim: Prim, rows: &[&[Value]]) -> Result<(usize, usize), PrimError> {
+fn regular(rows: &[&[Value]]) -> Result<(usize, usize), PrimError> {
     let m = rows.first().map_or(0, |r| r.len());
-    for (k, row) in rows.iter().enumerate() {
+    for row in rows {
         if row.len() != m {
-            return err(format!(
-                "{} of an irregular array: row {k} has length {}, row 0 has length {m}",
-                prim.name(),
-                row.len()
-            ));
+            return irregular(m, row.len());
         }
     }
     Ok((rows.len(), m))
 }
 
 /// A size argument, which must not be negative.
-fn size(prim: Prim, n: i64) -> Result<usize, PrimError> {
-    usize::try_from(n).or_else(|_| err(format!("negative size in {}: {n}", prim.name())))
+fn size(n: i64) -> Result<usize, PrimError> {
+    usize::try_from(n).or_else(|_| err(format!("negative size: {n}")))
+}
+
+/// The error for an array of arrays whose rows differ in length.
+fn irregular<T>(expected: usize, actual: usize) -> Result<T, PrimError> {
+    err(format!("irregular array: elements of sizes {expected} and {actual}"))
 }
 
 fn index(i: i64, len: usize) -> Result<usize, PrimError> {
@@ -895,7 +871,7 @@ fn add_tangent(a: &Value, b: &Value) -> R {
         (Value::F64(x), Value::F64(y)) => Ok(Value::F64(x + y)),
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {
-                return err(format!("size mismatch in add_tangent: {} vs {}", x.len(), y.len()));
+                return err(format!("size mismatch: expected {}, got {}", x.len(), y.len()));
             }
             Ok(Value::array(
                 x.iter()
