@@ -17,7 +17,7 @@ pub mod jvp;
 mod types;
 pub mod vjp;
 
-pub use eval::PrimError;
+pub use eval::{PrimError, APPROX_EQ_TOLERANCE};
 
 macro_rules! prims {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
