@@ -245,3 +245,44 @@ fn loops_release_their_iterations_memory() {
     };
     assert_eq!(peak(10), peak(1000), "the arena grows with the iterations");
 }
+
+/// The total arena bytes of `f(n)` in core text `program`, checked against
+/// the interpreter.
+fn arena_bytes(program: &str, n: i64) -> usize {
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let func = lower(&program, "f").expect("lowers");
+    verify(&func).expect("verifies");
+    let (value, stats) = eval_with_stats(&func, &[Value::I64(n)]).expect("runs");
+    assert_eq!(value, run(&program, "f", vec![Value::I64(n)]));
+    stats.arena_bytes
+}
+
+/// A loop that adds into one element of its state per iteration updates
+/// the state in place: memory is linear in the trip count, not quadratic.
+#[test]
+fn loop_state_updates_are_in_place() {
+    let record = "def f(n.0: i64) -> []f64 =
+  let z.1: []f64 = replicate(n.0, 0.0)
+  let r.2: []f64 = loop (a.3: []f64) = z.1 for (i.4: i64) < n.0 do
+    let x.5: f64 = to_f64(i.4)
+    let b.6: []f64 = index_add(a.3, i.4, x.5)
+    in b.6
+  in r.2
+";
+    assert_eq!(arena_bytes(record, 2000), 2 * arena_bytes(record, 1000));
+    // The state read after the update must not be updated in place.
+    let shared = "def f(n.0: i64) -> ([]f64, f64) =
+  let z.1: []f64 = replicate(n.0, 0.0)
+  let u.11: ([]f64, f64) = (z.1, 0.0)
+  let r.2: ([]f64, f64) = loop (s.3: ([]f64, f64)) = u.11 for (i.4: i64) < n.0 do
+    let a.5: []f64 = proj(s.3, 0)
+    let b.6: []f64 = index_add(a.5, i.4, 1.0)
+    let y.7: f64 = index(a.5, i.4)
+    let c.8: f64 = proj(s.3, 1)
+    let d.9: f64 = add(c.8, y.7)
+    let t.10: ([]f64, f64) = (b.6, d.9)
+    in t.10
+  in r.2
+";
+    arena_bytes(shared, 10);
+}
