@@ -93,11 +93,12 @@ pub unsafe fn gemm_strided(
             )
         }
     };
-    let threads = parallel::num_threads();
-    if work < GEMM_THREAD_THRESHOLD || threads == 1 {
-        run(Parallelism::None);
-    } else {
-        parallel::install(|| run(Parallelism::Rayon(threads)));
+    if work < GEMM_THREAD_THRESHOLD {
+        return run(Parallelism::None);
+    }
+    match parallel::num_threads() {
+        1 => run(Parallelism::None),
+        threads => parallel::install(|| run(Parallelism::Rayon(threads))),
     }
 }
 
