@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 use dl_runtime::blas::{dl_dot, dl_gemm, dl_gemv};
 use dl_runtime::parallel::dl_num_threads;
 
-/// The median time of `runs` calls of `f`, after one warm-up call.
+/// The median time of `runs` calls of `f`, after a tenth of a second of
+/// warm-up calls (clock speed, page faults, the pool's threads).
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    f();
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(100) {
+        f();
+    }
     let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let t = Instant::now();
