@@ -66,3 +66,27 @@ pub const RUNTIME_FUNCTIONS: &[RuntimeFn] = &[
 pub fn runtime_fn(name: &str) -> Option<&'static RuntimeFn> {
     RUNTIME_FUNCTIONS.iter().find(|f| f.name == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dl_runtime::abi::{lookup, AbiType};
+
+    /// The runtime lists its symbols with their types: this table must
+    /// agree with that list.
+    #[test]
+    fn the_table_agrees_with_the_runtime() {
+        let convert = |t: AbiType| match t {
+            AbiType::I32 => AbiTy::I32,
+            AbiType::I64 => AbiTy::I64,
+            AbiType::F64 => AbiTy::F64,
+            AbiType::Ptr => AbiTy::Ptr,
+        };
+        for f in RUNTIME_FUNCTIONS {
+            let (_, params, result) = lookup(f.name).unwrap_or_else(|| panic!("the runtime lacks {}", f.name));
+            let params: Vec<AbiTy> = params.iter().map(|t| convert(*t)).collect();
+            assert_eq!(params, f.params, "{}", f.name);
+            assert_eq!(result.map(convert), f.result, "{}", f.name);
+        }
+    }
+}

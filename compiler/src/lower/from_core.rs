@@ -1648,26 +1648,20 @@ impl Lowering<'_> {
         let ok = self.binary(And, low, high);
         let loc = self.location();
         let (fail, ()) = self.nested(|l| {
+            // The error's value is x's bits, which go through memory.
+            let scratch = l.alloc(Ty::F64, Operand::I64(1));
+            l.store(Ty::F64, scratch, Operand::I64(0), x);
+            let bits = l.load(Ty::I64, scratch, Operand::I64(0));
             let nan = l.binary(FNe, x, x);
-            // The message prints x: its bits go through memory.
-            let (out_of_range, ()) = l.nested(|l| {
-                let scratch = l.alloc(Ty::F64, Operand::I64(1));
-                l.store(Ty::F64, scratch, Operand::I64(0), x);
-                let bits = l.load(Ty::I64, scratch, Operand::I64(0));
-                l.emit(Inst::Fail {
-                    kind: failure::FLOAT_TO_INT_OUT_OF_RANGE,
-                    loc,
-                    values: vec![bits],
-                });
-            });
+            let fail = |kind| Inst::Fail {
+                kind,
+                loc,
+                values: vec![bits],
+            };
             l.emit(Inst::If {
                 cond: nan,
-                then: vec![Inst::Fail {
-                    kind: failure::NAN_TO_INT,
-                    loc,
-                    values: Vec::new(),
-                }],
-                els: out_of_range,
+                then: vec![fail(failure::NAN_TO_INT)],
+                els: vec![fail(failure::FLOAT_TO_INT_OUT_OF_RANGE)],
             });
         });
         self.if_(ok, Vec::new(), fail);
