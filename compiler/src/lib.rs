@@ -7,6 +7,7 @@ pub mod check;
 pub mod core;
 pub mod diagnostics;
 pub mod driver;
+pub mod lower;
 pub mod opt;
 pub mod prim;
 pub mod stages;

@@ -53,6 +53,18 @@ enum Command {
         #[arg(long, default_value_t = 1e-6)]
         tolerance: f64,
     },
+    /// Print the cost vector of an entry point and of its gradient (with
+    /// and without partial evaluation), measured by running them on the
+    /// arguments: the cheap gradient principle, in figures.
+    Cost {
+        file: PathBuf,
+        /// The function; for the gradient it must return an f64.
+        #[arg(short, long, default_value = "main")]
+        entry: String,
+        /// The arguments, in dl literal syntax.
+        #[arg(allow_negative_numbers = true)]
+        args: Vec<String>,
+    },
     /// Print a program, or one entry point, at a stage of the compiler.
     Ir {
         file: PathBuf,
@@ -131,6 +143,7 @@ fn main() -> ExitCode {
             args,
             tolerance,
         } => check_grad(&file, &entry, &args, tolerance),
+        Command::Cost { file, entry, args } => cost(&file, &entry, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -224,6 +237,46 @@ fn test(file: &Path) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+fn cost(file: &Path, entry: &str, args: &[String]) -> Result<(), String> {
+    use dl_compiler::opt::cost::{run_with_cost, Cost};
+    let compiled = driver::compile_file(file);
+    if compiled.has_errors() {
+        return Err(compiled.render_diagnostics());
+    }
+    let program = driver::prepare(&compiled)?;
+    let func = driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
+    let values = driver::parse_args(func, args).map_err(|e| format!("error: {e}"))?;
+    let run = |p: &Program, f: &str| {
+        run_with_cost(p, f, values.clone()).map_err(|e| driver::render_run_error(&compiled.sources, &e))
+    };
+    let (_, primal) = run(&program, entry)?;
+    let mut rows: Vec<(String, Cost)> = vec![(entry.to_string(), primal)];
+    if func.ret == dl_compiler::core::ir::Type::F64 && !func.params.is_empty() {
+        let checked = compiled.program.clone().ok_or_else(|| compiled.render_diagnostics())?;
+        let (raw, gradient) = dl_compiler::ad::check::operator_entry(&checked, DerivOp::Grad, entry)
+            .map_err(|e| format!("error: {e}"))?;
+        let (_, raw_cost) = run(&raw, &gradient)?;
+        let (_, opt_cost) = run(&dl_compiler::opt::optimize(&raw), &gradient)?;
+        rows.push((format!("grad({entry}) unoptimised"), raw_cost));
+        rows.push((format!("grad({entry})"), opt_cost));
+    }
+    println!(
+        "{:<28} {:>11} {:>11} {:>11} {:>11} {:>7}",
+        "", "flops", "memory", "allocations", "total", "ratio"
+    );
+    for (name, c) in &rows {
+        let ratio = c.total() as f64 / primal.total().max(1) as f64;
+        println!(
+            "{name:<28} {:>11} {:>11} {:>11} {:>11} {ratio:>7.2}",
+            c.flops,
+            c.memory,
+            c.allocations,
+            c.total()
+        );
+    }
+    Ok(())
 }
 
 fn check_grad(file: &Path, entry: &str, args: &[String], tolerance: f64) -> Result<(), String> {

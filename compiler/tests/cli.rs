@@ -303,3 +303,37 @@ fn ir_writes_a_dataflow_graph() {
     let text = std::fs::read_to_string(&dot).expect("the graph was written");
     assert!(text.starts_with("digraph {") && text.contains("->"), "{text}");
 }
+
+#[test]
+fn cost_prints_the_function_and_its_gradient() {
+    let o = dl(&[
+        "cost",
+        "examples/linreg.dl",
+        "-e",
+        "loss",
+        "[0.1, 0.2, 0.3]",
+        "[[1.0, 2.0, 1.0]]",
+        "[1.0]",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(
+        rows[1].starts_with("loss ") && rows[1].trim_end().ends_with("1.00"),
+        "{out}"
+    );
+    assert!(
+        rows[2].starts_with("grad(loss) unoptimised") && rows[3].starts_with("grad(loss) "),
+        "{out}"
+    );
+    // Partial evaluation pays off: the optimised gradient costs less.
+    let total = |row: &str| {
+        row.split_whitespace()
+            .rev()
+            .nth(1)
+            .and_then(|t| t.parse::<u64>().ok())
+            .expect("a total")
+    };
+    assert!(total(rows[3]) < total(rows[2]), "{out}");
+}

@@ -1,12 +1,19 @@
-//! Every example runs and prints what its `.out` file says.
+//! Every example (and every benchmark program) runs and prints what its
+//! `.out` file says, and its gradients agree with finite differences.
 
 mod common;
 
 #[test]
 fn examples_print_their_expected_output() {
-    let files = common::dl_files("examples");
-    assert!(files.len() >= 10, "expected at least 10 examples");
-    for path in files {
+    assert!(
+        common::dl_files("examples").len() >= 10,
+        "expected at least 10 examples"
+    );
+    assert!(common::dl_files("bench").len() >= 6, "expected the benchmark programs");
+    for path in common::dl_files("examples")
+        .into_iter()
+        .chain(common::dl_files("bench"))
+    {
         let (_, program) = common::compile_ok(&path);
         let value = dl_compiler::driver::run(&program, "main", Vec::new())
             .unwrap_or_else(|e| panic!("{}: run-time error: {}", path.display(), e.message));
@@ -23,7 +30,10 @@ fn examples_print_their_expected_output() {
 #[test]
 fn example_gradients_agree_with_finite_differences() {
     let mut checked = 0;
-    for path in common::dl_files("examples") {
+    for path in common::dl_files("examples")
+        .into_iter()
+        .chain(common::dl_files("bench"))
+    {
         let text = std::fs::read_to_string(&path).expect("readable");
         for line in text.lines().filter_map(|l| l.strip_prefix("-- check-grad: ")) {
             let (func, point) = line.split_once(" at ").expect("`-- check-grad: FUNC at POINT`");
@@ -46,5 +56,5 @@ fn example_gradients_agree_with_finite_differences() {
             checked += 1;
         }
     }
-    assert!(checked >= 6, "only {checked} example gradients were checked");
+    assert!(checked >= 14, "only {checked} example gradients were checked");
 }

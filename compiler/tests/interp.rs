@@ -173,7 +173,7 @@ fn map_over_two_arrays() {
 fn map_over_arrays_of_different_lengths_fails_at_the_map() {
     let (f, map_span) = differences();
     let err = run1(f, vec![fv(&[1.0, 2.0, 3.0]), fv(&[1.0, 2.0, 3.0, 4.0])]).unwrap_err();
-    assert_eq!(err.message, "size mismatch in map: 3 vs 4");
+    assert_eq!(err.message, "size mismatch: expected 3, got 4");
     assert_eq!(err.span, Some(map_span));
 }
 
@@ -236,7 +236,7 @@ fn build_evaluates_the_body_at_every_index() {
 fn build_of_a_negative_size_fails() {
     let (f, span) = evens();
     let err = run1(f, vec![Value::I64(-1)]).unwrap_err();
-    assert_eq!(err.message, "negative size in build: -1");
+    assert_eq!(err.message, "negative size: -1");
     assert_eq!(err.span, Some(span));
 }
 

@@ -570,14 +570,10 @@ impl<'a> Elab<'a> {
                 self.error(Diagnostic::error(msg, spans[0], "wrong result type"));
                 return Val::Error;
             }
-            let agreed = state_ty.join(&rt);
-            if agreed != state_ty && attempt < 2 {
+            if let Some(wider) = state_ty.widen_state(&rt, attempt) {
+                // Sizes changed: discard this attempt and retry with fewer sizes.
                 self.diags.truncate(errors_before);
-                state_ty = if attempt == 0 {
-                    agreed
-                } else {
-                    state_ty.map_sizes(&mut |_| Size::Unknown)
-                };
+                state_ty = wider;
                 continue;
             }
             let lp = Loop {

@@ -519,15 +519,10 @@ impl<'a> Elab<'a> {
                 );
                 return Val::Error;
             }
-            let agreed = state_ty.join(&bty);
-            if agreed != state_ty && attempt < 2 {
+            if let Some(wider) = state_ty.widen_state(&bty, attempt) {
                 // Sizes changed: discard this attempt and retry with fewer sizes.
                 self.diags.truncate(errors_before);
-                state_ty = if attempt == 0 {
-                    agreed
-                } else {
-                    state_ty.map_sizes(&mut |_| Size::Unknown)
-                };
+                state_ty = wider;
                 continue;
             }
             let kind = match (index, cond) {

@@ -130,64 +130,27 @@ impl<'a> Elab<'a> {
 
     fn lift2(&mut self, prim: Prim, x: (Atom, Ty), y: (Atom, Ty), span: Span) -> (Atom, Ty) {
         match (&x.1, &y.1) {
-            (Ty::Array(n, ex), Ty::Array(m, ey)) => {
+            (Ty::Array(n, _), Ty::Array(m, _)) => {
                 let size = if *n == Size::Unknown { *m } else { *n };
-                let (ex, ey) = ((**ex).clone(), (**ey).clone());
-                let px = self.ctx.cur().fresh("x", &ex);
-                let py = self.ctx.cur().fresh("y", &ey);
-                self.ctx.cur().open_block();
-                let (ra, rt) = self.lift2(prim, (Atom::Var(px.var), ex), (Atom::Var(py.var), ey), span);
-                let body = self.ctx.cur().close_block(ra);
-                let ty = Ty::array(size, rt);
-                let a = self.ctx.cur().emit(
-                    "m",
-                    &ty,
-                    Rhs::Map {
-                        arrays: vec![x.0, y.0],
-                        params: vec![px, py],
-                        body,
-                    },
-                    span,
-                );
-                (a, ty)
+                self.map_elements(vec![x, y], size, span, &mut |this, mut elems| {
+                    let ey = elems.pop().expect("two elements");
+                    let ex = elems.pop().expect("two elements");
+                    this.lift2(prim, ex, ey, span)
+                })
             }
-            (Ty::Array(n, ex), _) => {
-                let (n, ex) = (*n, (**ex).clone());
-                let px = self.ctx.cur().fresh("x", &ex);
-                self.ctx.cur().open_block();
-                let (ra, rt) = self.lift2(prim, (Atom::Var(px.var), ex), y, span);
-                let body = self.ctx.cur().close_block(ra);
-                let ty = Ty::array(n, rt);
-                let a = self.ctx.cur().emit(
-                    "m",
-                    &ty,
-                    Rhs::Map {
-                        arrays: vec![x.0],
-                        params: vec![px],
-                        body,
-                    },
-                    span,
-                );
-                (a, ty)
+            (Ty::Array(n, _), _) => {
+                let n = *n;
+                self.map_elements(vec![x], n, span, &mut |this, mut elems| {
+                    let ex = elems.pop().expect("one element");
+                    this.lift2(prim, ex, y.clone(), span)
+                })
             }
-            (_, Ty::Array(m, ey)) => {
-                let (m, ey) = (*m, (**ey).clone());
-                let py = self.ctx.cur().fresh("y", &ey);
-                self.ctx.cur().open_block();
-                let (ra, rt) = self.lift2(prim, x, (Atom::Var(py.var), ey), span);
-                let body = self.ctx.cur().close_block(ra);
-                let ty = Ty::array(m, rt);
-                let a = self.ctx.cur().emit(
-                    "m",
-                    &ty,
-                    Rhs::Map {
-                        arrays: vec![y.0],
-                        params: vec![py],
-                        body,
-                    },
-                    span,
-                );
-                (a, ty)
+            (_, Ty::Array(m, _)) => {
+                let m = *m;
+                self.map_elements(vec![y], m, span, &mut |this, mut elems| {
+                    let ey = elems.pop().expect("one element");
+                    this.lift2(prim, x.clone(), ey, span)
+                })
             }
             _ => {
                 let ty = x.1.clone();
@@ -195,6 +158,36 @@ impl<'a> Elab<'a> {
                 (a, ty)
             }
         }
+    }
+
+    /// `map(\x.. -> body(x..), arrays..)` of `size` elements, where `body`
+    /// elaborates the element computation.
+    fn map_elements(
+        &mut self,
+        arrays: Vec<(Atom, Ty)>,
+        size: Size,
+        span: Span,
+        body: &mut ElementBody<'_, 'a>,
+    ) -> (Atom, Ty) {
+        let mut params = Vec::new();
+        let mut elems = Vec::new();
+        for (k, (_, t)) in arrays.iter().enumerate() {
+            let elem = t.elem_or_self();
+            let p = self.ctx.cur().fresh(["x", "y", "z"][k.min(2)], &elem);
+            elems.push((Atom::Var(p.var), elem));
+            params.push(p);
+        }
+        self.ctx.cur().open_block();
+        let (ra, rt) = body(self, elems);
+        let block = self.ctx.cur().close_block(ra);
+        let ty = Ty::array(size, rt);
+        let map = Rhs::Map {
+            arrays: arrays.iter().map(|(a, _)| *a).collect(),
+            params,
+            body: block,
+        };
+        let a = self.ctx.cur().emit("m", &ty, map, span);
+        (a, ty)
     }
 
     pub(super) fn unary(&mut self, op: UnOp, x: (Atom, Ty), span: Span) -> Val<'a> {
@@ -246,24 +239,12 @@ impl<'a> Elab<'a> {
 
     fn lift1(&mut self, prim: Prim, x: (Atom, Ty), result_scalar: &Ty, span: Span) -> (Atom, Ty) {
         match &x.1 {
-            Ty::Array(n, ex) => {
-                let (n, ex) = (*n, (**ex).clone());
-                let px = self.ctx.cur().fresh("x", &ex);
-                self.ctx.cur().open_block();
-                let (ra, rt) = self.lift1(prim, (Atom::Var(px.var), ex), result_scalar, span);
-                let body = self.ctx.cur().close_block(ra);
-                let ty = Ty::array(n, rt);
-                let a = self.ctx.cur().emit(
-                    "m",
-                    &ty,
-                    Rhs::Map {
-                        arrays: vec![x.0],
-                        params: vec![px],
-                        body,
-                    },
-                    span,
-                );
-                (a, ty)
+            Ty::Array(n, _) => {
+                let n = *n;
+                self.map_elements(vec![x], n, span, &mut |this, mut elems| {
+                    let ex = elems.pop().expect("one element");
+                    this.lift1(prim, ex, result_scalar, span)
+                })
             }
             _ => {
                 let a = self
@@ -332,6 +313,9 @@ impl<'a> Elab<'a> {
         self.atom_val(a, ty)
     }
 }
+
+/// Elaborates the computation on one element of each array of a map.
+type ElementBody<'b, 'a> = dyn FnMut(&mut Elab<'a>, Vec<(Atom, Ty)>) -> (Atom, Ty) + 'b;
 
 fn rank(t: &Ty) -> usize {
     match t {

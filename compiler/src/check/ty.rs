@@ -77,6 +77,29 @@ impl Ty {
         }
     }
 
+    /// For a loop whose body returned `result` from a state of this type:
+    /// the state type to try again with, when the body changed sizes (at
+    /// first the sizes both agree on, then none), or `None` to keep this one.
+    pub fn widen_state(&self, result: &Ty, attempt: usize) -> Option<Ty> {
+        let agreed = self.join(result);
+        if agreed == *self || attempt >= 2 {
+            return None;
+        }
+        Some(if attempt == 0 {
+            agreed
+        } else {
+            self.map_sizes(&mut |_| Size::Unknown)
+        })
+    }
+
+    /// The element type of an array type (the type itself otherwise).
+    pub fn elem_or_self(&self) -> Ty {
+        match self {
+            Ty::Array(_, e) => (**e).clone(),
+            t => t.clone(),
+        }
+    }
+
     pub fn is_scalar(&self) -> bool {
         matches!(self, Ty::F64 | Ty::I64 | Ty::Bool)
     }

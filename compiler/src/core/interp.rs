@@ -225,7 +225,10 @@ impl<'p> Interpreter<'p> {
                 }
                 let n = arrays[0].len();
                 if let Some(other) = arrays.iter().find(|a| a.len() != n) {
-                    return Err(RunError::new(format!("size mismatch in map: {n} vs {}", other.len())));
+                    return Err(RunError::new(format!(
+                        "size mismatch: expected {n}, got {}",
+                        other.len()
+                    )));
                 }
                 let mut out = Vec::with_capacity(n);
                 for i in 0..n {
@@ -240,7 +243,7 @@ impl<'p> Interpreter<'p> {
             Rhs::Build { n, index, body } => {
                 let n = frame.i64(n)?;
                 if n < 0 {
-                    return Err(RunError::new(format!("negative size in build: {n}")));
+                    return Err(RunError::new(format!("negative size: {n}")));
                 }
                 let mut out = Vec::with_capacity(n as usize);
                 for i in 0..n {

@@ -17,7 +17,7 @@ pub mod jvp;
 mod types;
 pub mod vjp;
 
-pub use eval::PrimError;
+pub use eval::{PrimError, APPROX_EQ_TOLERANCE};
 
 macro_rules! prims {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
@@ -130,7 +130,8 @@ prims! {
     IndexAdd = "index_add",
     /// `slice_add(a, i, v)`: `a` with `v[k]` added to `a[i + k]`.
     SliceAdd = "slice_add",
-    /// `index_set(a, i, v)`: `a` with `a[i]` replaced by `v`. Reverse mode
+    /// `index_set(a, i, v)`: `a` with `a[i]` replaced by `v`, which must
+    /// have the sizes of `a[i]` (the array stays regular). Reverse mode
     /// records loop states with it into an array allocated once.
     IndexSet = "index_set",
 }

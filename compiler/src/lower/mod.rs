@@ -1,0 +1,17 @@
+//! Lowering: optimised core IR to the loop IR, where memory is explicit.
+//!
+//! - `lir`: the loop IR's definition (shared with code generation);
+//! - `from_core`: the lowering of one entry point;
+//! - `marshal`: core values to components and back (shared with the JIT);
+//! - `print`, `verify`: the text form and the checker of a LIR function;
+//! - `eval`: a LIR evaluator with simulated memory, for tests;
+//! - `abi`, `failure`: the runtime functions and error kinds LIR uses.
+
+pub mod abi;
+pub mod eval;
+pub mod failure;
+pub mod from_core;
+pub mod lir;
+pub mod marshal;
+pub mod print;
+pub mod verify;

@@ -1,0 +1,311 @@
+//! The lowering to LIR, checked against the core interpreter: every entry
+//! point the interpreter's tests run (test declarations, examples and their
+//! gradients, the derivative programs' functions and derivatives, run-time
+//! errors) is lowered, verified, run on the LIR evaluator, and must give
+//! the interpreter's value (bitwise, or within 1e-12 relative where the
+//! LIR may reassociate sums) or its run-time error (same message, same
+//! span). Snapshots of printed LIR for a few kernels sit in tests/lir.
+
+mod common;
+
+use dl_compiler::ad::check::operator_entry;
+use dl_compiler::core::interp;
+use dl_compiler::core::ir::{DerivOp, Program};
+use dl_compiler::core::value::Value;
+use dl_compiler::lower::eval::{eval, eval_with_stats, EvalError};
+use dl_compiler::lower::from_core::lower;
+use dl_compiler::lower::lir::{Func, Inst};
+use dl_compiler::lower::print::print;
+use dl_compiler::lower::verify::verify;
+
+/// True when the LIR may sum in another order than the interpreter.
+fn reassociates(code: &[Inst]) -> bool {
+    code.iter().any(|inst| match inst {
+        Inst::For { hint, body, .. } => !hint.reductions.is_empty() || reassociates(body),
+        Inst::If { then, els, .. } => reassociates(then) || reassociates(els),
+        Inst::While { cond, body, .. } => reassociates(cond) || reassociates(body),
+        Inst::Call { func, .. } => matches!(*func, "dl_dot" | "dl_gemm" | "dl_gemv"),
+        _ => false,
+    })
+}
+
+fn same_f64(a: f64, b: f64, tolerant: bool) -> bool {
+    if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
+        return true;
+    }
+    tolerant && (a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()))
+}
+
+fn same_value(a: &Value, b: &Value, tolerant: bool) -> bool {
+    match (a, b) {
+        (Value::F64(x), Value::F64(y)) => same_f64(*x, *y, tolerant),
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| same_value(x, y, tolerant))
+        }
+        (Value::Tuple(xs), Value::Tuple(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| same_value(x, y, tolerant))
+        }
+        _ => a == b,
+    }
+}
+
+/// Lowers `entry`, verifies it, and compares the evaluator with the
+/// interpreter on `args`.
+fn check_entry(program: &Program, entry: &str, args: &[Value]) -> Result<Func, String> {
+    let func = lower(program, entry).map_err(|e| format!("lowering: {e}"))?;
+    verify(&func).map_err(|errors| format!("verifier:\n  {}\n{}", errors.join("\n  "), print(&func)))?;
+    let want = interp::run(program, entry, args.to_vec());
+    let got = eval(&func, args);
+    let tolerant = reassociates(&func.body);
+    match (want, got) {
+        (Ok(w), Ok(g)) if same_value(&w, &g, tolerant) => Ok(func),
+        (Ok(w), Ok(g)) => Err(format!("the interpreter gives {w}, the LIR {g}")),
+        (Err(w), Err(EvalError::Failure { message, span, .. })) => {
+            if w.message == message && w.span == span {
+                Ok(func)
+            } else {
+                Err(format!(
+                    "the interpreter fails with {:?} at {:?}, the LIR with {message:?} at {span:?}",
+                    w.message, w.span
+                ))
+            }
+        }
+        (Ok(w), Err(e)) => Err(format!("the interpreter gives {w}, the LIR fails: {e}")),
+        (Err(w), Ok(g)) => Err(format!("the interpreter fails with {:?}, the LIR gives {g}", w.message)),
+        (Err(w), Err(e)) => Err(format!("the interpreter fails with {:?}, the LIR: {e}", w.message)),
+    }
+}
+
+fn run(program: &Program, func: &str, args: Vec<Value>) -> Value {
+    interp::run(program, func, args).unwrap_or_else(|e| panic!("{func}: {}", e.message))
+}
+
+fn args_of(inputs: Value, k: usize) -> Vec<Value> {
+    match (k, inputs) {
+        (1, v) => vec![v],
+        (_, Value::Tuple(items)) if items.len() == k => items.to_vec(),
+        (_, other) => panic!("expected a tuple of {k} inputs, got {other}"),
+    }
+}
+
+/// Checks every entry and collects failures as `file: entry: problem`.
+struct Checker {
+    checked: usize,
+    failures: Vec<String>,
+}
+
+impl Checker {
+    fn entry(&mut self, file: &str, program: &Program, entry: &str, args: &[Value]) {
+        self.checked += 1;
+        if let Err(e) = check_entry(program, entry, args) {
+            self.failures.push(format!("{file}: {entry}: {e}"));
+        }
+    }
+
+    fn derivative(&mut self, file: &str, program: &Program, op: DerivOp, f: &str, args: &[Value]) {
+        match operator_entry(program, op, f) {
+            Ok((with_op, entry)) => {
+                let with_op = dl_compiler::opt::optimize(&with_op);
+                self.entry(file, &with_op, &entry, args)
+            }
+            Err(e) => self
+                .failures
+                .push(format!("{file}: {} of {f}: {}", op.name(), e.message)),
+        }
+    }
+
+    fn tests(&mut self, file: &str, program: &Program) {
+        for t in &program.tests {
+            self.entry(file, program, &t.func, &[]);
+        }
+    }
+
+    fn finish(self, at_least: usize) {
+        assert!(
+            self.failures.is_empty(),
+            "{} failures:\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        );
+        assert!(self.checked >= at_least, "only {} entries checked", self.checked);
+        println!("{} entries agree", self.checked);
+    }
+}
+
+#[test]
+fn test_declarations_agree_with_the_interpreter() {
+    let mut c = Checker {
+        checked: 0,
+        failures: Vec::new(),
+    };
+    for path in common::dl_files("tests/programs") {
+        let (_, program) = common::compile_ok(&path);
+        c.tests(&common::stem(&path), &program);
+    }
+    c.finish(100);
+}
+
+#[test]
+fn examples_and_their_gradients_agree_with_the_interpreter() {
+    let mut c = Checker {
+        checked: 0,
+        failures: Vec::new(),
+    };
+    for path in common::dl_files("examples") {
+        let name = common::stem(&path);
+        let (_, program) = common::compile_ok(&path);
+        c.entry(&name, &program, "main", &[]);
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for line in text.lines().filter_map(|l| l.strip_prefix("-- check-grad: ")) {
+            let (func, point) = line.split_once(" at ").expect("`-- check-grad: FUNC at POINT`");
+            let k = program.func(func).expect("the checked function").params.len();
+            let args = args_of(run(&program, point, Vec::new()), k);
+            c.entry(&name, &program, func, &args);
+            c.derivative(&name, &program, DerivOp::Grad, func, &args);
+        }
+    }
+    c.finish(20);
+}
+
+#[test]
+fn derivative_programs_agree_with_the_interpreter() {
+    let mut c = Checker {
+        checked: 0,
+        failures: Vec::new(),
+    };
+    for path in common::dl_files("tests/derivatives") {
+        let name = common::stem(&path);
+        let (_, program) = common::compile_ok(&path);
+        let k = program.func("f").expect("an f").params.len();
+        let args = args_of(run(&program, "inputs", Vec::new()), k);
+        c.entry(&name, &program, "f", &args);
+        c.derivative(&name, &program, DerivOp::Grad, "f", &args);
+        // Forward mode along a fixed direction, as tests/derivatives.rs.
+        let mut t = (0..).map(|i: usize| ((i * 7 + 3) % 11) as f64 / 11.0 - 0.4);
+        let mut jvp_args = args.clone();
+        jvp_args.extend(args.iter().map(|a| a.with_f64_leaves(&mut t)).collect::<Vec<_>>());
+        c.derivative(&name, &program, DerivOp::Jvp, "f", &jvp_args);
+        c.tests(&name, &program);
+    }
+    c.finish(120);
+}
+
+#[test]
+fn run_time_errors_agree_with_the_interpreter() {
+    let mut c = Checker {
+        checked: 0,
+        failures: Vec::new(),
+    };
+    for path in common::dl_files("tests/runtime_errors") {
+        let (_, program) = common::compile_ok(&path);
+        c.entry(&common::stem(&path), &program, "main", &[]);
+    }
+    c.finish(10);
+}
+
+/// The printed LIR of the kernels of tests/lir: each file names the
+/// function to lower in a first line `-- lower: NAME`.
+#[test]
+fn lir_of_kernels_is_snapshotted() {
+    for path in common::dl_files("tests/lir") {
+        let name = common::stem(&path);
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let entry = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("-- lower: "))
+            .unwrap_or_else(|| panic!("{name}: the first line must be `-- lower: NAME`"))
+            .trim();
+        let (_, program) = common::compile_ok(&path);
+        let func = lower(&program, entry).unwrap_or_else(|e| panic!("{name}: {e}"));
+        verify(&func).unwrap_or_else(|e| panic!("{name}: {}", e.join("\n")));
+        insta::with_settings!({
+            snapshot_path => "../../tests/lir/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, format!("{text}\n---\n{}", print(&func)));
+        });
+    }
+}
+
+/// A loop whose body allocates keeps its memory bounded: the arena's peak
+/// does not grow with the iteration count.
+#[test]
+fn loops_release_their_iterations_memory() {
+    let source = "def f(n: i64) -> [4]f64 =\n  loop v = replicate(4, 1.0) for i < n do map(\\x -> x * 0.5 + 1.0, concat(v[0:2], v[2:4]))\n";
+    let compiled = dl_compiler::driver::compile_source("loop.dl", source);
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let func = lower(&program, "f").expect("lowers");
+    verify(&func).expect("verifies");
+    let peak = |n: i64| {
+        let (value, stats) = eval_with_stats(&func, &[Value::I64(n)]).expect("runs");
+        assert_eq!(value, run(&program, "f", vec![Value::I64(n)]));
+        stats.peak_arena_bytes
+    };
+    assert_eq!(peak(10), peak(1000), "the arena grows with the iterations");
+}
+
+/// The total arena bytes of `f(n)` in core text `program`, checked against
+/// the interpreter.
+fn arena_bytes(program: &str, n: i64) -> usize {
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let func = lower(&program, "f").expect("lowers");
+    verify(&func).expect("verifies");
+    let (value, stats) = eval_with_stats(&func, &[Value::I64(n)]).expect("runs");
+    assert_eq!(value, run(&program, "f", vec![Value::I64(n)]));
+    stats.arena_bytes
+}
+
+/// A loop that adds into one element of its state per iteration updates
+/// the state in place: memory is linear in the trip count, not quadratic.
+#[test]
+fn loop_state_updates_are_in_place() {
+    let record = "def f(n.0: i64) -> []f64 =
+  let z.1: []f64 = replicate(n.0, 0.0)
+  let r.2: []f64 = loop (a.3: []f64) = z.1 for (i.4: i64) < n.0 do
+    let x.5: f64 = to_f64(i.4)
+    let b.6: []f64 = index_add(a.3, i.4, x.5)
+    in b.6
+  in r.2
+";
+    assert_eq!(arena_bytes(record, 2000), 2 * arena_bytes(record, 1000));
+    // Reverse mode records loop states into one array with index_set.
+    let states = "def f(n.0: i64) -> [][]f64 =
+  let v.1: []f64 = replicate(2, 1.0)
+  let z.2: [][]f64 = replicate(n.0, v.1)
+  let u.3: ([]f64, [][]f64) = (v.1, z.2)
+  let r.4: ([]f64, [][]f64) = loop (s.5: ([]f64, [][]f64)) = u.3 for (i.6: i64) < n.0 do
+    let a.7: []f64 = proj(s.5, 0)
+    let b.8: [][]f64 = proj(s.5, 1)
+    let c.9: [][]f64 = index_set(b.8, i.6, a.7)
+    let d.10: []f64 = map(a.7) \\(x.11: f64) ->
+      let y.12: f64 = mul(x.11, 0.5)
+      in y.12
+    let t.13: ([]f64, [][]f64) = (d.10, c.9)
+    in t.13
+  let p.14: [][]f64 = proj(r.4, 1)
+  in p.14
+";
+    let (a1, a2, a3) = (
+        arena_bytes(states, 1000),
+        arena_bytes(states, 2000),
+        arena_bytes(states, 3000),
+    );
+    assert_eq!(a3 - a2, a2 - a1, "recording states is not linear in the trip count");
+    // The state read after the update must not be updated in place.
+    let shared = "def f(n.0: i64) -> ([]f64, f64) =
+  let z.1: []f64 = replicate(n.0, 0.0)
+  let u.11: ([]f64, f64) = (z.1, 0.0)
+  let r.2: ([]f64, f64) = loop (s.3: ([]f64, f64)) = u.11 for (i.4: i64) < n.0 do
+    let a.5: []f64 = proj(s.3, 0)
+    let b.6: []f64 = index_add(a.5, i.4, 1.0)
+    let y.7: f64 = index(a.5, i.4)
+    let c.8: f64 = proj(s.3, 1)
+    let d.9: f64 = add(c.8, y.7)
+    let t.10: ([]f64, f64) = (b.6, d.9)
+    in t.10
+  in r.2
+";
+    arena_bytes(shared, 10);
+}
