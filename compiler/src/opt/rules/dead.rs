@@ -23,13 +23,19 @@ pub fn map_unused_array(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let dropped = arrays.remove(k);
     params.remove(k);
     let mut stmts = Vec::new();
-    // The lengths still have to agree, as the map checked.
+    // The lengths still have to agree, as the map checked, with its
+    // message: the first array's length is the expected one.
     if !arrays.contains(&dropped) {
+        let (expected, actual) = if k == 0 {
+            (dropped, arrays[0])
+        } else {
+            (arrays[0], dropped)
+        };
         let la = env.fresh("n", Type::I64);
         let lb = env.fresh("n", Type::I64);
         let checked = env.fresh("n", Type::I64);
-        stmts.push(let_(la.clone(), Rhs::Prim(Prim::Length, vec![dropped]), s));
-        stmts.push(let_(lb.clone(), Rhs::Prim(Prim::Length, vec![arrays[0]]), s));
+        stmts.push(let_(la.clone(), Rhs::Prim(Prim::Length, vec![actual]), s));
+        stmts.push(let_(lb.clone(), Rhs::Prim(Prim::Length, vec![expected]), s));
         stmts.push(let_(checked, Rhs::Prim(Prim::SizeEq, vec![la.atom(), lb.atom()]), s));
     }
     let out = env.fresh("m", s.binder.ty.clone());
