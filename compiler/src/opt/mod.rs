@@ -445,9 +445,22 @@ fn cse_key(rhs: &Rhs) -> Option<String> {
 /// multiplication are commutative; `min`/`max` treat NaN and signed zeros
 /// symmetrically).
 fn commutative(p: Prim) -> bool {
+    // `size_eq(a, b)` passes only when `a == b`, and then its value is
+    // that size whichever order: a second check in the other order is the
+    // same check (only the wording of a failure differs, and the first
+    // failure ends the run).
     matches!(
         p,
-        Prim::Add | Prim::Mul | Prim::Min | Prim::Max | Prim::Eq | Prim::Ne | Prim::And | Prim::Or | Prim::AddTangent
+        Prim::Add
+            | Prim::Mul
+            | Prim::Min
+            | Prim::Max
+            | Prim::Eq
+            | Prim::Ne
+            | Prim::And
+            | Prim::Or
+            | Prim::AddTangent
+            | Prim::SizeEq
     )
 }
 
