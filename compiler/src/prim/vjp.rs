@@ -27,6 +27,11 @@ pub trait Emit {
     /// are tangents of `elem`, a primal element value (its zero is the sum
     /// of no element).
     fn sum_outer(&mut self, a: Self::H, elem: Self::H) -> Result<Self::H, String>;
+    /// The cotangent of `a` in the left fold `reduce(op, ne, a)` (`op` a
+    /// binary f64 primitive, associative, `ne` its neutral element) whose
+    /// result has cotangent `c`: by reverse mode of the fold, linear in
+    /// the length.
+    fn fold_cotangent(&mut self, op: Prim, ne: Self::H, a: Self::H, c: Self::H) -> Result<Self::H, String>;
 }
 
 /// The body of [`Emit::map`]: the elements in, the element out.
@@ -290,21 +295,13 @@ impl Prim {
                 out[0] = Some(e.prim(P::Replicate, &[n, c])?);
             }
             P::Prod => {
-                // ca[i] = c * the product of the others: correct with zeros.
-                let x = arg(0)?;
-                let n = e.prim(P::Length, &[x])?;
-                let iota = e.prim(P::Iota, &[n])?;
-                out[0] = Some(e.map(&[iota], &mut |e, is| {
-                    let i = is[0];
-                    let zero = e.i64(0);
-                    let one = e.i64(1);
-                    let left = e.prim(P::Slice, &[x, zero, i])?;
-                    let i1 = e.prim(P::Add, &[i, one])?;
-                    let right = e.prim(P::Slice, &[x, i1, n])?;
-                    let others = e.prim(P::Concat, &[left, right])?;
-                    let p = e.prim(P::Prod, &[others])?;
-                    e.prim(P::Mul, &[c, p])
-                })?);
+                // prod(a) == reduce(*, 1.0, a): the fold's reverse mode, in
+                // which a[i] gets c times the product of the elements
+                // before it (recorded) and of those after it (accumulated
+                // backwards). Linear in the length, and exact where
+                // elements are 0, unlike c * r / a[i].
+                let one = e.f64(1.0);
+                out[0] = Some(e.fold_cotangent(P::Mul, one, arg(0)?, c)?);
             }
             P::Maximum | P::Minimum => {
                 // The first extreme element gets the whole cotangent.

@@ -423,6 +423,10 @@ impl Emit for Rev {
         ))
     }
 
+    fn fold_cotangent(&mut self, op: Prim, ne: Slot, a: Slot, c: Slot) -> Result<Slot, String> {
+        Rev::fold_cotangent(self, op, ne, a, c).map_err(|e| e.message)
+    }
+
     fn sum_outer(&mut self, a: Slot, elem: Slot) -> Result<Slot, String> {
         if *self.b.ty(elem) == Type::F64 {
             return self.b.prim(Prim::Sum, &[a]);

@@ -5,14 +5,16 @@
 //! associative and `ne` its neutral element): the backward sweep computes
 //! the prefix accumulators with a `scan`, then runs the body's backward
 //! pass over the elements in reverse order (`loops.rs`). A `scan` already
-//! has its accumulators and adds its own cotangents on the way.
+//! has its accumulators and adds its own cotangents on the way. The
+//! primitive `prod` is transposed as the fold `reduce(*, 1.0, a)` too
+//! (`fold_cotangent`, which its rule in `prim/vjp.rs` calls).
 
 use super::block::{Cts, Env, Rev};
 use super::loops::Steps;
 use crate::ad::AdError;
 use crate::core::ir::Type;
 use crate::prim::Prim;
-use crate::unf::{Block, Lit, Slot, Term};
+use crate::unf::{Block, Lit, Op, Param, Slot, Term};
 
 impl Rev {
     #[allow(clippy::too_many_arguments)]
@@ -36,9 +38,43 @@ impl Rev {
         if let Some(arg) = extreme(body, level) {
             return self.transpose_extreme(arg, tne, ta, level, c, env, cts, (ne, array));
         }
+        let scan = self.prefix_scan(tne, ta, body, env, level)?;
+        let fold = self.reversed_fold(tne, ta, scan, None, body, level, c, env, cts)?;
+        self.add_fold(env, cts, (ne, array), fold)
+    }
+
+    /// The cotangent of `a` in `reduce(op, ne, a)` (`op` a binary f64
+    /// primitive, associative, `ne` its neutral element) whose result has
+    /// cotangent `c`: the reverse mode of the left fold it equals, as for a
+    /// `reduce` whose body is `op(acc, x)`.
+    pub(super) fn fold_cotangent(&mut self, op: Prim, ne: Slot, a: Slot, c: Slot) -> Result<Slot, AdError> {
+        let f64_param = |name: &str| Param {
+            name: name.into(),
+            ty: Type::F64,
+        };
+        // The body over an empty context: acc is %0, x is %1.
+        let body = Block {
+            params: vec![f64_param("acc"), f64_param("x")],
+            ops: vec![Op {
+                term: Term::Prim(op, vec![Slot(0), Slot(1)]),
+                ty: Type::F64,
+                name: "t".into(),
+                span: self.b.span,
+            }],
+            result: Slot(2),
+        };
+        let env = Env::default();
+        let scan = self.prefix_scan(ne, a, &body, &env, 0)?;
+        let (_, ca) = self.reversed_fold(ne, a, scan, None, &body, 0, c, &env, &mut Cts::new())?;
+        ca.ok_or_else(|| self.err("a fold without an array cotangent"))
+    }
+
+    /// The accumulators of the left fold of `ta` by `body` from `tne`,
+    /// after each element: an inclusive scan.
+    fn prefix_scan(&mut self, tne: Slot, ta: Slot, body: &Block, env: &Env, level: usize) -> Result<Slot, AdError> {
         let copy = self.copy_block(body, env, level)?;
         let ty = Type::array(self.b.ty(tne).clone());
-        let scan = self.b.push(
+        Ok(self.b.push(
             Term::Scan {
                 ne: tne,
                 array: ta,
@@ -46,8 +82,7 @@ impl Rev {
             },
             ty,
             "prefix",
-        );
-        self.transpose_fold(tne, ta, scan, None, body, level, c, env, cts, (ne, array))
+        ))
     }
 
     /// `reduce(max, ne, a)` (or `min`, `arg` then `argmin`) has one
@@ -101,14 +136,31 @@ impl Rev {
         let (tne, ta) = (env.at(ne), env.at(array));
         let carry0 = self.zero(tne)?;
         let scan = env.slots[level];
-        self.transpose_fold(tne, ta, scan, Some(c), body, level, carry0, env, cts, (ne, array))
+        let fold = self.reversed_fold(tne, ta, scan, Some(c), body, level, carry0, env, cts)?;
+        self.add_fold(env, cts, (ne, array), fold)
+    }
+
+    /// Adds the cotangents a reversed fold gave to `ne` and the array
+    /// (source slots `sources`).
+    fn add_fold(
+        &mut self,
+        env: &Env,
+        cts: &mut Cts,
+        sources: (Slot, Slot),
+        (carry, ca): (Slot, Option<Slot>),
+    ) -> Result<(), AdError> {
+        self.add(env, cts, sources.0.index(), carry)?;
+        if let Some(ca) = ca {
+            self.add(env, cts, sources.1.index(), ca)?;
+        }
+        Ok(())
     }
 
     /// The reversed fold over `ta` with accumulators `scan` (after each
-    /// element); adds the cotangents of `ne` and the array (source slots
-    /// `sources`).
+    /// element): the cotangents of the accumulator before the first element
+    /// and of the array.
     #[allow(clippy::too_many_arguments)]
-    fn transpose_fold(
+    fn reversed_fold(
         &mut self,
         tne: Slot,
         ta: Slot,
@@ -119,8 +171,7 @@ impl Rev {
         carry0: Slot,
         env: &Env,
         cts: &mut Cts,
-        sources: (Slot, Slot),
-    ) -> Result<(), AdError> {
+    ) -> Result<(Slot, Option<Slot>), AdError> {
         let ty = self.b.ty(tne).clone();
         let first = self.b.push(Term::Array(vec![tne], ty.clone()), Type::array(ty), "ne");
         let prev = self.prim(Prim::Concat, &[first, scan])?;
@@ -130,12 +181,7 @@ impl Rev {
             array: ta,
             ct_out,
         };
-        let (carry, ca) = self.reverse_steps(body, level, steps, count, carry0, env, cts)?;
-        self.add(env, cts, sources.0.index(), carry)?;
-        if let Some(ca) = ca {
-            self.add(env, cts, sources.1.index(), ca)?;
-        }
-        Ok(())
+        self.reverse_steps(body, level, steps, count, carry0, env, cts)
     }
 }
 
