@@ -88,3 +88,25 @@ fn clif_of_kernels_is_snapshotted() {
         });
     }
 }
+
+/// The kernels of tests/clif on arrays long enough for the parallel path,
+/// against the interpreter.
+#[test]
+fn long_arrays_run_in_parallel_chunks_and_agree() {
+    let n = 70_001;
+    let a: Vec<Value> = (0..n)
+        .map(|k| Value::F64(((k * 37 % 101) as f64 - 50.0) / 8.0))
+        .collect();
+    let b: Vec<Value> = (0..n).map(|k| Value::F64((k % 13) as f64 / 4.0)).collect();
+    let idx: Vec<Value> = (0..n).map(|k| Value::I64((k * 7919 % n) as i64)).collect();
+    let cases = [
+        ("map_reduce", vec![Value::array(a.clone()), Value::array(b.clone())]),
+        ("gather", vec![Value::array(a.clone()), Value::array(idx)]),
+        ("loop", vec![Value::array(a), Value::I64(3)]),
+    ];
+    for (name, args) in cases {
+        let path = common::repo().join(format!("tests/clif/{name}.dl"));
+        let (_, program) = common::compile_ok(&path);
+        check_entry(&program, "f", &args).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

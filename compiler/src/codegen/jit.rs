@@ -29,13 +29,6 @@ use std::time::{Duration, Instant};
 /// The entry ABI of generated code (`lir`'s module documentation).
 type EntryFn = unsafe extern "C" fn(ctx: *mut DlCtx, args: *const u64, results: *mut u64) -> i32;
 
-/// Native code of one entry point for one size signature.
-#[derive(Clone)]
-struct Compiled {
-    code: EntryFn,
-    func: Rc<Func>,
-}
-
 /// A JIT for the entry points of one program.
 pub struct Jit {
     program: Program,
@@ -43,7 +36,8 @@ pub struct Jit {
     /// `None` only while dropping.
     module: Option<JITModule>,
     lowered: HashMap<String, Rc<Func>>,
-    compiled: HashMap<(String, Vec<i64>), Compiled>,
+    /// Native code per entry point and size signature.
+    compiled: HashMap<(String, Vec<i64>), EntryFn>,
     ctx: *mut DlCtx,
 }
 
@@ -108,40 +102,52 @@ impl Jit {
 
     /// Calls `entry` with `args`, compiling it first if needed.
     pub fn call(&mut self, entry: &str, args: Vec<Value>) -> Result<Value, RunError> {
-        let marshalled = self.marshal(entry, &args)?;
-        let compiled = self.compiled_for(entry, &marshalled)?;
-        let mut results = vec![0u64; layout(&compiled.func.result_type).len()];
-        // SAFETY: the code was compiled from `compiled.func` for exactly
-        // this size signature; `slots` holds one 8-byte slot per parameter
-        // component, its buffers stay alive in `marshalled` during the
-        // call and are only read; `results` has one slot per result
-        // component; the context is live and used by this call alone.
-        let status = unsafe { (compiled.code)(self.ctx, marshalled.slots.as_ptr(), results.as_mut_ptr()) };
-        self.finish_call(&compiled.func, status, &results)
+        self.check_args(entry, &args)?;
+        let func = self.lir(entry)?;
+        self.call_lir(&func, &args)
+    }
+
+    /// Calls a LIR function (named uniquely within this JIT) with `args`,
+    /// compiling it first for their sizes if needed.
+    pub fn call_lir(&mut self, func: &Rc<Func>, args: &[Value]) -> Result<Value, RunError> {
+        let marshalled = marshal(&func.param_types, args)?;
+        let compiled = self.compiled_for(func, &marshalled)?;
+        let mut results = vec![0u64; layout(&func.result_type).len()];
+        // SAFETY: the code was compiled from `func` for exactly this size
+        // signature; `slots` holds one 8-byte slot per parameter component,
+        // its buffers stay alive in `marshalled` during the call and are
+        // only read; `results` has one slot per result component; the
+        // context is live and used by this call alone.
+        let status = unsafe { compiled(self.ctx, marshalled.slots.as_ptr(), results.as_mut_ptr()) };
+        self.finish_call(func, status, &results)
     }
 
     /// Compiles `entry` for the sizes of `args` (what the first call
     /// would do), without calling it.
     pub fn compile(&mut self, entry: &str, args: &[Value]) -> Result<(), RunError> {
-        let marshalled = self.marshal(entry, args)?;
-        self.compiled_for(entry, &marshalled).map(|_| ())
+        self.check_args(entry, args)?;
+        let func = self.lir(entry)?;
+        let marshalled = marshal(&func.param_types, args)?;
+        self.compiled_for(&func, &marshalled).map(|_| ())
     }
 
     /// Calls `entry` on `args` `runs` times and returns the duration of
     /// each native call alone: marshalling, reading results and freeing
-    /// them are outside the timing. The result of the last call is checked
-    /// for a run-time error.
+    /// them are outside the timing. Every call is checked for a run-time
+    /// error.
     pub fn time_calls(&mut self, entry: &str, args: &[Value], runs: usize) -> Result<Vec<Duration>, RunError> {
-        let marshalled = self.marshal(entry, args)?;
-        let compiled = self.compiled_for(entry, &marshalled)?;
-        let mut results = vec![0u64; layout(&compiled.func.result_type).len()];
+        self.check_args(entry, args)?;
+        let func = self.lir(entry)?;
+        let marshalled = marshal(&func.param_types, args)?;
+        let compiled = self.compiled_for(&func, &marshalled)?;
+        let mut results = vec![0u64; layout(&func.result_type).len()];
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let start = Instant::now();
-            // SAFETY: as in `call`.
-            let status = unsafe { (compiled.code)(self.ctx, marshalled.slots.as_ptr(), results.as_mut_ptr()) };
+            // SAFETY: as in `call_lir`.
+            let status = unsafe { compiled(self.ctx, marshalled.slots.as_ptr(), results.as_mut_ptr()) };
             times.push(start.elapsed());
-            self.finish_call(&compiled.func, status, &results)?;
+            self.finish_call(&func, status, &results)?;
         }
         Ok(times)
     }
@@ -166,8 +172,9 @@ impl Jit {
             .ok_or_else(|| run_error(format!("no function named `{name}`")))
     }
 
-    /// Checks the arguments as the interpreter does and marshals them.
-    fn marshal(&self, entry: &str, args: &[Value]) -> Result<Marshalled, RunError> {
+    /// Checks the number and types of the arguments as the interpreter
+    /// does, with its messages.
+    fn check_args(&self, entry: &str, args: &[Value]) -> Result<(), RunError> {
         let f = self.function(entry)?;
         if f.params.len() != args.len() {
             let plural = if f.params.len() == 1 { "" } else { "s" };
@@ -178,11 +185,6 @@ impl Jit {
                 args.len()
             )));
         }
-        let mut m = Marshalled {
-            slots: Vec::new(),
-            _buffers: Vec::new(),
-            lengths: Vec::new(),
-        };
         for (k, (param, arg)) in f.params.iter().zip(args).enumerate() {
             if !arg.has_type(&param.ty) {
                 let mut text = arg.to_string();
@@ -197,41 +199,21 @@ impl Jit {
                     text
                 )));
             }
-            let comps = to_components(arg, &param.ty).map_err(|e| run_error(e.0))?;
-            for (comp, slot) in comps.into_iter().zip(layout(&param.ty)) {
-                let (word, length) = match comp {
-                    Component::F64(x) => (x.to_bits(), None),
-                    Component::I64(n) => (n as u64, (slot == Slot::Len).then_some(n)),
-                    Component::Bool(b) => (u64::from(b), None),
-                    Component::Buffer(buffer) => {
-                        let address = match &buffer {
-                            Buffer::F64(v) => v.as_ptr() as u64,
-                            Buffer::I64(v) => v.as_ptr() as u64,
-                            Buffer::Bool(v) => v.as_ptr() as u64,
-                        };
-                        // Moving the buffer keeps its heap memory in place.
-                        m._buffers.push(buffer);
-                        (address, None)
-                    }
-                };
-                m.slots.push(word);
-                m.lengths.push(length);
-            }
         }
-        Ok(m)
+        Ok(())
     }
 
-    /// The code of `entry` for the size signature of `args`.
-    fn compiled_for(&mut self, entry: &str, args: &Marshalled) -> Result<Compiled, RunError> {
+    /// The code of `func` for the size signature of `args`.
+    fn compiled_for(&mut self, func: &Rc<Func>, args: &Marshalled) -> Result<EntryFn, RunError> {
+        let entry = func.name.as_str();
         let key = (entry.to_string(), args.signature());
         if let Some(c) = self.compiled.get(&key) {
-            return Ok(c.clone());
+            return Ok(*c);
         }
-        let func = self.lir(entry)?;
         let module = self.module.as_mut().expect("a module");
         let name = format!("{entry}${}", self.compiled.len());
         let compile_error = |e: CodegenError| run_error(format!("cannot compile `{entry}`: {e}"));
-        let defined = clif::define(module, &func, &name, &args.lengths, &self.options).map_err(compile_error)?;
+        let defined = clif::define(module, func, &name, &args.lengths, &self.options).map_err(compile_error)?;
         module
             .finalize_definitions()
             .map_err(|e| compile_error(CodegenError::from(e)))?;
@@ -240,9 +222,8 @@ impl Jit {
         // signature in the host's default (C) calling convention, and the
         // module keeps its memory until the JIT is dropped.
         let code = unsafe { std::mem::transmute::<*const u8, EntryFn>(address) };
-        let compiled = Compiled { code, func };
-        self.compiled.insert(key, compiled.clone());
-        Ok(compiled)
+        self.compiled.insert(key, code);
+        Ok(code)
     }
 
     /// Reads the result of a call that returned `status`, or its error;
@@ -277,6 +258,45 @@ impl Jit {
             }
         }
     }
+}
+
+/// Arguments of the parameter types `types` in the entry ABI's slots.
+fn marshal(types: &[Type], args: &[Value]) -> Result<Marshalled, RunError> {
+    if types.len() != args.len() {
+        return Err(run_error(format!(
+            "{} arguments for {} parameters",
+            args.len(),
+            types.len()
+        )));
+    }
+    let mut m = Marshalled {
+        slots: Vec::new(),
+        _buffers: Vec::new(),
+        lengths: Vec::new(),
+    };
+    for (ty, arg) in types.iter().zip(args) {
+        let comps = to_components(arg, ty).map_err(|e| run_error(e.0))?;
+        for (comp, slot) in comps.into_iter().zip(layout(ty)) {
+            let (word, length) = match comp {
+                Component::F64(x) => (x.to_bits(), None),
+                Component::I64(n) => (n as u64, (slot == Slot::Len).then_some(n)),
+                Component::Bool(b) => (u64::from(b), None),
+                Component::Buffer(buffer) => {
+                    let address = match &buffer {
+                        Buffer::F64(v) => v.as_ptr() as u64,
+                        Buffer::I64(v) => v.as_ptr() as u64,
+                        Buffer::Bool(v) => v.as_ptr() as u64,
+                    };
+                    // Moving the buffer keeps its heap memory in place.
+                    m._buffers.push(buffer);
+                    (address, None)
+                }
+            };
+            m.slots.push(word);
+            m.lengths.push(length);
+        }
+    }
+    Ok(m)
 }
 
 /// The value of type `ty` in the result slots of a call, whose buffers are

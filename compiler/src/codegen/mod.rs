@@ -7,3 +7,6 @@
 pub mod abi;
 pub mod clif;
 pub mod jit;
+
+#[cfg(test)]
+mod tests;
