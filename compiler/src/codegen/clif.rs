@@ -107,6 +107,7 @@ pub fn define<M: Module>(
     {
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut e = Emitter::new(module, b, func, options, Mode::Entry, &mut kernels, name);
+        e.known = known_integers(func, known);
         let block = e.b.create_block();
         e.b.append_block_params_for_function_params(block);
         e.b.switch_to_block(block);
@@ -185,6 +186,8 @@ struct KernelPlan {
     /// The variables read outside the loop, for the kernel's own
     /// vectorisation of it.
     read_after: HashSet<Var>,
+    /// The entry's variables known at compile time.
+    known: HashMap<Var, i64>,
 }
 
 /// The environment of a kernel, 8-byte slots: the context, the loop's
@@ -220,6 +223,7 @@ fn define_kernel<M: Module>(
     {
         let b = FunctionBuilder::new(&mut ctx.func, fctx);
         let mut e = Emitter::new(module, b, func, options, Mode::Kernel, &mut unused, "");
+        e.known = kernel.known.clone();
         e.read_outside.insert(kernel.body.as_ptr(), kernel.read_after.clone());
         let block = e.b.create_block();
         e.b.append_block_params_for_function_params(block);
@@ -302,6 +306,8 @@ struct Emitter<'a, 'b, M: Module> {
     kernels: &'a mut Vec<KernelPlan>,
     /// The entry point's symbol, to name its kernels.
     name: &'a str,
+    /// Variables whose value is known at compile time ([`known_integers`]).
+    known: HashMap<Var, i64>,
     /// Variables read outside each loop (by the loop's address), computed
     /// when a loop is first considered for vectors or threads.
     read_outside: HashMap<*const Inst, HashSet<Var>>,
@@ -330,6 +336,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             kernels,
             name,
             read_outside: HashMap::new(),
+            known: HashMap::new(),
         }
     }
 
@@ -356,7 +363,19 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         }
     }
 
+    /// The value of an i64 operand when it is known at compile time.
+    fn integer(&self, o: Operand) -> Option<i64> {
+        match o {
+            Operand::I64(n) => Some(n),
+            Operand::Var(v) => self.known.get(&v).copied(),
+            _ => None,
+        }
+    }
+
     fn operand(&mut self, o: Operand) -> Value {
+        if let Some(n) = self.integer(o) {
+            return self.b.ins().iconst(types::I64, n);
+        }
         match o {
             Operand::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
             Operand::F64(x) => self.b.ins().f64const(x),
@@ -445,11 +464,16 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 body,
                 hint,
             } => {
+                // A trip count known now decides between threads and the
+                // calling thread here, not at run time.
+                let trip = self
+                    .integer(*start)
+                    .zip(self.integer(*end))
+                    .map(|(s, e)| e.wrapping_sub(s));
                 let (start, end) = (self.operand(*start), self.operand(*end));
-                if self.mode == Mode::Entry && self.options.parallel && hint.parallel {
-                    if let Some(free) = self.parallel_plan(*index, body, hint) {
-                        return self.parallel_for(*index, start, end, body, hint, free);
-                    }
+                let worth_threads = trip.is_none_or(|n| n >= self.options.parallel_threshold);
+                if self.mode == Mode::Entry && self.options.parallel && hint.parallel && worth_threads {
+                    return self.parallel_for(*index, start, end, body, hint, trip.is_some());
                 }
                 self.for_loop(*index, start, end, body, hint)?;
             }
@@ -868,9 +892,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     /// A parallel loop: below the threshold the plain loop; above it, the
-    /// body outlined into a kernel run in chunks on the pool. The chunk
-    /// count depends on the trip count only, so reductions combine their
-    /// partial results in the same order whatever the threads.
+    /// body outlined into a kernel run in chunks on the pool (only that
+    /// when the trip count is `known_big`). The chunk count depends on the
+    /// trip count only, so reductions combine their partial results in the
+    /// same order whatever the threads. A body that cannot leave the
+    /// calling thread ([`Emitter::parallel_plan`]) runs as a plain loop.
     fn parallel_for(
         &mut self,
         index: Var,
@@ -878,19 +904,26 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         end: Value,
         body: &[Inst],
         hint: &LoopHint,
-        free: Vec<Var>,
+        known_big: bool,
     ) -> R<()> {
+        let Some(free) = self.parallel_plan(index, body, hint) else {
+            return self.for_loop(index, start, end, body, hint);
+        };
         let n = self.b.ins().isub(end, start);
-        let big = self
-            .b
-            .ins()
-            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, self.options.parallel_threshold);
-        let (threaded, serial, merge) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(big, threaded, &[], serial, &[]);
-
-        self.b.switch_to_block(serial);
-        self.for_loop(index, start, end, body, hint)?;
-        self.b.ins().jump(merge, &[]);
+        let (threaded, merge) = (self.b.create_block(), self.b.create_block());
+        if known_big {
+            self.b.ins().jump(threaded, &[]);
+        } else {
+            let big = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, self.options.parallel_threshold);
+            let serial = self.b.create_block();
+            self.b.ins().brif(big, threaded, &[], serial, &[]);
+            self.b.switch_to_block(serial);
+            self.for_loop(index, start, end, body, hint)?;
+            self.b.ins().jump(merge, &[]);
+        }
 
         self.b.switch_to_block(threaded);
         let id = self.module.declare_function(
@@ -964,8 +997,86 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             hint,
             free,
             read_after,
+            known: self.known.clone(),
         });
         Ok(())
+    }
+}
+
+/// The variables whose value is known at compile time: the i64
+/// parameters given in `known` (the sizes of the size signature) that the
+/// body never assigns, and the variables set exactly once to an integer
+/// expression of known operands. A variable is read only after it is set
+/// (lir's invariant), so one set once has that value wherever it is read.
+fn known_integers(func: &Func, known: &[Option<i64>]) -> HashMap<Var, i64> {
+    fn collect<'f>(code: &'f [Inst], sets: &mut HashMap<Var, usize>, exprs: &mut Vec<(Var, &'f Expr)>) {
+        for inst in code {
+            match inst {
+                Inst::Set(v, e) => {
+                    *sets.entry(*v).or_default() += 1;
+                    exprs.push((*v, e));
+                }
+                Inst::ArenaMark(v) => *sets.entry(*v).or_default() += 1,
+                Inst::Call { result: Some(v), .. } => *sets.entry(*v).or_default() += 1,
+                Inst::If { then, els, .. } => {
+                    collect(then, sets, exprs);
+                    collect(els, sets, exprs);
+                }
+                Inst::For { index, body, .. } => {
+                    *sets.entry(*index).or_default() += 2;
+                    collect(body, sets, exprs);
+                }
+                Inst::While { cond, body, .. } => {
+                    collect(cond, sets, exprs);
+                    collect(body, sets, exprs);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut sets = HashMap::new();
+    let mut exprs = Vec::new();
+    collect(&func.body, &mut sets, &mut exprs);
+    let mut values: HashMap<Var, i64> = HashMap::new();
+    for (param, value) in func.params.iter().zip(known) {
+        if let (Some(n), None) = (value, sets.get(param)) {
+            if func.vars[param.0 as usize].ty == Ty::I64 {
+                values.insert(*param, *n);
+            }
+        }
+    }
+    let exprs: Vec<(Var, &Expr)> = exprs.into_iter().filter(|(v, _)| sets[v] == 1).collect();
+    loop {
+        let mut changed = false;
+        for (var, expr) in &exprs {
+            if values.contains_key(var) {
+                continue;
+            }
+            let get = |o: &Operand| match o {
+                Operand::I64(n) => Some(*n),
+                Operand::Var(v) => values.get(v).copied(),
+                _ => None,
+            };
+            let value = match expr {
+                Expr::Atom(a) => get(a),
+                Expr::Binary(op, a, b) => get(a).zip(get(b)).and_then(|(a, b)| match op {
+                    BinOp::IAdd => Some(a.wrapping_add(b)),
+                    BinOp::ISub => Some(a.wrapping_sub(b)),
+                    BinOp::IMul => Some(a.wrapping_mul(b)),
+                    BinOp::IMin => Some(a.min(b)),
+                    BinOp::IMax => Some(a.max(b)),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if let Some(x) = value {
+                values.insert(*var, x);
+                changed = true;
+            }
+        }
+        if !changed {
+            return values;
+        }
     }
 }
 

@@ -66,7 +66,11 @@ fn run_error(message: impl Into<String>) -> RunError {
 
 /// A JIT module for the host, with the runtime's functions as its symbols.
 fn host_module() -> Result<JITModule, CodegenError> {
-    let mut builder = JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names())?;
+    // Cranelift's IR verifier checks every function it compiles: on in
+    // debug builds (and so in the tests), off where compile time counts.
+    let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verify)];
+    let mut builder = JITBuilder::with_flags(&flags, default_libcall_names())?;
     for (name, ..) in abi::SYMBOLS {
         let address =
             dl_runtime::abi::address(name).ok_or_else(|| CodegenError(format!("the runtime lacks `{name}`")))?;

@@ -581,3 +581,17 @@ fn an_error_in_a_parallel_kernel_is_reported() {
     // n = 6: 7i mod 7 is never 6, so it runs; below the threshold.
     agree(&mut jit, &func, &[f64_array(&inputs(6))]);
 }
+
+/// With the sizes of the size signature folded in, a parallel loop is
+/// compiled for the threads or for the calling thread, not both.
+#[test]
+fn known_sizes_decide_between_threads_and_the_calling_thread() {
+    let reduce = reductions(true, true);
+    let unknown = clif_text(&reduce, &[]).expect("compiles");
+    assert!(unknown.contains("func_addr") && unknown.contains("iconst.i64 0x8000"));
+    let small = clif_text(&reduce, &[Some(100), None]).expect("compiles");
+    assert!(!small.contains("func_addr"), "{small}");
+    let big = clif_text(&reduce, &[Some(1_000_000), None]).expect("compiles");
+    // The kernel, and no test of the threshold (0x8000 iterations).
+    assert!(big.contains("func_addr") && !big.contains("iconst.i64 0x8000"), "{big}");
+}
