@@ -6,6 +6,7 @@ use crate::core::interp::{self, RunError};
 use crate::core::ir::{Func, Program, Type};
 use crate::core::value::{self, Value};
 use crate::diagnostics::{Diagnostic, SourceMap, Span};
+use crate::lower::lir::Func as LirFunc;
 use crate::syntax::{self, ast};
 use std::path::{Path, PathBuf};
 
@@ -289,6 +290,29 @@ pub fn prepare(compiled: &Compiled) -> Result<Program, String> {
 /// Runs an entry point of a prepared program on the reference interpreter.
 pub fn run(program: &Program, name: &str, args: Vec<Value>) -> Result<Value, RunError> {
     interp::run(program, name, args)
+}
+
+/// Runs an entry point of a prepared program as native code (the JIT).
+pub fn run_native(program: &Program, name: &str, args: Vec<Value>) -> Result<Value, RunError> {
+    let mut jit = crate::codegen::jit::Jit::new(program.clone()).map_err(|e| RunError {
+        message: e.to_string(),
+        span: None,
+    })?;
+    jit.call(name, args)
+}
+
+/// A function of a prepared program in the loop IR: an entry point, or with
+/// `op` the derivative of one (expanded and optimised like a program).
+pub fn lower_entry(program: &Program, name: &str, op: Option<crate::core::ir::DerivOp>) -> Result<LirFunc, String> {
+    entry(program, name)?;
+    let lowered = match op {
+        None => crate::lower::from_core::lower(program, name),
+        Some(op) => {
+            let (expanded, entry) = crate::ad::check::operator_entry(program, op, name).map_err(|e| e.message)?;
+            crate::lower::from_core::lower(&crate::opt::optimize(&expanded), &entry)
+        }
+    };
+    lowered.map_err(|e| e.to_string())
 }
 
 /// Renders a run-time error as a diagnostic with the failing expression

@@ -1,6 +1,6 @@
 //! The `dl` command-line tool.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dl_compiler::core::ir::{DerivOp, Func, Program};
 use dl_compiler::core::value::{value_to_json, Value};
 use dl_compiler::driver::{self, Compiled};
@@ -19,19 +19,25 @@ struct Cli {
 enum Command {
     /// Run an entry point of a program and print its result.
     Run {
-        /// The program.
-        file: PathBuf,
-        /// The entry point to call.
-        #[arg(short, long, default_value = "main")]
-        entry: String,
-        /// Arguments in dl literal syntax, e.g. `[1.0, 2.0]` or `(3, true)`.
-        #[arg(allow_negative_numbers = true)]
-        args: Vec<String>,
-        /// Read the arguments from a file holding a JSON array, one element
-        /// per parameter.
-        #[arg(long, value_name = "FILE", conflicts_with = "args")]
-        args_json: Option<PathBuf>,
+        #[command(flatten)]
+        call: Call,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Run on the reference interpreter instead of native code.
+        #[arg(long)]
+        interp: bool,
+    },
+    /// Compile an entry point to native code and time its calls: the
+    /// compile time (source to native code), then the fastest and median
+    /// of the timed calls, after a warm-up.
+    Bench {
+        #[command(flatten)]
+        call: Call,
+        /// How many timed calls.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -90,6 +96,23 @@ enum Command {
     },
 }
 
+/// A call of an entry point: the program, the entry and its arguments.
+#[derive(Args)]
+struct Call {
+    /// The program.
+    file: PathBuf,
+    /// The entry point to call.
+    #[arg(short, long, default_value = "main")]
+    entry: String,
+    /// Arguments in dl literal syntax, e.g. `[1.0, 2.0]` or `(3, true)`.
+    #[arg(allow_negative_numbers = true)]
+    args: Vec<String>,
+    /// Read the arguments from a file holding a JSON array, one element
+    /// per parameter.
+    #[arg(long, value_name = "FILE", conflicts_with = "args")]
+    args_json: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Stage {
     /// The syntax tree of the file, as parsed.
@@ -103,18 +126,18 @@ enum Stage {
     Rev,
     /// After partial evaluation.
     Opt,
+    /// The loop IR of the entry point (or of its derivative).
+    Lir,
+    /// The Cranelift IR of the entry point (or of its derivative), after
+    /// Cranelift's optimisations, for unknown sizes.
+    Clif,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            file,
-            entry,
-            args,
-            args_json,
-            json,
-        } => run(&file, &entry, &args, args_json.as_deref(), json),
+        Command::Run { call, json, interp } => run(&call, json, interp),
+        Command::Bench { call, runs, json } => bench(&call, runs, json),
         Command::Check { file } => check(&file),
         Command::Test { file } => test(&file),
         Command::Ir {
@@ -172,20 +195,87 @@ fn compile(file: &Path) -> Result<(Compiled, Program), String> {
     Ok((compiled, program))
 }
 
-fn run(file: &Path, entry: &str, args: &[String], args_json: Option<&Path>, json: bool) -> Result<(), String> {
-    let (compiled, program) = compile(file)?;
-    let func = driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
-    let values = match args_json {
+fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
+    let (compiled, program) = compile(&call.file)?;
+    let values = read_args(&program, call)?;
+    let entry = call.entry.as_str();
+    let value = if interp {
+        driver::run(&program, entry, values)
+    } else {
+        driver::run_native(&program, entry, values)
+    }
+    .map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
+    print_value(&value, json);
+    Ok(())
+}
+
+/// The arguments of the call, from the command line or a JSON file.
+fn read_args(program: &Program, call: &Call) -> Result<Vec<Value>, String> {
+    let func = driver::entry(program, &call.entry).map_err(|e| format!("error: {e}"))?;
+    match &call.args_json {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
             driver::parse_args_json(func, &text)
         }
-        None => driver::parse_args(func, args),
+        None => driver::parse_args(func, &call.args),
     }
-    .map_err(|e| format!("error: {e}"))?;
-    let value = driver::run(&program, entry, values).map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
-    print_value(&value, json);
+    .map_err(|e| format!("error: {e}"))
+}
+
+fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
+    use dl_compiler::codegen::jit::Jit;
+    use std::time::Instant;
+    // Compile time is source to native code; reading the arguments is not
+    // part of it.
+    let start = Instant::now();
+    let (compiled, program) = compile(&call.file)?;
+    let front_end = start.elapsed();
+    let values = read_args(&program, call)?;
+    let entry = call.entry.as_str();
+    let start = Instant::now();
+    let mut jit = Jit::new(program).map_err(|e| format!("error: {e}"))?;
+    let render = |e| driver::render_run_error(&compiled.sources, &e);
+    jit.compile(entry, &values).map_err(render)?;
+    let compile_ms = (front_end + start.elapsed()).as_secs_f64() * 1e3;
+    // Warm caches and the thread pool: a few calls, at least 0.1 s.
+    let warm = Instant::now();
+    let mut warmups = 0;
+    while warmups < 3 || (warm.elapsed().as_secs_f64() < 0.1 && warmups < 1000) {
+        jit.time_calls(entry, &values, 1).map_err(render)?;
+        warmups += 1;
+    }
+    let runs = runs.max(1);
+    let mut times: Vec<f64> = jit
+        .time_calls(entry, &values, runs)
+        .map_err(render)?
+        .iter()
+        .map(|t| t.as_secs_f64() * 1e3)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let min_ms = times[0];
+    let median_ms = if runs % 2 == 1 {
+        times[runs / 2]
+    } else {
+        (times[runs / 2 - 1] + times[runs / 2]) / 2.0
+    };
+    if json {
+        let object = serde_json::json!({
+            "file": call.file.display().to_string(),
+            "entry": entry,
+            "compile_ms": compile_ms,
+            "min_ms": min_ms,
+            "median_ms": median_ms,
+            "runs": runs,
+            "warmup_runs": warmups,
+        });
+        println!("{object}");
+    } else {
+        println!("compile_ms {compile_ms:.3}");
+        println!("min_ms     {min_ms:.6}");
+        println!("median_ms  {median_ms:.6}");
+        println!("runs       {runs}");
+    }
     Ok(())
 }
 
@@ -332,6 +422,10 @@ fn ir(file: &Path, entry: Option<&str>, stage: Stage, dot: Option<&Path>) -> Res
         Stage::Unary | Stage::Rev => {
             return Err("error: the `unary` and `rev` stages show a derivative: add --grad or --vjp".to_string())
         }
+        Stage::Lir | Stage::Clif => {
+            let name = entry.ok_or("error: the `lir` and `clif` stages show one entry point: add --entry")?;
+            return print_native_stage(&driver::prepare(&compiled)?, name, None, stage);
+        }
         Stage::Ast => unreachable!("handled above"),
     };
     let program = match entry {
@@ -355,6 +449,10 @@ fn ir_derivative(file: &Path, entry: &str, op: DerivOp, stage: Stage, dot: Optio
         Stage::Core => dl_compiler::stages::Stage::Core,
         Stage::Opt => dl_compiler::stages::Stage::Opt,
         Stage::Ast => return Err("error: a derivative has no syntax tree; use --stage unary, rev, core or opt".into()),
+        Stage::Lir | Stage::Clif => {
+            let (_, program) = compile(file)?;
+            return print_native_stage(&program, entry, Some(op), stage);
+        }
     };
     let (_, program) = compile(file)?;
     driver::entry(&program, entry).map_err(|e| format!("error: {e}"))?;
@@ -363,6 +461,20 @@ fn ir_derivative(file: &Path, entry: &str, op: DerivOp, stage: Stage, dot: Optio
     print!("{text}");
     if let Some(path) = dot {
         write_dot(path, &main)?;
+    }
+    Ok(())
+}
+
+/// Prints the loop IR or the Cranelift IR of an entry point or of its
+/// derivative.
+fn print_native_stage(program: &Program, entry: &str, op: Option<DerivOp>, stage: Stage) -> Result<(), String> {
+    let func = driver::lower_entry(program, entry, op).map_err(|e| format!("error: {e}"))?;
+    match stage {
+        Stage::Lir => print!("{}", dl_compiler::lower::print::print(&func)),
+        _ => {
+            let text = dl_compiler::codegen::jit::clif_text(&func, &[]).map_err(|e| format!("error: {e}"))?;
+            print!("{text}");
+        }
     }
     Ok(())
 }

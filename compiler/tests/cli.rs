@@ -211,7 +211,7 @@ fn ir_prints_the_ast_and_the_core_of_an_entry_point() {
 
 #[test]
 fn help_explains_each_subcommand() {
-    for sub in ["run", "check", "test", "ir"] {
+    for sub in ["run", "check", "test", "ir", "bench"] {
         let o = dl(&[sub, "--help"]);
         assert!(o.status.success());
         assert!(stdout(&o).contains("Usage: dl"), "{sub}");
@@ -336,4 +336,42 @@ fn cost_prints_the_function_and_its_gradient() {
             .expect("a total")
     };
     assert!(total(rows[3]) < total(rows[2]), "{out}");
+}
+
+#[test]
+fn run_on_native_code_and_on_the_interpreter_print_the_same() {
+    for extra in [&[][..], &["--interp"][..]] {
+        let mut args = vec!["run", "examples/newton.dl"];
+        args.extend_from_slice(extra);
+        let o = dl(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "(1.414213562373095, 5)\n", "{args:?}");
+    }
+}
+
+#[test]
+fn ir_prints_the_loop_ir_and_the_cranelift_ir() {
+    let o = dl(&["ir", "tests/lir/map_reduce.dl", "-e", "f", "--stage", "lir"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("func f("), "{}", stdout(&o));
+    let o = dl(&["ir", "tests/lir/map_reduce.dl", "-e", "f", "--stage", "clif"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("f64x2"), "{}", stdout(&o));
+    let o = dl(&["ir", "examples/mlp.dl", "-e", "xent", "--grad", "--stage", "lir"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = dl(&["ir", "tests/lir/map_reduce.dl", "--stage", "clif"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("add --entry"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_prints_compile_time_and_call_times_as_json() {
+    let o = dl(&["bench", "examples/newton.dl", "--runs", "3", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    for key in ["compile_ms", "min_ms", "median_ms"] {
+        assert!(v[key].as_f64().is_some_and(|t| t >= 0.0), "{key}: {v}");
+    }
+    assert_eq!(v["runs"], 3);
+    assert!(v["min_ms"].as_f64() <= v["median_ms"].as_f64());
 }

@@ -1,53 +1,20 @@
 //! The lowering to LIR, checked against the core interpreter: every entry
-//! point the interpreter's tests run (test declarations, examples and their
-//! gradients, the derivative programs' functions and derivatives, run-time
-//! errors) is lowered, verified, run on the LIR evaluator, and must give
+//! point the interpreter's tests run (`common::differential`) is lowered, verified, run on the LIR evaluator, and must give
 //! the interpreter's value (bitwise, or within 1e-12 relative where the
 //! LIR may reassociate sums) or its run-time error (same message, same
 //! span). Snapshots of printed LIR for a few kernels sit in tests/lir.
 
 mod common;
 
-use dl_compiler::ad::check::operator_entry;
+use common::differential::{self, reassociates, run, same_value};
 use dl_compiler::core::interp;
-use dl_compiler::core::ir::{DerivOp, Program};
+use dl_compiler::core::ir::Program;
 use dl_compiler::core::value::Value;
 use dl_compiler::lower::eval::{eval, eval_with_stats, EvalError};
 use dl_compiler::lower::from_core::lower;
-use dl_compiler::lower::lir::{Func, Inst};
+use dl_compiler::lower::lir::Func;
 use dl_compiler::lower::print::print;
 use dl_compiler::lower::verify::verify;
-
-/// True when the LIR may sum in another order than the interpreter.
-fn reassociates(code: &[Inst]) -> bool {
-    code.iter().any(|inst| match inst {
-        Inst::For { hint, body, .. } => !hint.reductions.is_empty() || reassociates(body),
-        Inst::If { then, els, .. } => reassociates(then) || reassociates(els),
-        Inst::While { cond, body, .. } => reassociates(cond) || reassociates(body),
-        Inst::Call { func, .. } => matches!(*func, "dl_dot" | "dl_gemm" | "dl_gemv"),
-        _ => false,
-    })
-}
-
-fn same_f64(a: f64, b: f64, tolerant: bool) -> bool {
-    if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
-        return true;
-    }
-    tolerant && (a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()))
-}
-
-fn same_value(a: &Value, b: &Value, tolerant: bool) -> bool {
-    match (a, b) {
-        (Value::F64(x), Value::F64(y)) => same_f64(*x, *y, tolerant),
-        (Value::Array(xs), Value::Array(ys)) => {
-            xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| same_value(x, y, tolerant))
-        }
-        (Value::Tuple(xs), Value::Tuple(ys)) => {
-            xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| same_value(x, y, tolerant))
-        }
-        _ => a == b,
-    }
-}
 
 /// Lowers `entry`, verifies it, and compares the evaluator with the
 /// interpreter on `args`.
@@ -76,131 +43,24 @@ fn check_entry(program: &Program, entry: &str, args: &[Value]) -> Result<Func, S
     }
 }
 
-fn run(program: &Program, func: &str, args: Vec<Value>) -> Value {
-    interp::run(program, func, args).unwrap_or_else(|e| panic!("{func}: {}", e.message))
-}
-
-fn args_of(inputs: Value, k: usize) -> Vec<Value> {
-    match (k, inputs) {
-        (1, v) => vec![v],
-        (_, Value::Tuple(items)) if items.len() == k => items.to_vec(),
-        (_, other) => panic!("expected a tuple of {k} inputs, got {other}"),
-    }
-}
-
-/// Checks every entry and collects failures as `file: entry: problem`.
-struct Checker {
-    checked: usize,
-    failures: Vec<String>,
-}
-
-impl Checker {
-    fn entry(&mut self, file: &str, program: &Program, entry: &str, args: &[Value]) {
-        self.checked += 1;
-        if let Err(e) = check_entry(program, entry, args) {
-            self.failures.push(format!("{file}: {entry}: {e}"));
-        }
-    }
-
-    fn derivative(&mut self, file: &str, program: &Program, op: DerivOp, f: &str, args: &[Value]) {
-        match operator_entry(program, op, f) {
-            Ok((with_op, entry)) => {
-                let with_op = dl_compiler::opt::optimize(&with_op);
-                self.entry(file, &with_op, &entry, args)
-            }
-            Err(e) => self
-                .failures
-                .push(format!("{file}: {} of {f}: {}", op.name(), e.message)),
-        }
-    }
-
-    fn tests(&mut self, file: &str, program: &Program) {
-        for t in &program.tests {
-            self.entry(file, program, &t.func, &[]);
-        }
-    }
-
-    fn finish(self, at_least: usize) {
-        assert!(
-            self.failures.is_empty(),
-            "{} failures:\n{}",
-            self.failures.len(),
-            self.failures.join("\n")
-        );
-        assert!(self.checked >= at_least, "only {} entries checked", self.checked);
-        println!("{} entries agree", self.checked);
-    }
-}
-
 #[test]
 fn test_declarations_agree_with_the_interpreter() {
-    let mut c = Checker {
-        checked: 0,
-        failures: Vec::new(),
-    };
-    for path in common::dl_files("tests/programs") {
-        let (_, program) = common::compile_ok(&path);
-        c.tests(&common::stem(&path), &program);
-    }
-    c.finish(100);
+    differential::test_declarations(|p, e, a| check_entry(p, e, a).map(|_| ()));
 }
 
 #[test]
 fn examples_and_their_gradients_agree_with_the_interpreter() {
-    let mut c = Checker {
-        checked: 0,
-        failures: Vec::new(),
-    };
-    for path in common::dl_files("examples") {
-        let name = common::stem(&path);
-        let (_, program) = common::compile_ok(&path);
-        c.entry(&name, &program, "main", &[]);
-        let text = std::fs::read_to_string(&path).expect("readable");
-        for line in text.lines().filter_map(|l| l.strip_prefix("-- check-grad: ")) {
-            let (func, point) = line.split_once(" at ").expect("`-- check-grad: FUNC at POINT`");
-            let k = program.func(func).expect("the checked function").params.len();
-            let args = args_of(run(&program, point, Vec::new()), k);
-            c.entry(&name, &program, func, &args);
-            c.derivative(&name, &program, DerivOp::Grad, func, &args);
-        }
-    }
-    c.finish(20);
+    differential::examples_and_gradients(|p, e, a| check_entry(p, e, a).map(|_| ()));
 }
 
 #[test]
 fn derivative_programs_agree_with_the_interpreter() {
-    let mut c = Checker {
-        checked: 0,
-        failures: Vec::new(),
-    };
-    for path in common::dl_files("tests/derivatives") {
-        let name = common::stem(&path);
-        let (_, program) = common::compile_ok(&path);
-        let k = program.func("f").expect("an f").params.len();
-        let args = args_of(run(&program, "inputs", Vec::new()), k);
-        c.entry(&name, &program, "f", &args);
-        c.derivative(&name, &program, DerivOp::Grad, "f", &args);
-        // Forward mode along a fixed direction, as tests/derivatives.rs.
-        let mut t = (0..).map(|i: usize| ((i * 7 + 3) % 11) as f64 / 11.0 - 0.4);
-        let mut jvp_args = args.clone();
-        jvp_args.extend(args.iter().map(|a| a.with_f64_leaves(&mut t)).collect::<Vec<_>>());
-        c.derivative(&name, &program, DerivOp::Jvp, "f", &jvp_args);
-        c.tests(&name, &program);
-    }
-    c.finish(120);
+    differential::derivative_programs(|p, e, a| check_entry(p, e, a).map(|_| ()));
 }
 
 #[test]
 fn run_time_errors_agree_with_the_interpreter() {
-    let mut c = Checker {
-        checked: 0,
-        failures: Vec::new(),
-    };
-    for path in common::dl_files("tests/runtime_errors") {
-        let (_, program) = common::compile_ok(&path);
-        c.entry(&common::stem(&path), &program, "main", &[]);
-    }
-    c.finish(10);
+    differential::run_time_errors(|p, e, a| check_entry(p, e, a).map(|_| ()));
 }
 
 /// The printed LIR of the kernels of tests/lir: each file names the

@@ -90,3 +90,4 @@ pub fn own_functions(compiled: &Compiled, program: &Program) -> Program {
         tests: program.tests.clone(),
     }
 }
+pub mod differential;

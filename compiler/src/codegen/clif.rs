@@ -1,0 +1,1256 @@
+//! LIR to Cranelift IR: one entry point ([`define`]) that translates a
+//! `lir::Func` into a function of the entry ABI `fn(ctx, args, results) ->
+//! i32` (and the kernels of its parallel loops) and defines them in a
+//! Cranelift module, the JIT's or an object file's.
+//!
+//! LIR variables become frontend `Variable`s (bools are `i8` holding 0 or
+//! 1, pointers the target's address type), so the SSA form is the
+//! frontend's job. Memory accesses are `trusted` (aligned, never trapping):
+//! the lowering checks every index before it loads or stores.
+//!
+//! Loops whose hint says `vector` and whose body passes [`vector_plan`] run
+//! two iterations per step in `f64x2` lanes, with several accumulators for
+//! reductions and a scalar remainder. Loops whose hint says `parallel` run
+//! in chunks on the runtime's pool above [`Options::parallel_threshold`]
+//! iterations (see `parallel_for`).
+
+use super::abi;
+use crate::lower::abi::AbiTy;
+use crate::lower::lir::{BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    types, AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Type, UserFuncName,
+    Value,
+};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Compile `vector` loops with `f64x2` lanes.
+    pub vectorize: bool,
+    /// Run `parallel` loops on the runtime's thread pool.
+    pub parallel: bool,
+    /// The fewest iterations a parallel loop needs to leave the calling
+    /// thread: below it, starting the pool costs more than it saves.
+    pub parallel_threshold: i64,
+    /// Keep the text of the optimised Cranelift IR of every function.
+    pub keep_text: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            vectorize: true,
+            parallel: true,
+            parallel_threshold: 32768,
+            keep_text: false,
+        }
+    }
+}
+
+/// A function the code generator could not compile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodegenError(pub String);
+
+impl fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+impl From<ModuleError> for CodegenError {
+    fn from(e: ModuleError) -> Self {
+        CodegenError(format!("code generation failed: {e:?}"))
+    }
+}
+
+type R<T> = Result<T, CodegenError>;
+
+/// What [`define`] made.
+pub struct Defined {
+    /// The entry point.
+    pub entry: FuncId,
+    /// With [`Options::keep_text`]: the optimised Cranelift IR of the entry
+    /// point, then of each kernel.
+    pub text: Vec<String>,
+}
+
+/// Defines `func` in `module` under the symbol `name`, with the parameter
+/// components whose value is known (`known[k]` for `func.params[k]`)
+/// replaced by constants: the sizes of the JIT's size signature.
+pub fn define<M: Module>(
+    module: &mut M,
+    func: &Func,
+    name: &str,
+    known: &[Option<i64>],
+    options: &Options,
+) -> R<Defined> {
+    let ptr = module.target_config().pointer_type();
+    let conv = module.isa().default_call_conv();
+    let mut sig = Signature::new(conv);
+    sig.params.extend([AbiParam::new(ptr); 3]);
+    sig.returns.push(AbiParam::new(types::I32));
+    let entry = module.declare_function(name, Linkage::Export, &sig)?;
+
+    let mut kernels = Vec::new();
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, entry.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut e = Emitter::new(module, b, func, options, Mode::Entry, &mut kernels, name);
+        e.known = known_integers(func, known);
+        let block = e.b.create_block();
+        e.b.append_block_params_for_function_params(block);
+        e.b.switch_to_block(block);
+        let params = e.b.block_params(block).to_vec();
+        let (ctx_ptr, args, results) = (params[0], params[1], params[2]);
+        e.ctx = Some(ctx_ptr);
+        for (k, var) in func.params.iter().enumerate() {
+            let ty = func.vars[var.0 as usize].ty;
+            let value = match known.get(k).copied().flatten() {
+                Some(n) if ty == Ty::I64 => e.b.ins().iconst(types::I64, n),
+                _ => e.load_slot(ty, args, k),
+            };
+            e.b.def_var(e.vars[var.0 as usize], value);
+        }
+        e.block(&func.body)?;
+        for (k, result) in func.results.iter().enumerate() {
+            let v = e.operand(*result);
+            let v = if e.b.func.dfg.value_type(v) == types::I8 {
+                e.b.ins().uextend(types::I64, v)
+            } else {
+                v
+            };
+            e.b.ins().store(MemFlagsData::trusted(), v, results, (8 * k) as i32);
+        }
+        let ok = e.b.ins().iconst(types::I32, 0);
+        e.b.ins().return_(&[ok]);
+        e.finish();
+    }
+    let mut text = Vec::new();
+    finish_function(module, entry, &mut ctx, options, &mut text)?;
+
+    for kernel in kernels {
+        ctx.clear();
+        define_kernel(module, func, &kernel, options, &mut ctx, &mut fctx, &mut text)?;
+    }
+    Ok(Defined { entry, text })
+}
+
+/// Compiles the function in `ctx` into `id`, keeping its optimised text.
+fn finish_function<M: Module>(
+    module: &mut M,
+    id: FuncId,
+    ctx: &mut Context,
+    options: &Options,
+    text: &mut Vec<String>,
+) -> R<()> {
+    module.define_function(id, ctx).map_err(|e| match e {
+        ModuleError::Compilation(err) => CodegenError(format!(
+            "code generation failed: {}",
+            cranelift_codegen::print_errors::pretty_error(&ctx.func, err)
+        )),
+        other => other.into(),
+    })?;
+    if options.keep_text {
+        // Compilation optimised the function in place.
+        text.push(ctx.func.display().to_string());
+    }
+    Ok(())
+}
+
+/// Whether the function being emitted is the entry point or a kernel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Entry,
+    Kernel,
+}
+
+/// A parallel loop outlined into a kernel, defined after the entry point.
+struct KernelPlan {
+    id: FuncId,
+    index: Var,
+    body: Vec<Inst>,
+    hint: LoopHint,
+    /// The variables the body reads from the environment, in env order.
+    free: Vec<Var>,
+    /// The variables read outside the loop, for the kernel's own
+    /// vectorisation of it.
+    read_after: HashSet<Var>,
+    /// The entry's variables known at compile time.
+    known: HashMap<Var, i64>,
+}
+
+/// The environment of a kernel, 8-byte slots: the context, the loop's
+/// start and end, the chunk count, the free variables, then the partial
+/// results of the reductions (`MAX_CHUNKS` slots for each).
+const ENV_CTX: i32 = 0;
+const ENV_START: i32 = 8;
+const ENV_END: i32 = 16;
+const ENV_CHUNKS: i32 = 24;
+const ENV_FREE: i32 = 32;
+/// At most this many chunks: enough to balance two to a few dozen threads.
+const MAX_CHUNKS: i64 = 64;
+/// Iterations per chunk, at the least: chunks this long amortise a task.
+const MIN_CHUNK: i64 = 16384;
+
+fn env_partials(free: usize) -> i32 {
+    ENV_FREE + 8 * free as i32
+}
+
+fn define_kernel<M: Module>(
+    module: &mut M,
+    func: &Func,
+    kernel: &KernelPlan,
+    options: &Options,
+    ctx: &mut Context,
+    fctx: &mut FunctionBuilderContext,
+    text: &mut Vec<String>,
+) -> R<()> {
+    let ptr = module.target_config().pointer_type();
+    ctx.func.signature = kernel_signature(module);
+    ctx.func.name = UserFuncName::user(0, kernel.id.as_u32());
+    let mut unused = Vec::new();
+    {
+        let b = FunctionBuilder::new(&mut ctx.func, fctx);
+        let mut e = Emitter::new(module, b, func, options, Mode::Kernel, &mut unused, "");
+        e.known = kernel.known.clone();
+        e.read_outside.insert(kernel.body.as_ptr(), kernel.read_after.clone());
+        let block = e.b.create_block();
+        e.b.append_block_params_for_function_params(block);
+        e.b.switch_to_block(block);
+        let params = e.b.block_params(block).to_vec();
+        let (env, chunk) = (params[0], params[1]);
+        let trusted = MemFlagsData::trusted();
+        e.ctx = Some(e.b.ins().load(ptr, trusted, env, ENV_CTX));
+        let start = e.b.ins().load(types::I64, trusted, env, ENV_START);
+        let end = e.b.ins().load(types::I64, trusted, env, ENV_END);
+        let chunks = e.b.ins().load(types::I64, trusted, env, ENV_CHUNKS);
+        for (k, var) in kernel.free.iter().enumerate() {
+            let ty = func.vars[var.0 as usize].ty;
+            let v = e.load_slot(ty, env, (ENV_FREE / 8) as usize + k);
+            e.b.def_var(e.vars[var.0 as usize], v);
+        }
+        for (acc, op) in &kernel.hint.reductions {
+            let identity = e.identity(*op);
+            e.b.def_var(e.vars[acc.0 as usize], identity);
+        }
+        // This chunk's iterations: [start + c*len, min(end, that + len)),
+        // len = ceil(n / chunks).
+        let n = e.b.ins().isub(end, start);
+        let one = e.b.ins().iconst(types::I64, 1);
+        let chunks_less_one = e.b.ins().isub(chunks, one);
+        let rounded = e.b.ins().iadd(n, chunks_less_one);
+        let len = e.b.ins().sdiv(rounded, chunks);
+        let offset = e.b.ins().imul(chunk, len);
+        let lo = e.b.ins().iadd(start, offset);
+        let lo = e.b.ins().smin(lo, end);
+        let hi = e.b.ins().iadd(lo, len);
+        let hi = e.b.ins().smin(hi, end);
+        let mut hint = kernel.hint.clone();
+        hint.parallel = false;
+        e.for_loop(kernel.index, lo, hi, &kernel.body, &hint)?;
+        let partials = env_partials(kernel.free.len());
+        for (r, (acc, _)) in kernel.hint.reductions.iter().enumerate() {
+            let v = e.b.use_var(e.vars[acc.0 as usize]);
+            let at = e.b.ins().imul_imm_s(chunk, 8);
+            let at = e.b.ins().iadd(env, at);
+            e.b.ins()
+                .store(trusted, v, at, partials + (r as i64 * MAX_CHUNKS * 8) as i32);
+        }
+        e.b.ins().return_(&[]);
+        e.finish();
+    }
+    finish_function(module, kernel.id, ctx, options, text)
+}
+
+fn kernel_signature<M: Module>(module: &M) -> Signature {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = Signature::new(module.isa().default_call_conv());
+    sig.params.push(AbiParam::new(ptr));
+    sig.params.push(AbiParam::new(types::I64));
+    sig
+}
+
+/// The Cranelift type of a LIR variable.
+fn var_type(ty: Ty) -> Type {
+    match ty {
+        Ty::F64 => types::F64,
+        Ty::I64 | Ty::Ptr => types::I64,
+        Ty::Bool => types::I8,
+    }
+}
+
+/// Emits the code of one function.
+struct Emitter<'a, 'b, M: Module> {
+    module: &'a mut M,
+    b: FunctionBuilder<'b>,
+    func: &'a Func,
+    options: &'a Options,
+    mode: Mode,
+    /// One frontend variable per LIR variable.
+    vars: Vec<Variable>,
+    /// The context pointer: the entry's first parameter, a kernel's env's
+    /// first slot.
+    ctx: Option<Value>,
+    imports: HashMap<&'static str, FuncRef>,
+    kernels: &'a mut Vec<KernelPlan>,
+    /// The entry point's symbol, to name its kernels.
+    name: &'a str,
+    /// Variables whose value is known at compile time ([`known_integers`]).
+    known: HashMap<Var, i64>,
+    /// Variables read outside each loop (by the loop's address), computed
+    /// when a loop is first considered for vectors or threads.
+    read_outside: HashMap<*const Inst, HashSet<Var>>,
+}
+
+impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
+    fn new(
+        module: &'a mut M,
+        mut b: FunctionBuilder<'b>,
+        func: &'a Func,
+        options: &'a Options,
+        mode: Mode,
+        kernels: &'a mut Vec<KernelPlan>,
+        name: &'a str,
+    ) -> Self {
+        let vars = func.vars.iter().map(|v| b.declare_var(var_type(v.ty))).collect();
+        Emitter {
+            module,
+            b,
+            func,
+            options,
+            mode,
+            vars,
+            ctx: None,
+            imports: HashMap::new(),
+            kernels,
+            name,
+            read_outside: HashMap::new(),
+            known: HashMap::new(),
+        }
+    }
+
+    fn finish(mut self) {
+        self.b.seal_all_blocks();
+        self.b.finalize(self.module.target_config());
+    }
+
+    fn ctx(&self) -> Value {
+        self.ctx.expect("the context is loaded first")
+    }
+
+    /// The 8-byte slot `k` at `base`, as a value of type `ty`.
+    fn load_slot(&mut self, ty: Ty, base: Value, k: usize) -> Value {
+        let offset = (8 * k) as i32;
+        let trusted = MemFlagsData::trusted();
+        match ty {
+            Ty::F64 => self.b.ins().load(types::F64, trusted, base, offset),
+            Ty::I64 | Ty::Ptr => self.b.ins().load(types::I64, trusted, base, offset),
+            Ty::Bool => {
+                let word = self.b.ins().load(types::I64, trusted, base, offset);
+                self.b.ins().icmp_imm_s(IntCC::NotEqual, word, 0)
+            }
+        }
+    }
+
+    /// The value of an i64 operand when it is known at compile time.
+    fn integer(&self, o: Operand) -> Option<i64> {
+        match o {
+            Operand::I64(n) => Some(n),
+            Operand::Var(v) => self.known.get(&v).copied(),
+            _ => None,
+        }
+    }
+
+    fn operand(&mut self, o: Operand) -> Value {
+        if let Some(n) = self.integer(o) {
+            return self.b.ins().iconst(types::I64, n);
+        }
+        match o {
+            Operand::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
+            Operand::F64(x) => self.b.ins().f64const(x),
+            Operand::I64(n) => self.b.ins().iconst(types::I64, n),
+            Operand::Bool(x) => self.b.ins().iconst(types::I8, i64::from(x)),
+        }
+    }
+
+    fn set(&mut self, var: Var, value: Value) {
+        self.b.def_var(self.vars[var.0 as usize], value);
+    }
+
+    /// Calls the runtime function `name` with `args`, narrowing i64
+    /// arguments where the ABI wants an i32.
+    fn call(&mut self, name: &str, args: &[Value]) -> R<Option<Value>> {
+        let symbol = abi::symbol(name).ok_or_else(|| CodegenError(format!("`{name}` is not a runtime function")))?;
+        if symbol.1.len() != args.len() {
+            return Err(CodegenError(format!("`{name}` called with {} arguments", args.len())));
+        }
+        let callee = match self.imports.get(symbol.0) {
+            Some(f) => *f,
+            None => {
+                let sig = abi::signature(symbol, self.module.isa().default_call_conv());
+                let id = self.module.declare_function(symbol.0, Linkage::Import, &sig)?;
+                let f = self.module.declare_func_in_func(id, self.b.func);
+                self.imports.insert(symbol.0, f);
+                f
+            }
+        };
+        let args: Vec<Value> = args
+            .iter()
+            .zip(symbol.1)
+            .map(|(v, t)| match t {
+                AbiTy::I32 if self.b.func.dfg.value_type(*v) == types::I64 => self.b.ins().ireduce(types::I32, *v),
+                _ => *v,
+            })
+            .collect();
+        let call = self.b.ins().call(callee, &args);
+        Ok(self.b.inst_results(call).first().copied())
+    }
+
+    /// The address of element `index` of a buffer of `ty`s at `base`.
+    fn address(&mut self, ty: Ty, base: Value, index: Value) -> Value {
+        let bytes = self.b.ins().imul_imm_s(index, ty.size());
+        self.b.ins().iadd(base, bytes)
+    }
+
+    fn block(&mut self, code: &[Inst]) -> R<()> {
+        code.iter().try_for_each(|inst| self.inst(inst))
+    }
+
+    fn inst(&mut self, inst: &Inst) -> R<()> {
+        match inst {
+            Inst::Set(var, expr) => {
+                let v = self.expr(expr)?;
+                self.set(*var, v);
+            }
+            Inst::Store { ty, base, index, value } => {
+                let (base, index, value) = (self.operand(*base), self.operand(*index), self.operand(*value));
+                let at = self.address(*ty, base, index);
+                self.b.ins().store(MemFlagsData::trusted(), value, at, 0);
+            }
+            Inst::Copy { ty, dst, src, n } => {
+                let (dst, src, n) = (self.operand(*dst), self.operand(*src), self.operand(*n));
+                let bytes = self.b.ins().imul_imm_s(n, ty.size());
+                let config = self.module.target_config();
+                self.b.call_memmove(config, dst, src, bytes);
+            }
+            Inst::If { cond, then, els } => {
+                let cond = self.operand(*cond);
+                let (then_block, else_block, merge) =
+                    (self.b.create_block(), self.b.create_block(), self.b.create_block());
+                self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+                self.b.switch_to_block(then_block);
+                self.block(then)?;
+                self.b.ins().jump(merge, &[]);
+                self.b.switch_to_block(else_block);
+                self.block(els)?;
+                self.b.ins().jump(merge, &[]);
+                self.b.switch_to_block(merge);
+            }
+            Inst::For {
+                index,
+                start,
+                end,
+                body,
+                hint,
+            } => {
+                // A trip count known now decides between threads and the
+                // calling thread here, not at run time.
+                let trip = self
+                    .integer(*start)
+                    .zip(self.integer(*end))
+                    .map(|(s, e)| e.wrapping_sub(s));
+                let (start, end) = (self.operand(*start), self.operand(*end));
+                let worth_threads = trip.is_none_or(|n| n >= self.options.parallel_threshold);
+                if self.mode == Mode::Entry && self.options.parallel && hint.parallel && worth_threads {
+                    return self.parallel_for(*index, start, end, body, hint, trip.is_some());
+                }
+                self.for_loop(*index, start, end, body, hint)?;
+            }
+            Inst::While { cond, test, body } => {
+                let (head, body_block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(head);
+                self.block(cond)?;
+                let test = self.operand(*test);
+                self.b.ins().brif(test, body_block, &[], exit, &[]);
+                self.b.switch_to_block(body_block);
+                self.block(body)?;
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(exit);
+            }
+            Inst::Call { func, args, result } => {
+                let args: Vec<Value> = args.iter().map(|a| self.operand(*a)).collect();
+                let r = self.call(func, &args)?;
+                if let Some(var) = result {
+                    let r = r.ok_or_else(|| CodegenError(format!("`{func}` returns nothing")))?;
+                    self.set(*var, r);
+                }
+            }
+            Inst::ArenaMark(var) => {
+                let ctx = self.ctx();
+                let mark = self.call("dl_arena_mark", &[ctx])?.expect("a mark");
+                self.set(*var, mark);
+            }
+            Inst::ArenaRelease(mark) => {
+                let (ctx, mark) = (self.ctx(), self.operand(*mark));
+                self.call("dl_arena_release", &[ctx, mark])?;
+            }
+            Inst::Fail { kind, loc, values } => {
+                let mut args = vec![
+                    self.ctx(),
+                    self.b.ins().iconst(types::I32, i64::from(*kind)),
+                    self.b.ins().iconst(types::I32, i64::from(*loc)),
+                ];
+                for k in 0..3 {
+                    let v = match values.get(k) {
+                        Some(o) => self.operand(*o),
+                        None => self.b.ins().iconst(types::I64, 0),
+                    };
+                    args.push(v);
+                }
+                self.call("dl_raise", &args)?;
+                // Every instruction of this block leads here: keep it out
+                // of the hot path (the entry block cannot be).
+                let current = self.b.current_block().expect("a block");
+                if self.b.func.layout.entry_block() != Some(current) {
+                    self.b.set_cold_block(current);
+                }
+                match self.mode {
+                    Mode::Entry => {
+                        let failed = self.b.ins().iconst(types::I32, 1);
+                        self.b.ins().return_(&[failed]);
+                    }
+                    // The caller of the pool sees the error in the context.
+                    Mode::Kernel => {
+                        self.b.ins().return_(&[]);
+                    }
+                }
+                // What follows in LIR is unreachable; it still needs a block.
+                let rest = self.b.create_block();
+                self.b.switch_to_block(rest);
+            }
+        }
+        Ok(())
+    }
+
+    fn expr(&mut self, expr: &Expr) -> R<Value> {
+        Ok(match expr {
+            Expr::Atom(o) => self.operand(*o),
+            Expr::Unary(op, a) => {
+                let a = self.operand(*a);
+                self.unary(*op, a)
+            }
+            Expr::Binary(op, a, b) => {
+                let (a, b) = (self.operand(*a), self.operand(*b));
+                self.binary(*op, a, b)
+            }
+            Expr::Select(c, a, b) => {
+                let (c, a, b) = (self.operand(*c), self.operand(*a), self.operand(*b));
+                self.b.ins().select(c, a, b)
+            }
+            Expr::Load { ty, base, index } => {
+                let (base, index) = (self.operand(*base), self.operand(*index));
+                let at = self.address(*ty, base, index);
+                self.b.ins().load(var_type(*ty), MemFlagsData::trusted(), at, 0)
+            }
+            Expr::Offset { ty, base, index } => {
+                let (base, index) = (self.operand(*base), self.operand(*index));
+                self.address(*ty, base, index)
+            }
+            Expr::Alloc { ty, n } => {
+                let n = self.operand(*n);
+                let bytes = self.b.ins().imul_imm_s(n, ty.size());
+                let ctx = self.ctx();
+                self.call("dl_alloc", &[ctx, bytes])?.expect("a pointer")
+            }
+        })
+    }
+
+    /// A scalar binary operation, with the interpreter's semantics; also
+    /// used lane-wise on `f64x2` for the float arithmetic.
+    fn binary(&mut self, op: BinOp, a: Value, b: Value) -> Value {
+        use BinOp::*;
+        let ins = self.b.ins();
+        match op {
+            FAdd => ins.fadd(a, b),
+            FSub => ins.fsub(a, b),
+            FMul => ins.fmul(a, b),
+            FDiv => ins.fdiv(a, b),
+            // IEEE 754-2019 minimum and maximum: NaN-propagating, -0 < +0.
+            FMin => ins.fmin(a, b),
+            FMax => ins.fmax(a, b),
+            IAdd => ins.iadd(a, b),
+            ISub => ins.isub(a, b),
+            IMul => ins.imul(a, b),
+            IDiv | IRem => self.division(op, a, b),
+            IMin => ins.smin(a, b),
+            IMax => ins.smax(a, b),
+            FEq => ins.fcmp(FloatCC::Equal, a, b),
+            // `!=` is true when either side is NaN.
+            FNe => ins.fcmp(FloatCC::NotEqual, a, b),
+            FLt => ins.fcmp(FloatCC::LessThan, a, b),
+            FLe => ins.fcmp(FloatCC::LessThanOrEqual, a, b),
+            FGt => ins.fcmp(FloatCC::GreaterThan, a, b),
+            FGe => ins.fcmp(FloatCC::GreaterThanOrEqual, a, b),
+            IEq | BEq => ins.icmp(IntCC::Equal, a, b),
+            INe | BNe => ins.icmp(IntCC::NotEqual, a, b),
+            ILt => ins.icmp(IntCC::SignedLessThan, a, b),
+            ILe => ins.icmp(IntCC::SignedLessThanOrEqual, a, b),
+            IGt => ins.icmp(IntCC::SignedGreaterThan, a, b),
+            IGe => ins.icmp(IntCC::SignedGreaterThanOrEqual, a, b),
+            And => ins.band(a, b),
+            Or => ins.bor(a, b),
+        }
+    }
+
+    /// Truncating division and remainder that wrap like Rust's
+    /// `wrapping_div`: `sdiv` traps on `i64::MIN / -1`, so a divisor of -1
+    /// (or 0, which the lowering has ruled out) divides by 1 instead and
+    /// the quotient is negated.
+    fn division(&mut self, op: BinOp, a: Value, b: Value) -> Value {
+        let plus_one = self.b.ins().iadd_imm_s(b, 1);
+        // b + 1 <= 1 (unsigned) exactly when b is -1 or 0.
+        let special = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThanOrEqual, plus_one, 1);
+        let one = self.b.ins().iconst(types::I64, 1);
+        let divisor = self.b.ins().select(special, one, b);
+        if op == BinOp::IDiv {
+            let q = self.b.ins().sdiv(a, divisor);
+            let negated = self.b.ins().ineg(a);
+            let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, b, -1);
+            self.b.ins().select(minus_one, negated, q)
+        } else {
+            // x % 1 == x % -1 == 0.
+            self.b.ins().srem(a, divisor)
+        }
+    }
+
+    fn unary(&mut self, op: UnOp, a: Value) -> Value {
+        use UnOp::*;
+        match op {
+            FNeg => self.b.ins().fneg(a),
+            FAbs => self.b.ins().fabs(a),
+            FSqrt => self.b.ins().sqrt(a),
+            FFloor => self.b.ins().floor(a),
+            FCeil => self.b.ins().ceil(a),
+            FSign => {
+                // 1 above zero, -1 below, and zeros and NaN unchanged.
+                let zero = self.b.ins().f64const(0.0);
+                let (one, minus_one) = (self.b.ins().f64const(1.0), self.b.ins().f64const(-1.0));
+                let below = self.b.ins().fcmp(FloatCC::LessThan, a, zero);
+                let rest = self.b.ins().select(below, minus_one, a);
+                let above = self.b.ins().fcmp(FloatCC::GreaterThan, a, zero);
+                self.b.ins().select(above, one, rest)
+            }
+            INeg => self.b.ins().ineg(a),
+            IAbs => self.b.ins().iabs(a),
+            ISign => {
+                let low = self.b.ins().iconst(types::I64, -1);
+                let high = self.b.ins().iconst(types::I64, 1);
+                let clamped = self.b.ins().smax(a, low);
+                self.b.ins().smin(clamped, high)
+            }
+            Not => {
+                let one = self.b.ins().iconst(types::I8, 1);
+                self.b.ins().bxor(a, one)
+            }
+            IToF => self.b.ins().fcvt_from_sint(types::F64, a),
+            // The lowering checked NaN and the range: saturation never
+            // happens, and `as i64` truncates the same way.
+            FToI => self.b.ins().fcvt_to_sint_sat(types::I64, a),
+            BToI => self.b.ins().uextend(types::I64, a),
+        }
+    }
+
+    /// The identity of a reduction operator, as a scalar.
+    fn identity(&mut self, op: BinOp) -> Value {
+        match op {
+            // -0 + x == x for every x, +0 + -0 is +0.
+            BinOp::FAdd => self.b.ins().f64const(-0.0),
+            BinOp::FMul => self.b.ins().f64const(1.0),
+            BinOp::FMin => self.b.ins().f64const(f64::INFINITY),
+            BinOp::FMax => self.b.ins().f64const(f64::NEG_INFINITY),
+            BinOp::IAdd => self.b.ins().iconst(types::I64, 0),
+            BinOp::IMul => self.b.ins().iconst(types::I64, 1),
+            BinOp::IMin => self.b.ins().iconst(types::I64, i64::MAX),
+            BinOp::IMax => self.b.ins().iconst(types::I64, i64::MIN),
+            other => unreachable!("{other:?} is not a reduction operator"),
+        }
+    }
+
+    /// `for index in start..end { body }`, with vector lanes when the hint
+    /// and the body allow them.
+    fn for_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<()> {
+        let mut start = start;
+        if self.options.vectorize && hint.vector {
+            if let Some(plan) = vector_plan(body, index, hint, self.func, &self.outside_reads(body)) {
+                start = self.vector_loop(&plan, start, end, body, hint)?;
+            }
+        }
+        self.scalar_loop(index, start, end, body)
+    }
+
+    fn scalar_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst]) -> R<()> {
+        let i = self.vars[index.0 as usize];
+        self.counted_loop(i, start, end, 1, |e, _| e.block(body))
+    }
+
+    /// `counter = start; while counter + step <= end { body(counter);
+    /// counter += step }`: the loop runs whole steps before `end`.
+    fn counted_loop(
+        &mut self,
+        counter: Variable,
+        start: Value,
+        end: Value,
+        step: i64,
+        body: impl FnOnce(&mut Self, Value) -> R<()>,
+    ) -> R<()> {
+        self.b.def_var(counter, start);
+        // `end - step` cannot overflow for a loop over buffer indices.
+        let (cc, limit) = if step == 1 {
+            (IntCC::SignedLessThan, end)
+        } else {
+            (IntCC::SignedLessThanOrEqual, self.b.ins().iadd_imm_s(end, -step))
+        };
+        let (head, body_block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let at = self.b.use_var(counter);
+        let more = self.b.ins().icmp(cc, at, limit);
+        self.b.ins().brif(more, body_block, &[], exit, &[]);
+        self.b.switch_to_block(body_block);
+        body(self, at)?;
+        // The body never assigns the counter, but its code may have replaced
+        // the variable's value in another block: read it again.
+        let at = self.b.use_var(counter);
+        let next = self.b.ins().iadd_imm_s(at, step);
+        self.b.def_var(counter, next);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// The variables read anywhere in the function outside `body` (the
+    /// body of one loop), results included.
+    fn outside_reads(&mut self, body: &[Inst]) -> HashSet<Var> {
+        let key = body.as_ptr();
+        if let Some(set) = self.read_outside.get(&key) {
+            return set.clone();
+        }
+        let mut set = HashSet::new();
+        reads_except(&self.func.body, key, &mut set);
+        for r in &self.func.results {
+            if let Operand::Var(v) = r {
+                set.insert(*v);
+            }
+        }
+        self.read_outside.insert(key, set.clone());
+        set
+    }
+
+    /// The vector part of a loop: iterations from `start` in steps of two
+    /// lanes times the unrolling, while they fit before `end`; returns
+    /// where the scalar remainder starts. Reductions keep one `f64x2`
+    /// accumulator per unrolled copy, combined into the scalar one after.
+    fn vector_loop(&mut self, plan: &VectorPlan, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<Value> {
+        let copies: i64 = if hint.reductions.is_empty() { 1 } else { 4 };
+        let step = 2 * copies;
+        let i = self.b.declare_var(types::I64);
+        let mut accumulators: Vec<Vec<Variable>> = Vec::new();
+        for (_, op) in &hint.reductions {
+            let identity = self.identity(*op);
+            let lanes = self.b.ins().splat(types::F64X2, identity);
+            let accs = (0..copies)
+                .map(|_| {
+                    let acc = self.b.declare_var(types::F64X2);
+                    self.b.def_var(acc, lanes);
+                    acc
+                })
+                .collect();
+            accumulators.push(accs);
+        }
+        self.counted_loop(i, start, end, step, |e, at| {
+            for copy in 0..copies {
+                let lane_index = e.b.ins().iadd_imm_s(at, 2 * copy);
+                let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
+                e.vector_body(plan, body, lane_index, &accs);
+            }
+            Ok(())
+        })?;
+        for ((acc, op), accs) in hint.reductions.iter().zip(&accumulators) {
+            let mut total = self.b.use_var(accs[0]);
+            for a in &accs[1..] {
+                let a = self.b.use_var(*a);
+                total = self.binary(*op, total, a);
+            }
+            let low = self.b.ins().extractlane(total, 0);
+            let high = self.b.ins().extractlane(total, 1);
+            let lanes = self.binary(*op, low, high);
+            let scalar = self.b.use_var(self.vars[acc.0 as usize]);
+            let combined = self.binary(*op, scalar, lanes);
+            self.set(*acc, combined);
+        }
+        Ok(self.b.use_var(i))
+    }
+
+    /// One copy of a vector loop's body: lanes `lane_index` and the next.
+    fn vector_body(&mut self, plan: &VectorPlan, body: &[Inst], lane_index: Value, accs: &[Variable]) {
+        let mut lanes: HashMap<Var, Value> = HashMap::new();
+        let vector_flags = MemFlagsData::new().with_notrap();
+        for inst in body {
+            match inst {
+                Inst::Set(var, expr) => {
+                    if let Some(r) = plan.reductions.get(var) {
+                        let Expr::Binary(op, a, b) = expr else {
+                            unreachable!("checked by vector_plan")
+                        };
+                        let x = if *a == Operand::Var(*var) { *b } else { *a };
+                        let x = self.lanes(&lanes, x);
+                        let acc = self.b.use_var(accs[*r]);
+                        let next = self.binary(*op, acc, x);
+                        self.b.def_var(accs[*r], next);
+                        continue;
+                    }
+                    let v = match expr {
+                        Expr::Atom(a) => self.lanes(&lanes, *a),
+                        Expr::Unary(op, a) => {
+                            let a = self.lanes(&lanes, *a);
+                            self.unary(*op, a)
+                        }
+                        Expr::Binary(op, a, b) => {
+                            let (a, b) = (self.lanes(&lanes, *a), self.lanes(&lanes, *b));
+                            self.binary(*op, a, b)
+                        }
+                        Expr::Load { base, .. } => {
+                            let base = self.operand(*base);
+                            let at = self.address(Ty::F64, base, lane_index);
+                            self.b.ins().load(types::F64X2, vector_flags, at, 0)
+                        }
+                        _ => unreachable!("checked by vector_plan"),
+                    };
+                    lanes.insert(*var, v);
+                }
+                Inst::Store { base, value, .. } => {
+                    let value = self.lanes(&lanes, *value);
+                    let base = self.operand(*base);
+                    let at = self.address(Ty::F64, base, lane_index);
+                    self.b.ins().store(vector_flags, value, at, 0);
+                }
+                _ => unreachable!("checked by vector_plan"),
+            }
+        }
+    }
+
+    /// An operand as two lanes: a lane value of this iteration, or an
+    /// invariant splatted.
+    fn lanes(&mut self, lanes: &HashMap<Var, Value>, o: Operand) -> Value {
+        if let Operand::Var(v) = o {
+            if let Some(x) = lanes.get(&v) {
+                return *x;
+            }
+        }
+        let scalar = self.operand(o);
+        self.b.ins().splat(types::F64X2, scalar)
+    }
+
+    /// The free variables of a parallel loop's body, or `None` when it
+    /// cannot leave the calling thread: a variable assigned in the body
+    /// and read after it (other than a reduction) would need the last
+    /// iteration's value.
+    fn parallel_plan(&mut self, index: Var, body: &[Inst], hint: &LoopHint) -> Option<Vec<Var>> {
+        let mut assigned = HashSet::new();
+        assigns(body, &mut assigned);
+        let reductions: HashSet<Var> = hint.reductions.iter().map(|(v, _)| *v).collect();
+        let outside = self.outside_reads(body);
+        if assigned
+            .iter()
+            .any(|v| !reductions.contains(v) && *v != index && outside.contains(v))
+        {
+            return None;
+        }
+        if !allocation_free(body) {
+            return None;
+        }
+        let mut read = HashSet::new();
+        reads_except(body, std::ptr::null(), &mut read);
+        let mut free: Vec<Var> = read
+            .into_iter()
+            .filter(|v| *v != index && !reductions.contains(v))
+            .collect();
+        free.sort();
+        Some(free)
+    }
+
+    /// A parallel loop: below the threshold the plain loop; above it, the
+    /// body outlined into a kernel run in chunks on the pool (only that
+    /// when the trip count is `known_big`). The chunk count depends on the
+    /// trip count only, so reductions combine their partial results in the
+    /// same order whatever the threads. A body that cannot leave the
+    /// calling thread ([`Emitter::parallel_plan`]) runs as a plain loop.
+    fn parallel_for(
+        &mut self,
+        index: Var,
+        start: Value,
+        end: Value,
+        body: &[Inst],
+        hint: &LoopHint,
+        known_big: bool,
+    ) -> R<()> {
+        let Some(free) = self.parallel_plan(index, body, hint) else {
+            return self.for_loop(index, start, end, body, hint);
+        };
+        let n = self.b.ins().isub(end, start);
+        let (threaded, merge) = (self.b.create_block(), self.b.create_block());
+        if known_big {
+            self.b.ins().jump(threaded, &[]);
+        } else {
+            let big = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, self.options.parallel_threshold);
+            let serial = self.b.create_block();
+            self.b.ins().brif(big, threaded, &[], serial, &[]);
+            self.b.switch_to_block(serial);
+            self.for_loop(index, start, end, body, hint)?;
+            self.b.ins().jump(merge, &[]);
+        }
+
+        self.b.switch_to_block(threaded);
+        let id = self.module.declare_function(
+            &format!("{}$kernel{}", self.name, self.kernels.len()),
+            Linkage::Local,
+            &kernel_signature(self.module),
+        )?;
+        let trusted = MemFlagsData::trusted();
+        let partials = env_partials(free.len());
+        let size = partials as u32 + (hint.reductions.len() as i64 * MAX_CHUNKS * 8) as u32;
+        let slot = self
+            .b
+            .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
+        let ptr = self.module.target_config().pointer_type();
+        let env = self.b.ins().stack_addr(ptr, slot, 0);
+        let ctx = self.ctx();
+        self.b.ins().store(trusted, ctx, env, ENV_CTX);
+        self.b.ins().store(trusted, start, env, ENV_START);
+        self.b.ins().store(trusted, end, env, ENV_END);
+        let chunks = self.b.ins().sdiv_imm_s(n, MIN_CHUNK);
+        let most = self.b.ins().iconst(types::I64, MAX_CHUNKS);
+        let chunks = self.b.ins().smin(chunks, most);
+        let one = self.b.ins().iconst(types::I64, 1);
+        let chunks = self.b.ins().smax(chunks, one);
+        self.b.ins().store(trusted, chunks, env, ENV_CHUNKS);
+        for (k, var) in free.iter().enumerate() {
+            let mut v = self.b.use_var(self.vars[var.0 as usize]);
+            if self.b.func.dfg.value_type(v) == types::I8 {
+                v = self.b.ins().uextend(types::I64, v);
+            }
+            self.b.ins().store(trusted, v, env, ENV_FREE + 8 * k as i32);
+        }
+        let kernel = self.module.declare_func_in_func(id, self.b.func);
+        let kernel_address = self.b.ins().func_addr(ptr, kernel);
+        self.call("dl_parallel_chunks", &[kernel_address, env, chunks])?;
+        // An error raised in a chunk: report it as this function's.
+        let failed = self.call("dl_has_error", &[ctx])?.expect("a flag");
+        let (fail, fine) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(failed, fail, &[], fine, &[]);
+        self.b.switch_to_block(fail);
+        self.b.set_cold_block(fail);
+        let status = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().return_(&[status]);
+        self.b.switch_to_block(fine);
+        // The partial results in chunk order.
+        for (r, (acc, op)) in hint.reductions.iter().enumerate() {
+            let ty = var_type(self.func.vars[acc.0 as usize].ty);
+            let c = self.b.declare_var(types::I64);
+            let zero = self.b.ins().iconst(types::I64, 0);
+            self.counted_loop(c, zero, chunks, 1, |e, at| {
+                let offset = e.b.ins().imul_imm_s(at, 8);
+                let address = e.b.ins().iadd(env, offset);
+                let at_partial = partials + (r as i64 * MAX_CHUNKS * 8) as i32;
+                let partial = e.b.ins().load(ty, trusted, address, at_partial);
+                let acc_value = e.b.use_var(e.vars[acc.0 as usize]);
+                let combined = e.binary(*op, acc_value, partial);
+                e.set(*acc, combined);
+                Ok(())
+            })?;
+        }
+        self.b.ins().jump(merge, &[]);
+        self.b.switch_to_block(merge);
+
+        let mut hint = hint.clone();
+        hint.parallel = false;
+        let read_after = self.outside_reads(body);
+        self.kernels.push(KernelPlan {
+            id,
+            index,
+            body: body.to_vec(),
+            hint,
+            free,
+            read_after,
+            known: self.known.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// The variables whose value is known at compile time: the i64
+/// parameters given in `known` (the sizes of the size signature) that the
+/// body never assigns, and the variables set exactly once to an integer
+/// expression of known operands. A variable is read only after it is set
+/// (lir's invariant), so one set once has that value wherever it is read.
+fn known_integers(func: &Func, known: &[Option<i64>]) -> HashMap<Var, i64> {
+    fn collect<'f>(code: &'f [Inst], sets: &mut HashMap<Var, usize>, exprs: &mut Vec<(Var, &'f Expr)>) {
+        for inst in code {
+            match inst {
+                Inst::Set(v, e) => {
+                    *sets.entry(*v).or_default() += 1;
+                    exprs.push((*v, e));
+                }
+                Inst::ArenaMark(v) => *sets.entry(*v).or_default() += 1,
+                Inst::Call { result: Some(v), .. } => *sets.entry(*v).or_default() += 1,
+                Inst::If { then, els, .. } => {
+                    collect(then, sets, exprs);
+                    collect(els, sets, exprs);
+                }
+                Inst::For { index, body, .. } => {
+                    *sets.entry(*index).or_default() += 2;
+                    collect(body, sets, exprs);
+                }
+                Inst::While { cond, body, .. } => {
+                    collect(cond, sets, exprs);
+                    collect(body, sets, exprs);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut sets = HashMap::new();
+    let mut exprs = Vec::new();
+    collect(&func.body, &mut sets, &mut exprs);
+    let mut values: HashMap<Var, i64> = HashMap::new();
+    for (param, value) in func.params.iter().zip(known) {
+        if let (Some(n), None) = (value, sets.get(param)) {
+            if func.vars[param.0 as usize].ty == Ty::I64 {
+                values.insert(*param, *n);
+            }
+        }
+    }
+    let exprs: Vec<(Var, &Expr)> = exprs.into_iter().filter(|(v, _)| sets[v] == 1).collect();
+    loop {
+        let mut changed = false;
+        for (var, expr) in &exprs {
+            if values.contains_key(var) {
+                continue;
+            }
+            let get = |o: &Operand| match o {
+                Operand::I64(n) => Some(*n),
+                Operand::Var(v) => values.get(v).copied(),
+                _ => None,
+            };
+            let value = match expr {
+                Expr::Atom(a) => get(a),
+                Expr::Binary(op, a, b) => get(a).zip(get(b)).and_then(|(a, b)| match op {
+                    BinOp::IAdd => Some(a.wrapping_add(b)),
+                    BinOp::ISub => Some(a.wrapping_sub(b)),
+                    BinOp::IMul => Some(a.wrapping_mul(b)),
+                    BinOp::IMin => Some(a.min(b)),
+                    BinOp::IMax => Some(a.max(b)),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if let Some(x) = value {
+                values.insert(*var, x);
+                changed = true;
+            }
+        }
+        if !changed {
+            return values;
+        }
+    }
+}
+
+/// Why a loop may run in `f64x2` lanes: its reductions, numbered.
+struct VectorPlan {
+    reductions: HashMap<Var, usize>,
+}
+
+/// Checks that a loop's body is straight-line f64 code whose loads and
+/// stores are at the loop index of invariant buffers, whose variables are
+/// either set before they are read in each iteration (and not read after
+/// the loop) or the hint's f64 reductions, each updated once as `acc = acc
+/// op x`.
+fn vector_plan(
+    body: &[Inst],
+    index: Var,
+    hint: &LoopHint,
+    func: &Func,
+    read_after: &HashSet<Var>,
+) -> Option<VectorPlan> {
+    let ty = |v: Var| func.vars[v.0 as usize].ty;
+    let mut reductions = HashMap::new();
+    for (k, (acc, op)) in hint.reductions.iter().enumerate() {
+        if !matches!(op, BinOp::FAdd | BinOp::FMul | BinOp::FMin | BinOp::FMax) || ty(*acc) != Ty::F64 {
+            return None;
+        }
+        reductions.insert(*acc, k);
+    }
+    let mut assigned = HashSet::new();
+    assigns(body, &mut assigned);
+    let mut defined: HashSet<Var> = HashSet::new();
+    let mut updated: HashSet<Var> = HashSet::new();
+    // An f64 operand: a constant, a lane value set earlier in this
+    // iteration, or an invariant.
+    let lane_operand = |o: &Operand, defined: &HashSet<Var>| match o {
+        Operand::F64(_) => true,
+        Operand::Var(v) => {
+            *v != index
+                && !reductions.contains_key(v)
+                && ty(*v) == Ty::F64
+                && (defined.contains(v) || !assigned.contains(v))
+        }
+        _ => false,
+    };
+    let invariant_buffer = |o: &Operand| matches!(o, Operand::Var(v) if !assigned.contains(v) && ty(*v) == Ty::Ptr);
+    let at_index = |o: &Operand| *o == Operand::Var(index);
+    for inst in body {
+        match inst {
+            Inst::Set(var, expr) => {
+                if reductions.contains_key(var) {
+                    let Expr::Binary(op, a, b) = expr else {
+                        return None;
+                    };
+                    let x = match (a, b) {
+                        (Operand::Var(v), x) | (x, Operand::Var(v)) if v == var => x,
+                        _ => return None,
+                    };
+                    let (_, wanted) = hint.reductions[reductions[var]];
+                    if *op != wanted || !updated.insert(*var) || !lane_operand(x, &defined) {
+                        return None;
+                    }
+                    continue;
+                }
+                if ty(*var) != Ty::F64 || read_after.contains(var) || *var == index {
+                    return None;
+                }
+                let fits = match expr {
+                    Expr::Atom(a) => lane_operand(a, &defined),
+                    Expr::Unary(op, a) => {
+                        matches!(op, UnOp::FNeg | UnOp::FAbs | UnOp::FSqrt | UnOp::FFloor | UnOp::FCeil)
+                            && lane_operand(a, &defined)
+                    }
+                    Expr::Binary(op, a, b) => {
+                        matches!(
+                            op,
+                            BinOp::FAdd | BinOp::FSub | BinOp::FMul | BinOp::FDiv | BinOp::FMin | BinOp::FMax
+                        ) && lane_operand(a, &defined)
+                            && lane_operand(b, &defined)
+                    }
+                    Expr::Load { ty, base, index } => *ty == Ty::F64 && invariant_buffer(base) && at_index(index),
+                    _ => false,
+                };
+                if !fits {
+                    return None;
+                }
+                defined.insert(*var);
+            }
+            Inst::Store { ty, base, index, value } => {
+                if *ty != Ty::F64 || !invariant_buffer(base) || !at_index(index) || !lane_operand(value, &defined) {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(VectorPlan { reductions })
+}
+
+/// Collects the variables `code` assigns.
+fn assigns(code: &[Inst], out: &mut HashSet<Var>) {
+    for inst in code {
+        match inst {
+            Inst::Set(v, _) | Inst::ArenaMark(v) => {
+                out.insert(*v);
+            }
+            Inst::Call { result, .. } => out.extend(result.iter().copied()),
+            Inst::If { then, els, .. } => {
+                assigns(then, out);
+                assigns(els, out);
+            }
+            Inst::For { index, body, .. } => {
+                out.insert(*index);
+                assigns(body, out);
+            }
+            Inst::While { cond, body, .. } => {
+                assigns(cond, out);
+                assigns(body, out);
+            }
+            Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => {}
+        }
+    }
+}
+
+/// True when `code` takes no arena memory (a kernel may not).
+fn allocation_free(code: &[Inst]) -> bool {
+    code.iter().all(|inst| match inst {
+        Inst::Set(_, Expr::Alloc { .. }) | Inst::ArenaMark(_) | Inst::ArenaRelease(_) => false,
+        Inst::If { then, els, .. } => allocation_free(then) && allocation_free(els),
+        Inst::For { body, .. } => allocation_free(body),
+        Inst::While { cond, body, .. } => allocation_free(cond) && allocation_free(body),
+        _ => true,
+    })
+}
+
+/// Collects the variables `code` reads, except inside the block that
+/// starts at `skip` (a loop body, by address).
+fn reads_except(code: &[Inst], skip: *const Inst, out: &mut HashSet<Var>) {
+    if !code.is_empty() && code.as_ptr() == skip {
+        return;
+    }
+    fn read(o: &Operand, out: &mut HashSet<Var>) {
+        if let Operand::Var(v) = o {
+            out.insert(*v);
+        }
+    }
+    for inst in code {
+        let operands: Vec<&Operand> = match inst {
+            Inst::Set(_, expr) => match expr {
+                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => vec![a],
+                Expr::Binary(_, a, b) => vec![a, b],
+                Expr::Select(c, a, b) => vec![c, a, b],
+                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![base, index],
+            },
+            Inst::Store { base, index, value, .. } => vec![base, index, value],
+            Inst::Copy { dst, src, n, .. } => vec![dst, src, n],
+            Inst::Call { args, .. } => args.iter().collect(),
+            Inst::ArenaRelease(mark) => vec![mark],
+            Inst::Fail { values, .. } => values.iter().collect(),
+            Inst::ArenaMark(_) => vec![],
+            Inst::If { cond, then, els } => {
+                reads_except(then, skip, out);
+                reads_except(els, skip, out);
+                vec![cond]
+            }
+            Inst::For { start, end, body, .. } => {
+                reads_except(body, skip, out);
+                vec![start, end]
+            }
+            Inst::While { cond, test, body } => {
+                reads_except(cond, skip, out);
+                reads_except(body, skip, out);
+                vec![test]
+            }
+        };
+        operands.into_iter().for_each(|o| read(o, out));
+    }
+}

@@ -1,0 +1,12 @@
+//! Code generation: LIR to native code through Cranelift.
+//!
+//! - `abi`: the runtime functions generated code calls, with their types;
+//! - `clif`: one LIR function to Cranelift IR, defined in a module;
+//! - `jit`: compiles entry points into memory on first call and runs them.
+
+pub mod abi;
+pub mod clif;
+pub mod jit;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,112 @@
+//! Native code checked against the core interpreter: every entry point the
+//! interpreter's tests run (`common::differential`) is compiled by the JIT
+//! and must give the interpreter's value (bitwise, or within 1e-12 relative
+//! where the code may reassociate sums) or its run-time error (same
+//! message, same span). Snapshots of the Cranelift IR of a few kernels sit
+//! in tests/clif.
+
+mod common;
+
+use common::differential::{self, reassociates, same_value};
+use dl_compiler::codegen::jit::{clif_text, Jit};
+use dl_compiler::core::interp;
+use dl_compiler::core::ir::Program;
+use dl_compiler::core::value::Value;
+use dl_compiler::lower::from_core::lower;
+
+/// Runs `entry` natively and on the interpreter and compares them.
+fn check_entry(program: &Program, entry: &str, args: &[Value]) -> Result<(), String> {
+    let lir = lower(program, entry).map_err(|e| format!("lowering: {e}"))?;
+    let tolerant = reassociates(&lir.body);
+    let want = interp::run(program, entry, args.to_vec());
+    let mut jit = Jit::new(program.clone()).map_err(|e| e.to_string())?;
+    let got = jit.call(entry, args.to_vec());
+    // A second call reuses the code and must give the same again.
+    let again = jit.call(entry, args.to_vec());
+    if got != again {
+        return Err(format!("two calls differ: {got:?} then {again:?}"));
+    }
+    match (want, got) {
+        (Ok(w), Ok(g)) if same_value(&w, &g, tolerant) => Ok(()),
+        (Ok(w), Ok(g)) => Err(format!("the interpreter gives {w}, native code {g}")),
+        (Err(w), Err(g)) if w.message == g.message && w.span == g.span => Ok(()),
+        (Err(w), Err(g)) => Err(format!(
+            "the interpreter fails with {:?} at {:?}, native code with {:?} at {:?}",
+            w.message, w.span, g.message, g.span
+        )),
+        (Ok(w), Err(g)) => Err(format!("the interpreter gives {w}, native code fails: {}", g.message)),
+        (Err(w), Ok(g)) => Err(format!(
+            "the interpreter fails with {:?}, native code gives {g}",
+            w.message
+        )),
+    }
+}
+
+#[test]
+fn test_declarations_agree_with_the_interpreter() {
+    differential::test_declarations(check_entry);
+}
+
+#[test]
+fn examples_and_their_gradients_agree_with_the_interpreter() {
+    differential::examples_and_gradients(check_entry);
+}
+
+#[test]
+fn derivative_programs_agree_with_the_interpreter() {
+    differential::derivative_programs(check_entry);
+}
+
+#[test]
+fn run_time_errors_agree_with_the_interpreter() {
+    differential::run_time_errors(check_entry);
+}
+
+/// The optimised Cranelift IR of the kernels of tests/clif: each file
+/// names the function to compile in a first line `-- compile: NAME`, and
+/// is compiled without known sizes.
+#[test]
+fn clif_of_kernels_is_snapshotted() {
+    for path in common::dl_files("tests/clif") {
+        let name = common::stem(&path);
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let entry = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("-- compile: "))
+            .unwrap_or_else(|| panic!("{name}: the first line must be `-- compile: NAME`"))
+            .trim();
+        let (_, program) = common::compile_ok(&path);
+        let func = lower(&program, entry).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let clif = clif_text(&func, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        insta::with_settings!({
+            snapshot_path => "../../tests/clif/snapshots",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, format!("{text}\n---\n{clif}"));
+        });
+    }
+}
+
+/// The kernels of tests/clif on arrays long enough for the parallel path,
+/// against the interpreter.
+#[test]
+fn long_arrays_run_in_parallel_chunks_and_agree() {
+    let n = 70_001;
+    let a: Vec<Value> = (0..n)
+        .map(|k| Value::F64(((k * 37 % 101) as f64 - 50.0) / 8.0))
+        .collect();
+    let b: Vec<Value> = (0..n).map(|k| Value::F64((k % 13) as f64 / 4.0)).collect();
+    let idx: Vec<Value> = (0..n).map(|k| Value::I64((k * 7919 % n) as i64)).collect();
+    let cases = [
+        ("map_reduce", vec![Value::array(a.clone()), Value::array(b.clone())]),
+        ("gather", vec![Value::array(a.clone()), Value::array(idx)]),
+        ("loop", vec![Value::array(a), Value::I64(3)]),
+    ];
+    for (name, args) in cases {
+        let path = common::repo().join(format!("tests/clif/{name}.dl"));
+        let (_, program) = common::compile_ok(&path);
+        check_entry(&program, "f", &args).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
