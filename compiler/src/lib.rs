@@ -4,6 +4,7 @@
 
 pub mod ad;
 pub mod check;
+pub mod codegen;
 pub mod core;
 pub mod diagnostics;
 pub mod driver;

@@ -5,9 +5,15 @@ mod common;
 
 #[test]
 fn examples_print_their_expected_output() {
-    assert!(common::dl_files("examples").len() >= 10, "expected at least 10 examples");
+    assert!(
+        common::dl_files("examples").len() >= 10,
+        "expected at least 10 examples"
+    );
     assert!(common::dl_files("bench").len() >= 6, "expected the benchmark programs");
-    for path in common::dl_files("examples").into_iter().chain(common::dl_files("bench")) {
+    for path in common::dl_files("examples")
+        .into_iter()
+        .chain(common::dl_files("bench"))
+    {
         let (_, program) = common::compile_ok(&path);
         let value = dl_compiler::driver::run(&program, "main", Vec::new())
             .unwrap_or_else(|e| panic!("{}: run-time error: {}", path.display(), e.message));
@@ -24,7 +30,10 @@ fn examples_print_their_expected_output() {
 #[test]
 fn example_gradients_agree_with_finite_differences() {
     let mut checked = 0;
-    for path in common::dl_files("examples").into_iter().chain(common::dl_files("bench")) {
+    for path in common::dl_files("examples")
+        .into_iter()
+        .chain(common::dl_files("bench"))
+    {
         let text = std::fs::read_to_string(&path).expect("readable");
         for line in text.lines().filter_map(|l| l.strip_prefix("-- check-grad: ")) {
             let (func, point) = line.split_once(" at ").expect("`-- check-grad: FUNC at POINT`");
