@@ -156,20 +156,8 @@ pub fn approx_eq(a: &Value, b: &Value, rel: f64) -> bool {
 /// Writes a float in dl literal syntax: the shortest text that reads back
 /// to the same bits, always with a `.` or an exponent.
 pub fn write_f64(f: &mut impl fmt::Write, x: f64) -> fmt::Result {
-    if x.is_nan() {
-        f.write_str("nan")
-    } else if x.is_infinite() {
-        f.write_str(if x > 0.0 { "inf" } else { "-inf" })
-    } else {
-        // `{:?}` is the shortest round-trip form: `1.0`, `0.1`, `1e-7`,
-        // `1e20`, `-0.0`.
-        let text = format!("{x:?}");
-        f.write_str(&text)?;
-        if !text.contains(['.', 'e', 'E']) {
-            f.write_str(".0")?;
-        }
-        Ok(())
-    }
+    // The runtime writes floats into its error messages the same way.
+    dl_runtime::error::write_f64(f, x)
 }
 
 impl fmt::Display for Value {

@@ -41,6 +41,8 @@
 
 use crate::core::ir::Type;
 use crate::core::value::{approx_eq, Value};
+use dl_runtime::error::{kind, message};
+use dl_runtime::math;
 use std::fmt;
 
 use super::Prim;
@@ -106,47 +108,43 @@ impl Prim {
                 |a, b| a / b,
                 |a, b| {
                     if b == 0 {
-                        err(format!("integer division by zero: {a} / {b}"))
+                        err(message(kind::INTEGER_DIVISION_BY_ZERO, a, b, 0))
                     } else {
                         Ok(a.wrapping_div(b))
                     }
                 },
             ),
-            Prim::Rem => self.arith(
-                args,
-                |a, b| a % b,
-                |a, b| {
-                    if b == 0 {
-                        err(format!("integer division by zero: {a} % {b}"))
-                    } else {
-                        Ok(a.wrapping_rem(b))
-                    }
-                },
-            ),
-            Prim::Pow => self.arith(args, f64::powf, int_pow),
+            Prim::Rem => self.arith(args, math::fmod, |a, b| {
+                if b == 0 {
+                    err(message(kind::INTEGER_REMAINDER_BY_ZERO, a, b, 0))
+                } else {
+                    Ok(a.wrapping_rem(b))
+                }
+            }),
+            Prim::Pow => self.arith(args, math::pow, int_pow),
             Prim::Min => self.arith(args, f64_min, |a, b| Ok(a.min(b))),
             Prim::Max => self.arith(args, f64_max, |a, b| Ok(a.max(b))),
             Prim::Atan2 => match args {
-                [F64(y), F64(x)] => Ok(F64(y.atan2(*x))),
+                [F64(y), F64(x)] => Ok(F64(math::atan2(*y, *x))),
                 _ => self.bad_args(args),
             },
             Prim::Neg => self.unary_num(args, |x| -x, i64::wrapping_neg),
             Prim::Abs => self.unary_num(args, f64::abs, i64::wrapping_abs),
             Prim::Sign => self.unary_num(args, f64_sign, i64::signum),
             Prim::Sqrt => self.unary(args, f64::sqrt),
-            Prim::Exp => self.unary(args, f64::exp),
-            Prim::Log => self.unary(args, f64::ln),
-            Prim::Log1p => self.unary(args, f64::ln_1p),
-            Prim::Expm1 => self.unary(args, f64::exp_m1),
-            Prim::Sin => self.unary(args, f64::sin),
-            Prim::Cos => self.unary(args, f64::cos),
-            Prim::Tan => self.unary(args, f64::tan),
-            Prim::Tanh => self.unary(args, f64::tanh),
-            Prim::Sigmoid => self.unary(args, sigmoid),
+            Prim::Exp => self.unary(args, math::exp),
+            Prim::Log => self.unary(args, math::log),
+            Prim::Log1p => self.unary(args, math::log1p),
+            Prim::Expm1 => self.unary(args, math::expm1),
+            Prim::Sin => self.unary(args, math::sin),
+            Prim::Cos => self.unary(args, math::cos),
+            Prim::Tan => self.unary(args, math::tan),
+            Prim::Tanh => self.unary(args, math::tanh),
+            Prim::Sigmoid => self.unary(args, math::sigmoid),
             Prim::Floor => self.unary(args, f64::floor),
             Prim::Ceil => self.unary(args, f64::ceil),
-            Prim::Erf => self.unary(args, libm::erf),
-            Prim::Lgamma => self.unary(args, libm::lgamma),
+            Prim::Erf => self.unary(args, math::erf),
+            Prim::Lgamma => self.unary(args, math::lgamma),
             Prim::Polygamma => match args {
                 [I64(k), F64(x)] => polygamma(*k, *x).map(F64),
                 _ => self.bad_args(args),
@@ -217,7 +215,7 @@ impl Prim {
                     if 0 <= *i && i <= j && *j <= len {
                         Ok(Value::array(a[*i as usize..*j as usize].to_vec()))
                     } else {
-                        err(format!("slice {i}:{j} out of bounds for an array of length {len}"))
+                        err(message(kind::SLICE_OUT_OF_BOUNDS, *i, *j, len))
                     }
                 }
                 _ => self.bad_args(args),
@@ -437,7 +435,7 @@ impl Prim {
                     if 0 <= *i && i < n {
                         Ok(I64(*i))
                     } else {
-                        err(format!("index {i} out of bounds for an array of length {n}"))
+                        err(message(kind::INDEX_OUT_OF_BOUNDS, *i, *n, 0))
                     }
                 }
                 _ => self.bad_args(args),
@@ -447,7 +445,7 @@ impl Prim {
                     if 0 <= *lo && lo <= hi && hi <= n {
                         Ok(I64(*lo))
                     } else {
-                        err(format!("slice {lo}:{hi} out of bounds for an array of length {n}"))
+                        err(message(kind::SLICE_OUT_OF_BOUNDS, *lo, *hi, *n))
                     }
                 }
                 _ => self.bad_args(args),
@@ -457,7 +455,7 @@ impl Prim {
                     if actual == expected {
                         Ok(I64(*actual))
                     } else {
-                        err(format!("size mismatch: expected {expected}, got {actual}"))
+                        err(message(kind::SIZE_MISMATCH, *expected, *actual, 0))
                     }
                 }
                 _ => self.bad_args(args),
@@ -673,7 +671,7 @@ fn size(prim: Prim, n: i64) -> Result<usize, PrimError> {
 fn index(i: i64, len: usize) -> Result<usize, PrimError> {
     match usize::try_from(i) {
         Ok(k) if k < len => Ok(k),
-        _ => err(format!("index {i} out of bounds for an array of length {len}")),
+        _ => err(message(kind::INDEX_OUT_OF_BOUNDS, i, len as i64, 0)),
     }
 }
 
@@ -682,19 +680,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).fold(0.0, |s, p| s + p)
 }
 
+/// Integer power; the runtime computes it, a negative exponent is an error.
 fn int_pow(base: i64, exp: i64) -> Result<i64, PrimError> {
     if exp < 0 {
-        return err(format!("negative exponent in integer power: {base} ** {exp}"));
+        return err(message(kind::NEGATIVE_EXPONENT, base, exp, 0));
     }
-    let (mut result, mut base, mut exp) = (1i64, base, exp as u64);
-    while exp > 0 {
-        if exp & 1 == 1 {
-            result = result.wrapping_mul(base);
-        }
-        base = base.wrapping_mul(base);
-        exp >>= 1;
-    }
-    Ok(result)
+    Ok(math::ipow(base, exp))
 }
 
 /// IEEE 754-2019 `minimum`: NaN-propagating, `-0.0 < 0.0`.
@@ -730,130 +721,16 @@ fn f64_sign(x: f64) -> f64 {
     }
 }
 
-/// The largest order `polygamma` accepts; beyond it `k!` overflows.
-const MAX_POLYGAMMA_ORDER: i64 = 100;
-
-/// `polygamma(k, x)`: the `k`-th derivative of the digamma function
-/// `psi = lgamma'`, accurate to a few ulp away from its zeros.
-///
-/// - `x >= 0.5`: the recurrence `psi_k(x) = psi_k(x + 1) - (-1)^k k! / x^(k+1)`
-///   moves `x` to at least `10 + k`, where the asymptotic series in Bernoulli
-///   numbers converges to below an ulp within nine terms.
-/// - `x < 0.5`: the reflection formula, differentiated `k` times:
-///   `psi_k(x) = (-1)^k psi_k(1 - x) - pi^(k+1) P_k(cot(pi x))`, where
-///   `P_k` is the polynomial with `d^k/dz^k cot z = P_k(cot z)`.
-/// - At the poles (`x` a non-positive integer) the result is `+inf` for odd
-///   `k` (both sides tend to it) and NaN for even `k` (the sides disagree).
+/// `polygamma(k, x)` ([`math::polygamma`]); an order the runtime does not
+/// accept is an error here.
 fn polygamma(k: i64, x: f64) -> Result<f64, PrimError> {
-    if !(0..=MAX_POLYGAMMA_ORDER).contains(&k) {
+    if !(0..=math::MAX_POLYGAMMA_ORDER).contains(&k) {
         return err(format!(
-            "polygamma of order {k}: the order must be between 0 and {MAX_POLYGAMMA_ORDER}"
+            "polygamma of order {k}: the order must be between 0 and {}",
+            math::MAX_POLYGAMMA_ORDER
         ));
     }
-    let k = k as u32;
-    if x.is_nan() || x == f64::NEG_INFINITY {
-        return Ok(f64::NAN);
-    }
-    if x == f64::INFINITY {
-        return Ok(if k == 0 { f64::INFINITY } else { 0.0 });
-    }
-    if x <= 0.0 && x == x.floor() {
-        return Ok(if k % 2 == 1 { f64::INFINITY } else { f64::NAN });
-    }
-    if x < 0.5 {
-        // cot(pi x) has period 1: reduce x to [-1/2, 1/2] first, exactly
-        // (x minus its nearest integer is exact in binary64).
-        let r = x - x.round();
-        let (s, c) = (std::f64::consts::PI * r).sin_cos();
-        // cot(pi / 2) is 0, not the cos(pi / 2) / 1 = 6e-17 of rounding.
-        let cot = if r.abs() == 0.5 { 0.0 } else { c / s };
-        let reflected = polygamma_right(k, 1.0 - x);
-        let sign = if k.is_multiple_of(2) { 1.0 } else { -1.0 };
-        let pi_pow = std::f64::consts::PI.powi(k as i32 + 1);
-        return Ok(sign * reflected - pi_pow * cot_derivative(k, cot));
-    }
-    Ok(polygamma_right(k, x))
-}
-
-/// `polygamma(k, x)` for `x >= 0.5`.
-fn polygamma_right(k: u32, mut x: f64) -> f64 {
-    // B_2, B_4, ..., B_18.
-    const BERNOULLI: [f64; 9] = [
-        1.0 / 6.0,
-        -1.0 / 30.0,
-        1.0 / 42.0,
-        -1.0 / 30.0,
-        5.0 / 66.0,
-        -691.0 / 2730.0,
-        7.0 / 6.0,
-        -3617.0 / 510.0,
-        43867.0 / 798.0,
-    ];
-    let start = 10.0 + f64::from(k);
-    if k == 0 {
-        // psi(x) = psi(x + n) - sum 1/(x + j).
-        let mut shift = 0.0;
-        while x < start {
-            shift += 1.0 / x;
-            x += 1.0;
-        }
-        let x2 = 1.0 / (x * x);
-        let mut series = 0.0;
-        let mut power = x2;
-        for (n, b) in BERNOULLI.iter().enumerate() {
-            series += b / (2.0 * (n as f64 + 1.0)) * power;
-            power *= x2;
-        }
-        return x.ln() - 0.5 / x - series - shift;
-    }
-    // psi_k(x) = (-1)^(k+1) k! [sum 1/(x + j)^(k+1)
-    //            + (1/k) x^-k (1 + k/(2x) + sum B_2n C(2n+k-1, 2n) x^-2n)].
-    let mut shift = 0.0;
-    while x < start {
-        shift += x.powi(-(k as i32 + 1));
-        x += 1.0;
-    }
-    let kf = f64::from(k);
-    let x2 = 1.0 / (x * x);
-    let mut series = 1.0 + kf / (2.0 * x);
-    let mut binom = 1.0;
-    let mut power = x2;
-    for (n, b) in BERNOULLI.iter().enumerate() {
-        let j = 2.0 * (n as f64 + 1.0);
-        // C(2n+k-1, 2n) from C(2n+k-3, 2n-2).
-        binom *= (kf + j - 2.0) * (kf + j - 1.0) / ((j - 1.0) * j);
-        series += b * binom * power;
-        power *= x2;
-    }
-    let factorial: f64 = (1..=k).map(f64::from).product();
-    let sign = if k % 2 == 1 { 1.0 } else { -1.0 };
-    sign * factorial * (shift + x.powi(-(k as i32)) / kf * series)
-}
-
-/// `d^k/dz^k cot z` as a polynomial in `c = cot z`: `P_0 = c` and
-/// `P_(k+1)(c) = -(1 + c^2) P_k'(c)`.
-fn cot_derivative(k: u32, c: f64) -> f64 {
-    let mut p = vec![0.0, 1.0];
-    for _ in 0..k {
-        let d: Vec<f64> = (1..p.len()).map(|i| i as f64 * p[i]).collect();
-        let mut q = vec![0.0; d.len() + 2];
-        for (i, di) in d.iter().enumerate() {
-            q[i] -= di;
-            q[i + 2] -= di;
-        }
-        p = q;
-    }
-    p.iter().rev().fold(0.0, |acc, a| acc * c + a)
-}
-
-/// `1 / (1 + exp(-x))`, without overflow for large `|x|`.
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
+    Ok(math::polygamma(k, x))
 }
 
 /// The zero tangent of `v`, shaped by its tangent type `ty`.
@@ -924,10 +801,8 @@ fn to_i64(x: f64) -> Result<i64, PrimError> {
     if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&t) {
         Ok(t as i64)
     } else if x.is_nan() {
-        err("cannot convert nan to i64")
+        err(message(kind::NAN_TO_INT, x.to_bits() as i64, 0, 0))
     } else {
-        let mut text = String::new();
-        crate::core::value::write_f64(&mut text, x).expect("writing to a String");
-        err(format!("cannot convert {text} to i64: out of range"))
+        err(message(kind::FLOAT_TO_INT_OUT_OF_RANGE, x.to_bits() as i64, 0, 0))
     }
 }
