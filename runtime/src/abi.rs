@@ -188,6 +188,11 @@ abi_symbols! {
     parallel::dl_num_threads();
     parallel::dl_set_num_threads(_);
     parallel::dl_parallel_chunks(_, _, _);
+    // Exported entry points.
+    c_entry::dl_thread_ctx();
+    c_entry::dl_entry_finish(_, _, _, _);
+    c_entry::dl_last_error();
+    c_entry::dl_free(_);
 }
 
 /// The entry of `name` in [`SYMBOLS`].

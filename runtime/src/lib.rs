@@ -11,6 +11,8 @@
 //! - [`blas`]: matrix products (on the `gemm` crate), dot products and
 //!   friends.
 //! - [`parallel`]: the thread pool and parallel loops.
+//! - [`c_entry`]: per-thread contexts and error messages for exported
+//!   entry points (the C ABI of object files).
 //!
 //! Every `extern "C"` function of the ABI is `#[no_mangle]` and never
 //! unwinds: the code behind it either cannot panic or runs under
@@ -22,6 +24,7 @@
 pub mod abi;
 pub mod arena;
 pub mod blas;
+pub mod c_entry;
 pub mod context;
 pub mod error;
 pub mod kernels;

@@ -49,6 +49,10 @@ const CONTRACT: &[&str] = &[
     "dl_num_threads() -> i64",
     "dl_set_num_threads(i64)",
     "dl_parallel_chunks(ptr, ptr, i64)",
+    "dl_thread_ctx() -> ptr",
+    "dl_entry_finish(ptr, i32, ptr, i64) -> i32",
+    "dl_last_error() -> ptr",
+    "dl_free(ptr)",
 ];
 
 #[test]

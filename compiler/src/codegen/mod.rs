@@ -1,10 +1,12 @@
 //! Code generation: LIR to native code through Cranelift.
 //!
 //! - `abi`: the runtime functions generated code calls, with their types;
+//! - `c_abi`: the C signature of an exported entry point, and its header;
 //! - `clif`: one LIR function to Cranelift IR, defined in a module;
 //! - `jit`: compiles entry points into memory on first call and runs them.
 
 pub mod abi;
+pub mod c_abi;
 pub mod clif;
 pub mod jit;
 
