@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use dl_runtime::blas::{dl_dot, dl_gemm, dl_gemv};
 use dl_runtime::parallel::dl_num_threads;
 
+#[path = "support/gemm_direct.rs"]
+mod gemm_direct;
+use gemm_direct::gemm_direct;
+
 /// The median time of `runs` calls of `f`, after a tenth of a second of
 /// warm-up calls (clock speed, page faults, the pool's threads).
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -31,33 +35,6 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 
 fn data(len: usize) -> Vec<f64> {
     (0..len).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect()
-}
-
-fn gemm_direct(n: usize, a: &[f64], b: &[f64], c: &mut [f64], parallelism: gemm::Parallelism) {
-    // SAFETY: three contiguous row-major n x n matrices, C distinct.
-    unsafe {
-        gemm::gemm(
-            n,
-            n,
-            n,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            n as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
 }
 
 fn dl_gemm_square(n: usize, a: &[f64], b: &[f64], c: &mut [f64]) {
