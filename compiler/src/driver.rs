@@ -193,15 +193,27 @@ pub fn entry<'p>(program: &'p Program, name: &str) -> Result<&'p Func, String> {
     }
 }
 
+/// What `func` takes: "no arguments", "1 argument (x: f64)", "2 arguments (...)".
+fn takes(func: &Func) -> String {
+    match func.params.len() {
+        0 => "no arguments".to_string(),
+        1 => format!("1 argument ({})", describe_params(func)),
+        n => format!("{n} arguments ({})", describe_params(func)),
+    }
+}
+
 /// Reads command-line arguments in dl literal syntax for `func`.
 pub fn parse_args(func: &Func, args: &[String]) -> Result<Vec<Value>, String> {
     if args.len() != func.params.len() {
         return Err(format!(
-            "`{}` takes {} arguments ({}), but {} were given",
+            "`{}` takes {}, but {} given",
             func.name,
-            func.params.len(),
-            describe_params(func),
-            args.len()
+            takes(func),
+            if args.len() == 1 {
+                "1 was".to_string()
+            } else {
+                format!("{} were", args.len())
+            }
         ));
     }
     let mut out = Vec::new();
@@ -223,10 +235,9 @@ pub fn parse_args_json(func: &Func, json: &str) -> Result<Vec<Value>, String> {
     };
     if items.len() != func.params.len() {
         return Err(format!(
-            "`{}` takes {} arguments ({}), but the JSON array has {}",
+            "`{}` takes {}, but the JSON array has {}",
             func.name,
-            func.params.len(),
-            describe_params(func),
+            takes(func),
             items.len()
         ));
     }

@@ -133,7 +133,20 @@ enum Stage {
     Clif,
 }
 
+/// Rust ignores SIGPIPE, so `dl ir ... | head` would make every later
+/// print fail and panic; with the default action the process just ends
+/// when the reader goes away, as a Unix filter should.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default has no
+    // preconditions, and no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { call, json, interp } => run(&call, json, interp),
