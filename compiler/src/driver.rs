@@ -315,6 +315,58 @@ pub fn lower_entry(program: &Program, name: &str, op: Option<crate::core::ir::De
     lowered.map_err(|e| e.to_string())
 }
 
+/// The entry points an object file exports: `requested` (checked, in
+/// order, each once), or when it is empty every definition of the main
+/// file whose name can be a C symbol under `prefix`. The second list
+/// holds a note per definition left out.
+pub fn exported_entries(
+    compiled: &Compiled,
+    program: &Program,
+    requested: &[String],
+    prefix: &str,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    use crate::codegen::object::entry_symbol;
+    let mut names = Vec::new();
+    let mut notes = Vec::new();
+    if requested.is_empty() {
+        for f in &program.funcs {
+            if f.name.contains('$') || f.span.file != compiled.main_file {
+                continue;
+            }
+            match entry_symbol(prefix, &f.name) {
+                Ok(_) => names.push(f.name.clone()),
+                Err(e) => notes.push(format!("note: not exported: {e}")),
+            }
+        }
+        if names.is_empty() {
+            return Err(format!(
+                "`{}` has no entry point to export",
+                compiled.sources.get(compiled.main_file).name
+            ));
+        }
+    } else {
+        for name in requested {
+            entry(program, name)?;
+            entry_symbol(prefix, name)?;
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    Ok((names, notes))
+}
+
+/// An object file exporting `entries` of a prepared program, with the C
+/// ABI.
+pub fn build_object(
+    compiled: &Compiled,
+    program: &Program,
+    entries: &[String],
+    options: &crate::codegen::object::ObjectOptions,
+) -> Result<crate::codegen::object::Object, String> {
+    crate::codegen::object::build_object(program, &compiled.sources, entries, options).map_err(|e| e.to_string())
+}
+
 /// Renders a run-time error as a diagnostic with the failing expression
 /// underlined.
 pub fn render_run_error(sources: &SourceMap, err: &RunError) -> String {
