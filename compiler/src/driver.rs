@@ -364,7 +364,36 @@ pub fn build_object(
     entries: &[String],
     options: &crate::codegen::object::ObjectOptions,
 ) -> Result<crate::codegen::object::Object, String> {
-    crate::codegen::object::build_object(program, &compiled.sources, entries, options).map_err(|e| e.to_string())
+    let mut object = crate::codegen::object::build_object(program, &compiled.sources, entries, options)
+        .map_err(|e| e.to_string())?;
+    // The header's comments show the signatures as written, with their
+    // size variables: they say which sizes must be equal.
+    for (name, sig) in entries.iter().zip(&mut object.signatures) {
+        if let Some(text) = written_signature(compiled, program, name) {
+            sig.dl_signature = text;
+        }
+    }
+    Ok(object)
+}
+
+/// The signature of the definition `name` of the main file as its source
+/// writes it (the result type inferred when it is not written).
+fn written_signature(compiled: &Compiled, program: &Program, name: &str) -> Option<String> {
+    use crate::syntax::print::print_type;
+    let def = compiled.main_module().items.iter().find_map(|item| match item {
+        ast::Item::Def(d) if d.name.name == name => Some(d),
+        _ => None,
+    })?;
+    let params: Vec<String> = def
+        .params
+        .iter()
+        .map(|p| format!("{}: {}", p.name.name, print_type(&p.ty)))
+        .collect();
+    let ret = match &def.ret {
+        Some(t) => print_type(t),
+        None => program.func(name)?.ret.to_string(),
+    };
+    Some(format!("{name}({}) -> {ret}", params.join(", ")))
 }
 
 /// Renders a run-time error as a diagnostic with the failing expression

@@ -65,6 +65,14 @@ pub fn c_signature(symbol: &str, name: &str, params: &[(String, Type)], result: 
     }
     let mut component = 0;
     group("out", result, true, &mut component, &mut out);
+    // A parameter named `out`, or `x_dim0` beside an array `x`, would
+    // repeat a name: later ones get a `_`.
+    let mut seen = std::collections::HashSet::new();
+    for p in &mut out {
+        while !seen.insert(p.name.clone()) {
+            p.name.push('_');
+        }
+    }
     let dl_params: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
     CSignature {
         symbol: symbol.to_string(),
@@ -162,12 +170,25 @@ fn array_parts(
 }
 
 /// A C identifier for a dl name (dl names are already identifiers; `'`
-/// and other marks become `_`).
+/// and other marks become `_`, and a C keyword gets a `_`).
 fn sanitize(name: &str) -> String {
-    name.chars()
+    let mut name: String = name
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect()
+        .collect();
+    if C_KEYWORDS.contains(&name.as_str()) {
+        name.push('_');
+    }
+    name
 }
+
+/// Words C reserves, which no C name may be.
+pub const C_KEYWORDS: &[&str] = &[
+    "auto", "bool", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "false", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short",
+    "signed", "sizeof", "static", "struct", "switch", "true", "typedef", "union", "unsigned", "void", "volatile",
+    "while",
+];
 
 fn c_type(param: &CParam) -> String {
     let scalar = |t: Ty| match t {
@@ -303,6 +324,20 @@ mod tests {
             [("p_0", 1), ("p_1", 3), ("p_dim0", 0), ("p_dim1", 2), ("out", 0)]
         );
         assert!(declaration(&s).contains("const double *p_0, const bool *p_1, int64_t p_dim0, int64_t p_dim1"));
+    }
+
+    #[test]
+    fn names_are_unique_c_identifiers() {
+        let s = sig(
+            &[
+                ("out", Type::F64),
+                ("int", Type::array(Type::F64)),
+                ("int_dim0", Type::I64),
+            ],
+            Type::F64,
+        );
+        let names: Vec<&str> = s.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["out", "int_", "int__dim0", "int_dim0", "out_"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! wrapper reports a negative size).
 
 use super::abi;
-use super::c_abi::{c_signature, CParam, CSignature, CType};
+use super::c_abi::{c_signature, CParam, CSignature, CType, C_KEYWORDS};
 use super::clif::{self, CodegenError, Options};
 use crate::core::ir::{Func as CoreFunc, Program};
 use crate::diagnostics::SourceMap;
@@ -80,14 +80,6 @@ pub fn entry_symbol(prefix: &str, name: &str) -> Result<String, String> {
         None => Ok(symbol),
     }
 }
-
-/// Words C reserves, which no exported symbol may be.
-const C_KEYWORDS: &[&str] = &[
-    "auto", "bool", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
-    "false", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short",
-    "signed", "sizeof", "static", "struct", "switch", "true", "typedef", "union", "unsigned", "void", "volatile",
-    "while",
-];
 
 /// The C signature of the entry point `func` exported under `prefix`.
 pub fn signature(func: &CoreFunc, prefix: &str) -> Result<CSignature, String> {
@@ -317,4 +309,24 @@ fn slots(b: &mut FunctionBuilder, n: usize) -> cranelift_codegen::ir::StackSlot 
 fn jump_with_status(b: &mut FunctionBuilder, to: Block, status: i64) {
     let v: Value = b.ins().iconst(types::I32, status);
     b.ins().jump(to, &[v.into()]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_symbol;
+
+    #[test]
+    fn symbols_c_already_has_are_refused() {
+        assert_eq!(entry_symbol("p_", "main"), Ok("p_main".to_string()));
+        for (prefix, name, why) in [
+            ("", "main", "the C program's `main`"),
+            ("dl_", "free", "a function of the runtime"),
+            ("", "double", "a C keyword"),
+            ("my.", "f", "not a C identifier"),
+            ("", "f'", "not a C identifier"),
+        ] {
+            let e = entry_symbol(prefix, name).unwrap_err();
+            assert!(e.contains(why), "{prefix}{name}: {e}");
+        }
+    }
 }
