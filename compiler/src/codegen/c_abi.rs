@@ -252,17 +252,22 @@ extern "C" {
  * - Arrays are passed as their buffers, then their sizes: one buffer per
  *   scalar leaf of the element type (an array of tuples is passed as a
  *   tuple of arrays), all elements row-major, then one int64_t per
- *   dimension. Tuples are passed field by field.
+ *   dimension. Tuples are passed field by field. Inputs are only read; an
+ *   empty array's buffer may be NULL.
+ * - Sizes the dl signature names alike (the comment above each function)
+ *   must be equal, and no size may be negative: both are checked, as
+ *   run-time errors.
  * - Results come back through the out-parameters after the inputs; result
  *   buffers are allocated by the runtime and freed by the caller with
  *   dl_free().
  * - Entry points return 0, or 1 after a run-time error (index out of
- *   bounds, size mismatch, ...): dl_last_error() then gives its message,
- *   and no out-parameter was written.
+ *   bounds, size mismatch, ...): dl_last_error() then gives its message
+ *   with its source location, and no out-parameter was written.
  * - Entry points are thread-safe: each thread gets its own memory arena
- *   and error message. Large loops and matrix products run on a shared
- *   thread pool whose size dl_set_num_threads() sets before the first call
- *   (default: the DL_NUM_THREADS environment variable, else every core).
+ *   and error message; a call frees its temporaries when it returns.
+ *   Large loops and matrix products run on a shared thread pool whose
+ *   size dl_set_num_threads() sets before the first call (default: the
+ *   DL_NUM_THREADS environment variable, else every core).
  */
 
 /* The message of the calling thread's last run-time error (NUL-terminated,
