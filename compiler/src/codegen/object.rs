@@ -62,20 +62,23 @@ type R<T> = Result<T, CodegenError>;
 /// or a C keyword.
 pub fn entry_symbol(prefix: &str, name: &str) -> Result<String, String> {
     let symbol = format!("{prefix}{name}");
-    let clash = if symbol == "main" {
-        Some("the C program's `main`")
+    let prefix_hint = "choose a prefix with --prefix";
+    let problem = if symbol == "main" {
+        Some(("the C program's `main`", prefix_hint))
     } else if abi::symbol(&symbol).is_some() {
-        Some("a function of the runtime")
+        Some(("a function of the runtime", prefix_hint))
     } else if C_KEYWORDS.contains(&symbol.as_str()) {
-        Some("a C keyword")
-    } else if !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Some("not a C identifier")
+        Some(("a C keyword", prefix_hint))
+    } else if symbol.starts_with(|c: char| c.is_ascii_digit())
+        || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Some(("not a C identifier", "a C symbol has only letters, digits and `_`"))
     } else {
         None
     };
-    match clash {
-        Some(what) => Err(format!(
-            "the entry point `{name}` cannot be exported as the C symbol `{symbol}`: that is {what}; choose a prefix with --prefix"
+    match problem {
+        Some((what, hint)) => Err(format!(
+            "the entry point `{name}` cannot be exported as the C symbol `{symbol}`: that is {what}; {hint}"
         )),
         None => Ok(symbol),
     }
@@ -324,6 +327,7 @@ mod tests {
             ("", "double", "a C keyword"),
             ("my.", "f", "not a C identifier"),
             ("", "f'", "not a C identifier"),
+            ("1", "f", "not a C identifier"),
         ] {
             let e = entry_symbol(prefix, name).unwrap_err();
             assert!(e.contains(why), "{prefix}{name}: {e}");
