@@ -88,6 +88,21 @@ fn build(file: &Path, dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
     (object, header)
 }
 
+/// `dl build tests/aot/calculus.dl` into `dir/prog.o` and `dir/prog.h`,
+/// run from the repository so that locations read `tests/aot/...`.
+fn build_calculus(dir: &Path, extra: &[&str]) {
+    let out = dl()
+        .current_dir(repo())
+        .args(["build", "tests/aot/calculus.dl", "-o"])
+        .arg(dir.join("prog.o"))
+        .arg("--header")
+        .arg(dir.join("prog.h"))
+        .args(extra)
+        .output()
+        .unwrap();
+    ok(out, "dl build");
+}
+
 /// Compiles and links a C driver with `objects` and the static runtime.
 fn link(dir: &Path, source: &str, objects: &[PathBuf], extra: &[&str]) -> PathBuf {
     let c = dir.join("main.c");
@@ -410,18 +425,12 @@ int main(void) {
 fn run_time_errors_come_back_through_the_status_and_the_process_goes_on() {
     let dir = scratch("errors");
     let file = repo().join("tests/aot/calculus.dl");
-    let out = dl()
-        .current_dir(repo())
-        .args(["build", "tests/aot/calculus.dl", "-o"])
-        .arg(dir.join("prog.o"))
-        .arg("--header")
-        .arg(dir.join("prog.h"))
-        .args([
+    build_calculus(
+        &dir,
+        &[
             "--entry", "pick", "--entry", "dot2", "--entry", "gradient", "--entry", "quotient",
-        ])
-        .output()
-        .unwrap();
-    ok(out, "dl build");
+        ],
+    );
     let exe = link(&dir, ERRORS_DRIVER, &[dir.join("prog.o")], &[]);
     let stdout = ok(Command::new(&exe).output().unwrap(), "the C driver");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -475,15 +484,7 @@ int main(void) {
 #[test]
 fn many_calls_run_clean_under_valgrind() {
     let dir = scratch("valgrind");
-    let out = dl()
-        .current_dir(repo())
-        .args(["build", "tests/aot/calculus.dl", "-o"])
-        .arg(dir.join("prog.o"))
-        .arg("--header")
-        .arg(dir.join("prog.h"))
-        .output()
-        .unwrap();
-    ok(out, "dl build");
+    build_calculus(&dir, &[]);
     let exe = link(&dir, MANY_CALLS_DRIVER, &[dir.join("prog.o")], &[]);
     let program = program(&repo().join("tests/aot/calculus.dl"));
     let mut want = 0.0;
@@ -573,15 +574,7 @@ int main(void) {
 #[test]
 fn entry_points_are_thread_safe() {
     let dir = scratch("threads");
-    let out = dl()
-        .current_dir(repo())
-        .args(["build", "tests/aot/calculus.dl", "-o"])
-        .arg(dir.join("prog.o"))
-        .arg("--header")
-        .arg(dir.join("prog.h"))
-        .output()
-        .unwrap();
-    ok(out, "dl build");
+    build_calculus(&dir, &[]);
     let exe = link(&dir, THREADS_DRIVER, &[dir.join("prog.o")], &["-pthread"]);
     assert_eq!(ok(Command::new(&exe).output().unwrap(), "the threaded driver"), "ok\n");
     let _ = std::fs::remove_dir_all(&dir);
