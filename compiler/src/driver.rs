@@ -326,6 +326,87 @@ pub fn lower_entry(program: &Program, name: &str, op: Option<crate::core::ir::De
     lowered.map_err(|e| e.to_string())
 }
 
+/// The entry points an object file exports: `requested` (checked, in
+/// order, each once), or when it is empty every definition of the main
+/// file whose name can be a C symbol under `prefix`. The second list
+/// holds a note per definition left out.
+pub fn exported_entries(
+    compiled: &Compiled,
+    program: &Program,
+    requested: &[String],
+    prefix: &str,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    use crate::codegen::object::entry_symbol;
+    let mut names = Vec::new();
+    let mut notes = Vec::new();
+    if requested.is_empty() {
+        for f in &program.funcs {
+            if f.name.contains('$') || f.span.file != compiled.main_file {
+                continue;
+            }
+            match entry_symbol(prefix, &f.name) {
+                Ok(_) => names.push(f.name.clone()),
+                Err(e) => notes.push(format!("note: not exported: {e}")),
+            }
+        }
+        if names.is_empty() {
+            return Err(format!(
+                "`{}` has no entry point to export",
+                compiled.sources.get(compiled.main_file).name
+            ));
+        }
+    } else {
+        for name in requested {
+            entry(program, name)?;
+            entry_symbol(prefix, name)?;
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    Ok((names, notes))
+}
+
+/// An object file exporting `entries` of a prepared program, with the C
+/// ABI.
+pub fn build_object(
+    compiled: &Compiled,
+    program: &Program,
+    entries: &[String],
+    options: &crate::codegen::object::ObjectOptions,
+) -> Result<crate::codegen::object::Object, String> {
+    let mut object = crate::codegen::object::build_object(program, &compiled.sources, entries, options)
+        .map_err(|e| e.to_string())?;
+    // The header's comments show the signatures as written, with their
+    // size variables: they say which sizes must be equal.
+    for (name, sig) in entries.iter().zip(&mut object.signatures) {
+        if let Some(text) = written_signature(compiled, program, name) {
+            sig.dl_signature = text;
+        }
+    }
+    Ok(object)
+}
+
+/// The signature of the definition `name` of the main file as its source
+/// writes it (the result type inferred when it is not written).
+fn written_signature(compiled: &Compiled, program: &Program, name: &str) -> Option<String> {
+    use crate::syntax::print::print_type;
+    let def = compiled.main_module().items.iter().find_map(|item| match item {
+        ast::Item::Def(d) if d.name.name == name => Some(d),
+        _ => None,
+    })?;
+    let params: Vec<String> = def
+        .params
+        .iter()
+        .map(|p| format!("{}: {}", p.name.name, print_type(&p.ty)))
+        .collect();
+    let ret = match &def.ret {
+        Some(t) => print_type(t),
+        None => program.func(name)?.ret.to_string(),
+    };
+    Some(format!("{name}({}) -> {ret}", params.join(", ")))
+}
+
 /// Renders a run-time error as a diagnostic with the failing expression
 /// underlined.
 pub fn render_run_error(sources: &SourceMap, err: &RunError) -> String {

@@ -41,6 +41,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compile a program ahead of time: an object file (or, with
+    /// --shared, a shared library) exporting its entry points with a C
+    /// ABI, and optionally their C header.
+    Build(Build),
     /// Type-check a program and report every diagnostic.
     Check { file: PathBuf },
     /// Run the `test` declarations of a program.
@@ -113,6 +117,39 @@ struct Call {
     args_json: Option<PathBuf>,
 }
 
+/// `dl build`.
+#[derive(Args)]
+struct Build {
+    /// The program.
+    #[arg(required_unless_present = "print_runtime_dir")]
+    file: Option<PathBuf>,
+    /// The object file (or shared library) to write.
+    #[arg(short, long, value_name = "OUT", required_unless_present = "print_runtime_dir")]
+    output: Option<PathBuf>,
+    /// Also write the C header declaring the exported functions.
+    #[arg(long, value_name = "H")]
+    header: Option<PathBuf>,
+    /// Export this entry point (repeatable); by default every definition
+    /// of the file is exported.
+    #[arg(long = "entry", value_name = "NAME")]
+    entries: Vec<String>,
+    /// Prefix every exported symbol with P.
+    #[arg(long, value_name = "P", default_value = "")]
+    prefix: String,
+    /// Write a shared library (linked with the static runtime) instead of
+    /// an object file.
+    #[arg(long)]
+    shared: bool,
+    /// Generate code for any processor of this architecture instead of
+    /// using this machine's instruction set extensions.
+    #[arg(long)]
+    portable: bool,
+    /// Print the directory holding the runtime library `libdl_runtime.a`
+    /// that object files link against, and exit.
+    #[arg(long, exclusive = true)]
+    print_runtime_dir: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Stage {
     /// The syntax tree of the file, as parsed.
@@ -151,6 +188,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run { call, json, interp } => run(&call, json, interp),
         Command::Bench { call, runs, json } => bench(&call, runs, json),
+        Command::Build(options) => build(&options),
         Command::Check { file } => check(&file),
         Command::Test { file } => test(&file),
         Command::Ir {
@@ -290,6 +328,142 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
         println!("runs       {runs}");
     }
     Ok(())
+}
+
+fn build(options: &Build) -> Result<(), String> {
+    use dl_compiler::codegen::{c_abi, object::ObjectOptions};
+    if options.print_runtime_dir {
+        println!("{}", runtime_dir()?.display());
+        return Ok(());
+    }
+    let (Some(file), Some(output)) = (&options.file, &options.output) else {
+        return Err("error: `dl build` needs a program and an output file (-o)".to_string());
+    };
+    let (compiled, program) = compile(file)?;
+    let (entries, notes) = driver::exported_entries(&compiled, &program, &options.entries, &options.prefix)
+        .map_err(|e| format!("error: {e}"))?;
+    for note in notes {
+        eprintln!("{note}");
+    }
+    let object_options = ObjectOptions {
+        prefix: options.prefix.clone(),
+        portable: options.portable,
+        ..ObjectOptions::default()
+    };
+    let object =
+        driver::build_object(&compiled, &program, &entries, &object_options).map_err(|e| format!("error: {e}"))?;
+    if options.shared {
+        let symbols: Vec<&str> = object.signatures.iter().map(|s| s.symbol.as_str()).collect();
+        link_shared(&object.bytes, &symbols, output)?;
+    } else {
+        write_file(output, object.bytes.as_slice())?;
+    }
+    if let Some(header) = &options.header {
+        let name = header
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        write_file(
+            header,
+            c_abi::header(&header_guard(&name), &object.signatures).as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("error: cannot write `{}`: {e}", path.display()))
+}
+
+/// The include guard of a header named `name`: `prog.h` -> `PROG_H`.
+fn header_guard(name: &str) -> String {
+    let guard: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match guard.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() => guard,
+        _ => format!("DL_{guard}"),
+    }
+}
+
+/// The runtime library's name, as the linker looks for `-ldl_runtime`.
+const RUNTIME_LIB: &str = "libdl_runtime.a";
+
+/// The directory of `libdl_runtime.a`: `DL_RUNTIME_DIR` when set, else
+/// the directory of the running `dl` (where `cargo build --release` puts
+/// both).
+fn runtime_dir() -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("DL_RUNTIME_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            .ok_or("error: cannot find the directory of the running `dl`")?,
+    };
+    if dir.join(RUNTIME_LIB).is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "error: the runtime library `{RUNTIME_LIB}` is not in `{}`\n  \
+             build it with `cargo build --release` (it is written beside `dl`), \
+             or set DL_RUNTIME_DIR to the directory that holds it",
+            dir.display()
+        ))
+    }
+}
+
+/// Links an object file into the shared library `output` with the static
+/// runtime, exporting only `symbols` and the runtime's C API.
+fn link_shared(object: &[u8], symbols: &[&str], output: &Path) -> Result<(), String> {
+    let dir = runtime_dir()?;
+    let scratch = std::env::temp_dir().join(format!("dl-build-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("error: cannot create `{}`: {e}", scratch.display()))?;
+    let result = (|| {
+        let object_path = scratch.join("program.o");
+        write_file(&object_path, object)?;
+        let api = ["dl_last_error", "dl_free", "dl_set_num_threads"];
+        let exported: Vec<String> = symbols.iter().chain(&api).map(|s| format!("{s};")).collect();
+        let script = scratch.join("exports.map");
+        write_file(
+            &script,
+            format!("{{\n  global: {}\n  local: *;\n}};\n", exported.join(" ")).as_bytes(),
+        )?;
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+        let mut command = std::process::Command::new(&cc);
+        command.arg("-shared").arg("-o").arg(output).arg(&object_path);
+        // The runtime's C API is pulled in even though the object does not
+        // call it, so that the library's users can.
+        for name in api {
+            command.arg(format!("-Wl,--undefined={name}"));
+        }
+        command
+            .arg(format!("-Wl,--version-script={}", script.display()))
+            .arg("-L")
+            .arg(&dir)
+            .args(["-ldl_runtime", "-lpthread", "-lm", "-ldl"]);
+        let out = command
+            .output()
+            .map_err(|e| format!("error: cannot run the C compiler `{cc}` to link: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "error: linking `{}` failed:\n{}",
+                output.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    })();
+    // Best effort: a leftover scratch directory is harmless.
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 fn print_value(value: &Value, json: bool) {

@@ -65,6 +65,14 @@ pub fn c_signature(symbol: &str, name: &str, params: &[(String, Type)], result: 
     }
     let mut component = 0;
     group("out", result, true, &mut component, &mut out);
+    // A parameter named `out`, or `x_dim0` beside an array `x`, would
+    // repeat a name: later ones get a `_`.
+    let mut seen = std::collections::HashSet::new();
+    for p in &mut out {
+        while !seen.insert(p.name.clone()) {
+            p.name.push('_');
+        }
+    }
     let dl_params: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
     CSignature {
         symbol: symbol.to_string(),
@@ -162,12 +170,25 @@ fn array_parts(
 }
 
 /// A C identifier for a dl name (dl names are already identifiers; `'`
-/// and other marks become `_`).
+/// and other marks become `_`, and a C keyword gets a `_`).
 fn sanitize(name: &str) -> String {
-    name.chars()
+    let mut name: String = name
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect()
+        .collect();
+    if C_KEYWORDS.contains(&name.as_str()) {
+        name.push('_');
+    }
+    name
 }
+
+/// Words C reserves, which no C name may be.
+pub const C_KEYWORDS: &[&str] = &[
+    "auto", "bool", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "false", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short",
+    "signed", "sizeof", "static", "struct", "switch", "true", "typedef", "union", "unsigned", "void", "volatile",
+    "while",
+];
 
 fn c_type(param: &CParam) -> String {
     let scalar = |t: Ty| match t {
@@ -231,17 +252,22 @@ extern "C" {
  * - Arrays are passed as their buffers, then their sizes: one buffer per
  *   scalar leaf of the element type (an array of tuples is passed as a
  *   tuple of arrays), all elements row-major, then one int64_t per
- *   dimension. Tuples are passed field by field.
+ *   dimension. Tuples are passed field by field. Inputs are only read; an
+ *   empty array's buffer may be NULL.
+ * - Sizes the dl signature names alike (the comment above each function)
+ *   must be equal, and no size may be negative: both are checked, as
+ *   run-time errors.
  * - Results come back through the out-parameters after the inputs; result
  *   buffers are allocated by the runtime and freed by the caller with
  *   dl_free().
  * - Entry points return 0, or 1 after a run-time error (index out of
- *   bounds, size mismatch, ...): dl_last_error() then gives its message,
- *   and no out-parameter was written.
+ *   bounds, size mismatch, ...): dl_last_error() then gives its message
+ *   with its source location, and no out-parameter was written.
  * - Entry points are thread-safe: each thread gets its own memory arena
- *   and error message. Large loops and matrix products run on a shared
- *   thread pool whose size dl_set_num_threads() sets before the first call
- *   (default: the DL_NUM_THREADS environment variable, else every core).
+ *   and error message; a call frees its temporaries when it returns.
+ *   Large loops and matrix products run on a shared thread pool whose
+ *   size dl_set_num_threads() sets before the first call (default: the
+ *   DL_NUM_THREADS environment variable, else every core).
  */
 
 /* The message of the calling thread's last run-time error (NUL-terminated,
@@ -303,6 +329,20 @@ mod tests {
             [("p_0", 1), ("p_1", 3), ("p_dim0", 0), ("p_dim1", 2), ("out", 0)]
         );
         assert!(declaration(&s).contains("const double *p_0, const bool *p_1, int64_t p_dim0, int64_t p_dim1"));
+    }
+
+    #[test]
+    fn names_are_unique_c_identifiers() {
+        let s = sig(
+            &[
+                ("out", Type::F64),
+                ("int", Type::array(Type::F64)),
+                ("int_dim0", Type::I64),
+            ],
+            Type::F64,
+        );
+        let names: Vec<&str> = s.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["out", "int_", "int__dim0", "int_dim0", "out_"]);
     }
 
     #[test]

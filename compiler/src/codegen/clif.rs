@@ -40,6 +40,9 @@ pub struct Options {
     pub parallel_threshold: i64,
     /// Keep the text of the optimised Cranelift IR of every function.
     pub keep_text: bool,
+    /// The linkage of the entry function: exported for the JIT; local in
+    /// object files, whose exported symbols are the C wrappers around it.
+    pub linkage: Linkage,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
             parallel: true,
             parallel_threshold: 32768,
             keep_text: false,
+            linkage: Linkage::Export,
         }
     }
 }
@@ -97,7 +101,7 @@ pub fn define<M: Module>(
     let mut sig = Signature::new(conv);
     sig.params.extend([AbiParam::new(ptr); 3]);
     sig.returns.push(AbiParam::new(types::I32));
-    let entry = module.declare_function(name, Linkage::Export, &sig)?;
+    let entry = module.declare_function(name, options.linkage, &sig)?;
 
     let mut kernels = Vec::new();
     let mut ctx = module.make_context();

@@ -3,12 +3,15 @@
 //! - `abi`: the runtime functions generated code calls, with their types;
 //! - `c_abi`: the C signature of an exported entry point, and its header;
 //! - `clif`: one LIR function to Cranelift IR, defined in a module;
-//! - `jit`: compiles entry points into memory on first call and runs them.
+//! - `jit`: compiles entry points into memory on first call and runs them;
+//! - `object`: compiles entry points ahead of time into an object file
+//!   exporting them with the C ABI.
 
 pub mod abi;
 pub mod c_abi;
 pub mod clif;
 pub mod jit;
+pub mod object;
 
 #[cfg(test)]
 mod tests;
