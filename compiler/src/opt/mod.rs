@@ -16,6 +16,7 @@
 //! which only the rules exact under IEEE 754 apply.
 
 pub mod cost;
+pub(crate) mod fuse;
 mod inline;
 pub mod rules;
 pub(crate) mod walk;
@@ -116,6 +117,13 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
             }
             changed |= dce(&mut f);
             check(program, &f, "dce", options)?;
+            // After the symbolic phase, so that the one-hot rules first
+            // make element-wise arrays of the sums they can.
+            if phase == Phase::Final && fuse::fuse_reductions(&mut f) {
+                changed = true;
+                dce(&mut f);
+                check(program, &f, "fuse_reductions", options)?;
+            }
             if !changed {
                 break;
             }
@@ -260,14 +268,7 @@ impl Env<'_> {
 
     /// A fresh binder.
     pub fn fresh(&mut self, name: &str, ty: Type) -> Binder {
-        let var = VarId(self.next);
-        self.next += 1;
-        self.types.insert(var, ty.clone());
-        Binder {
-            var,
-            name: name.to_string(),
-            ty,
-        }
+        walk::fresh_binder(&mut self.next, &mut self.types, name, ty)
     }
 
     /// A copy of `block` with fresh binders and the variables of `map`

@@ -9,6 +9,7 @@
 
 use super::{atom, let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type};
+use crate::opt::fuse::is_add_tangent_reduce;
 use crate::prim::Prim;
 use std::collections::HashMap;
 
@@ -355,16 +356,6 @@ pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
             result: body.result,
         },
     }))
-}
-
-/// True when `c` combines with `add_tangent(acc, x)` or `add_tangent(x, acc)`.
-fn is_add_tangent_reduce(c: &crate::core::ir::Combine) -> bool {
-    let [op] = c.body.stmts.as_slice() else { return false };
-    let Rhs::Prim(Prim::AddTangent, xs) = &op.rhs else {
-        return false;
-    };
-    let (acc, elem) = (c.acc.atom(), c.elem.atom());
-    c.body.result == op.binder.atom() && (xs[..] == [acc, elem] || xs[..] == [elem, acc])
 }
 
 /// The definition of `x`: a statement of `block`, or one in scope.

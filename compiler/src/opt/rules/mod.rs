@@ -79,6 +79,7 @@ catalogue! {
     algebra::check_index_in_range,
     algebra::add_tangent_zero,
     algebra::add_tangent_onehot,
+    algebra::add_tangent_update,
     algebra::add_tangent_f64,
     algebra::add_tangent_tuple,
     algebra::sum_zero,
