@@ -16,6 +16,7 @@
 //! which only the rules exact under IEEE 754 apply.
 
 pub mod cost;
+mod dead_state;
 pub(crate) mod fuse;
 mod inline;
 pub mod rules;
@@ -123,6 +124,11 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
                 changed = true;
                 dce(&mut f);
                 check(program, &f, "fuse_reductions", options)?;
+            }
+            if dead_state::drop_dead_components(&mut f) {
+                changed = true;
+                dce(&mut f);
+                check(program, &f, "drop_dead_components", options)?;
             }
             if !changed {
                 break;
