@@ -67,6 +67,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         span: func.span,
         depth: 0,
         owned: HashSet::new(),
+        state_vars: HashSet::new(),
         live_after: HashSet::new(),
         live_outer: HashSet::new(),
         aliases: HashMap::new(),
@@ -178,6 +179,9 @@ struct Lowering<'p> {
     /// For a pointer variable, the variables it may have been derived from
     /// (views, copies of pointers), so aliases of an owned buffer are seen.
     aliases: HashMap<Var, HashSet<Var>>,
+    /// The variables of loop states, which an `if` that gives one of them
+    /// from both branches passes on as it is.
+    state_vars: HashSet<Var>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -811,24 +815,35 @@ impl Lowering<'_> {
                     return self.branch(env, if b { then } else { els });
                 }
                 let result = self.vars_for("if", &ty);
-                let (then_code, r) = self.nested(|l| -> R<()> {
-                    let v = l.branch(env, then)?;
-                    l.assign(&result, &v.comps);
-                    Ok(())
-                });
-                r?;
-                let (els_code, r) = self.nested(|l| -> R<()> {
-                    let v = l.branch(env, els)?;
-                    l.assign(&result, &v.comps);
-                    Ok(())
-                });
-                r?;
+                let (mut then_code, a) = self.nested(|l| l.branch(env, then));
+                let a = a?;
+                let (mut els_code, b) = self.nested(|l| l.branch(env, els));
+                let b = b?;
+                // A component of a loop's state that both branches give
+                // unchanged (a buffer updated in place or passed through,
+                // its lengths) needs no variable of its own: the loop then
+                // sees its own buffer as the next state, and its lengths
+                // stay invariant.
+                let mut comps = Vec::new();
+                let (mut dst, mut from_a, mut from_b) = (Vec::new(), Vec::new(), Vec::new());
+                for ((v, x), y) in result.iter().zip(&a.comps).zip(&b.comps) {
+                    if x == y && matches!(x, Operand::Var(s) if self.state_vars.contains(s)) {
+                        comps.push(*x);
+                    } else {
+                        comps.push(Operand::Var(*v));
+                        dst.push(*v);
+                        from_a.push(*x);
+                        from_b.push(*y);
+                    }
+                }
+                then_code.extend(self.nested(|l| l.assign(&dst, &from_a)).0);
+                els_code.extend(self.nested(|l| l.assign(&dst, &from_b)).0);
                 self.emit(Inst::If {
                     cond,
                     then: then_code,
                     els: els_code,
                 });
-                Ok(Val::new(ty, result.into_iter().map(Operand::Var).collect()))
+                Ok(Val::new(ty, comps))
             }
             Rhs::Loop(l) => self.lower_loop(env, l),
             Rhs::Map { arrays, params, body } => {
@@ -976,6 +991,7 @@ impl Lowering<'_> {
         for (v, c) in vars.iter().zip(&comps) {
             self.emit(Inst::Set(*v, Expr::Atom(*c)));
         }
+        self.state_vars.extend(vars.iter().copied());
         State {
             ty: init.ty.clone(),
             vars,
