@@ -28,7 +28,7 @@ use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Program, Rhs, S
 use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
 /// How to run the optimiser.
@@ -102,32 +102,34 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
         func.clone()
     };
     check(program, &f, "inline", options)?;
+    // Combinators whose bodies rules copied whole, checks included.
+    let mut consumed = HashSet::new();
     for phase in [Phase::Symbolic, Phase::Final] {
         let active: Vec<&rules::Rule> = rules::CATALOGUE.iter().filter(|r| r.phases.contains(&phase)).collect();
         for _ in 0..options.max_iterations {
             let mut changed = false;
             if options.verify_each_rule {
                 for rule in &active {
-                    changed |= pass(program, &mut f, phase, std::slice::from_ref(rule), false);
+                    changed |= pass(program, &mut f, phase, std::slice::from_ref(rule), false, &mut consumed);
                     check(program, &f, rule.name, options)?;
                 }
-                changed |= pass(program, &mut f, phase, &[], true);
+                changed |= pass(program, &mut f, phase, &[], true, &mut consumed);
                 check(program, &f, "cse", options)?;
             } else {
-                changed |= pass(program, &mut f, phase, &active, true);
+                changed |= pass(program, &mut f, phase, &active, true, &mut consumed);
             }
-            changed |= dce(&mut f);
+            changed |= dce(&mut f, &consumed);
             check(program, &f, "dce", options)?;
             // After the symbolic phase, so that the one-hot rules first
             // make element-wise arrays of the sums they can.
             if phase == Phase::Final && fuse::fuse_reductions(&mut f) {
                 changed = true;
-                dce(&mut f);
+                dce(&mut f, &consumed);
                 check(program, &f, "fuse_reductions", options)?;
             }
             if dead_state::drop_dead_components(&mut f) {
                 changed = true;
-                dce(&mut f);
+                dce(&mut f, &consumed);
                 check(program, &f, "drop_dead_components", options)?;
             }
             if !changed {
@@ -155,7 +157,14 @@ fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(
 
 /// One pass of `rules` (with copy propagation, and with common
 /// subexpressions shared when `cse`) over `f`. True when it changed `f`.
-fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], cse: bool) -> bool {
+fn pass(
+    program: &Program,
+    f: &mut Func,
+    phase: Phase,
+    rules: &[&rules::Rule],
+    cse: bool,
+    consumed: &mut HashSet<VarId>,
+) -> bool {
     let mut env = Env {
         program,
         phase,
@@ -168,6 +177,7 @@ fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], c
         subst: HashMap::new(),
         available: HashMap::new(),
         available_log: Vec::new(),
+        consumed: HashSet::new(),
         changed: false,
     };
     for p in &f.params {
@@ -175,6 +185,7 @@ fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], c
     }
     let body = std::mem::replace(&mut f.body, Block::atom(Atom::Bool(false)));
     f.body = env.walk_block(body, rules, cse);
+    consumed.extend(env.consumed);
     env.changed
 }
 
@@ -207,6 +218,9 @@ pub struct Env<'p> {
     /// Common subexpressions in scope, by the text of their right-hand side.
     available: HashMap<String, VarId>,
     available_log: Vec<String>,
+    /// Combinators read once whose body a rule copied to that read for
+    /// every element, checks included: dead, they may go with their checks.
+    consumed: HashSet<VarId>,
     changed: bool,
 }
 
@@ -253,6 +267,14 @@ impl Env<'_> {
         match a {
             Atom::Var(v) => self.uses(a) == 1 && self.defs.get(v).is_some_and(|(_, d)| *d == self.depth),
             Atom::F64(_) | Atom::I64(_) | Atom::Bool(_) => false,
+        }
+    }
+
+    /// Records that a rule copied the body of `a`'s combinator to its one
+    /// read, for the same elements: its checks now run there.
+    pub fn consume(&mut self, a: &Atom) {
+        if let Atom::Var(v) = a {
+            self.consumed.insert(*v);
         }
     }
 
@@ -473,17 +495,19 @@ fn commutative(p: Prim) -> bool {
 
 /// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
 /// `b`, unless `e` is or contains a `size_eq` check or a call (see
-/// RULES.md). True when it removed something.
-pub fn dce(f: &mut Func) -> bool {
+/// RULES.md) and is not one of the `consumed` combinators (see
+/// [`Env::consume`]). True when it removed something.
+pub fn dce(f: &mut Func, consumed: &HashSet<VarId>) -> bool {
     let mut uses = count_uses(f);
-    dce_block(&mut f.body, &mut uses)
+    dce_block(&mut f.body, &mut uses, consumed)
 }
 
-fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>) -> bool {
+fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
     let mut changed = false;
     let mut kept = Vec::with_capacity(block.stmts.len());
     for mut s in std::mem::take(&mut block.stmts).into_iter().rev() {
-        if uses.get(&s.binder.var).copied().unwrap_or(0) == 0 && removable(&s.rhs) {
+        let var = s.binder.var;
+        if uses.get(&var).copied().unwrap_or(0) == 0 && (removable(&s.rhs) || consumed.contains(&var)) {
             rhs_atoms_deep(&s.rhs, &mut |a| {
                 if let Atom::Var(v) = a {
                     if let Some(n) = uses.get_mut(v) {
@@ -495,7 +519,7 @@ fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>) -> bool {
             continue;
         }
         for (b, _) in rhs_blocks_mut(&mut s.rhs) {
-            changed |= dce_block(b, uses);
+            changed |= dce_block(b, uses, consumed);
         }
         kept.push(s);
     }

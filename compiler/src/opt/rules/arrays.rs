@@ -153,6 +153,7 @@ pub fn map_fusion(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     else {
         return None;
     };
+    env.consume(&arrays[k]);
     let mut map = HashMap::new();
     let fresh_params: Vec<_> = inner_params.iter().map(|p| env.rename_binder(p, &mut map)).collect();
     let inner_body = env.rename(&inner_body, &mut map);
@@ -191,6 +192,7 @@ pub fn map_of_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     else {
         return None;
     };
+    env.consume(&arrays[k]);
     let mut map = HashMap::new();
     let i = env.rename_binder(&index, &mut map);
     let inner_body = env.rename(&inner_body, &mut map);
@@ -312,6 +314,7 @@ pub fn onehot_reduce(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let mut map = HashMap::new();
     let i = env.rename_binder(&index, &mut map);
     let body = env.rename(&rest, &mut map);
+    env.consume(&c.array);
     Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }))
 }
 
@@ -462,6 +465,7 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
             sum = t.atom();
         }
         body.result = sum;
+        env.consume(&c.array);
         return Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }));
     }
     // A scatter: every contribution updates the accumulator in place.
@@ -475,6 +479,7 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         acc = t.atom();
     }
     body.result = acc;
+    env.consume(&c.array);
     let lp = Rhs::Loop(crate::core::ir::Loop {
         state,
         init: c.ne,
