@@ -67,6 +67,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         span: func.span,
         depth: 0,
         owned: HashSet::new(),
+        fresh: HashSet::new(),
         state_vars: HashSet::new(),
         live_after: HashSet::new(),
         live_outer: HashSet::new(),
@@ -171,8 +172,11 @@ struct Lowering<'p> {
     /// which statements of its body (not of nested combinators) may update
     /// in place.
     owned: HashSet<Var>,
-    /// Core variables read after the statement being lowered (kept only
-    /// while `owned` is not empty).
+    /// Buffers allocated by the block being lowered itself (not by a
+    /// repeated block inside it): no one else holds them, so they may be
+    /// updated in place as the loop's own buffers are.
+    fresh: HashSet<Var>,
+    /// Core variables read after the statement being lowered.
     live_after: HashSet<VarId>,
     /// Core variables read after the block being lowered.
     live_outer: HashSet<VarId>,
@@ -307,7 +311,11 @@ impl Lowering<'_> {
     }
 
     fn alloc(&mut self, ty: Ty, n: Operand) -> Operand {
-        self.set("buf", Ty::Ptr, Expr::Alloc { ty, n })
+        let buf = self.set("buf", Ty::Ptr, Expr::Alloc { ty, n });
+        if let Operand::Var(v) = buf {
+            self.fresh.insert(v);
+        }
+        buf
     }
 
     fn store(&mut self, ty: Ty, base: Operand, index: Operand, value: Operand) {
@@ -690,11 +698,7 @@ impl Lowering<'_> {
 
     fn block(&mut self, env: &mut Env, block: &Block) -> R<Val> {
         let outer = self.span;
-        let live = if self.owned.is_empty() {
-            Vec::new()
-        } else {
-            live_after_each(block, &self.live_outer)
-        };
+        let live = live_after_each(block, &self.live_outer);
         for (k, stmt) in block.stmts.iter().enumerate() {
             self.span = stmt.span;
             if let Some(l) = live.get(k) {
@@ -716,6 +720,7 @@ impl Lowering<'_> {
     fn sub_block(&mut self, env: &mut Env, block: &Block) -> R<Val> {
         self.scoped(|l| {
             l.owned.clear();
+            l.fresh.clear();
             l.block(env, block)
         })
     }
@@ -731,25 +736,28 @@ impl Lowering<'_> {
     fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         let span = self.span;
         let owned = self.owned.clone();
+        let fresh = self.fresh.clone();
         let live_after = self.live_after.clone();
         let live_outer = self.live_outer.clone();
         let value = f(self);
         self.span = span;
         self.owned = owned;
+        self.fresh = fresh;
         self.live_after = live_after;
         self.live_outer = live_outer;
         value
     }
 
-    /// True when the buffers of `a` belong to the innermost loop's state
-    /// and nothing read later, nor the statement's `others` operands, may
-    /// point into them: an update of `a` may then write them in place.
+    /// True when the buffers of `a` belong to the innermost loop's state or
+    /// were allocated by this block, and nothing read later, nor the
+    /// statement's `others` operands, may point into them: an update of
+    /// `a` may then write them in place.
     fn updatable(&self, env: &Env, a: &Val, others: &[Val]) -> bool {
         let mut buffers = HashSet::new();
         for (slot, c) in layout(&a.ty).iter().zip(&a.comps) {
             if let Slot::Buffer { .. } = slot {
                 match c {
-                    Operand::Var(v) if self.owned.contains(v) => buffers.insert(*v),
+                    Operand::Var(v) if self.owned.contains(v) || self.fresh.contains(v) => buffers.insert(*v),
                     _ => return false,
                 };
             }
@@ -774,7 +782,7 @@ impl Lowering<'_> {
                 let mut args = args.iter().map(|a| self.atom(env, a)).collect::<R<Vec<_>>>()?;
                 let mut in_place = false;
                 if matches!(p, Prim::IndexAdd | Prim::IndexSet | Prim::SliceAdd | Prim::AddTangent)
-                    && !self.owned.is_empty()
+                    && !(self.owned.is_empty() && self.fresh.is_empty())
                 {
                     in_place = self.updatable(env, &args[0], &args[1..]);
                     // a + b is b + a, bit for bit: update whichever is free.
@@ -1020,6 +1028,7 @@ impl Lowering<'_> {
     fn loop_body(&mut self, state: &State, env: &mut Env, body: &Block) -> R<Val> {
         self.scoped(|l| {
             l.owned = state.buffers.iter().map(|b| state.vars[b.slot]).collect();
+            l.fresh.clear();
             l.live_outer.clear();
             l.block(env, body)
         })
