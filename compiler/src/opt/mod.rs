@@ -172,6 +172,7 @@ fn pass(
         defs: HashMap::new(),
         uses: count_uses(f),
         index_bounds: HashMap::new(),
+        innermost: None,
         depth: 0,
         next: f.next_var(),
         subst: HashMap::new(),
@@ -211,6 +212,10 @@ pub struct Env<'p> {
     /// Indices of enclosing `build`s and `for` loops, with their trip
     /// counts: such an index `i` satisfies `0 <= i < n`.
     index_bounds: HashMap<VarId, Atom>,
+    /// The index of the innermost enclosing `build` or `for` loop, when the
+    /// statement is in its body itself (not in an `if` or another
+    /// combinator inside it).
+    innermost: Option<VarId>,
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
@@ -276,6 +281,20 @@ impl Env<'_> {
         if let Atom::Var(v) = a {
             self.consumed.insert(*v);
         }
+    }
+
+    /// True when `a`, an array of `n` elements, is read once, at `j`, the
+    /// index of the `build` or `for` loop over `n` whose body holds the
+    /// read, and that combinator sits beside `a`'s definition: each
+    /// element is then read once, in its own iteration.
+    pub fn once_per_index(&self, a: &Atom, j: &Atom, n: &Atom) -> bool {
+        let (Atom::Var(v), Atom::Var(i)) = (a, j) else {
+            return false;
+        };
+        self.uses(a) == 1
+            && self.innermost == Some(*i)
+            && self.index_bounds.get(i) == Some(n)
+            && self.defs.get(v).is_some_and(|(_, d)| *d + 1 == self.depth)
     }
 
     /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
@@ -425,6 +444,8 @@ impl Env<'_> {
         if let Some((i, n)) = bounded {
             self.index_bounds.insert(i, n);
         }
+        let outer = self.innermost;
+        self.innermost = bounded.map(|(i, _)| i);
         for (block, binders) in rhs_blocks_mut(rhs) {
             for b in binders {
                 self.types.insert(b.var, b.ty);
@@ -438,6 +459,7 @@ impl Env<'_> {
             }
             self.depth -= deeper;
         }
+        self.innermost = outer;
     }
 }
 
@@ -455,18 +477,12 @@ fn cse_key(rhs: &Rhs) -> Option<String> {
         Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
         // Combinators equal up to the names of their binders: the binders
         // are numbered afresh from one base for the key.
-        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) => {
+        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) | Rhs::If(..) => {
             let mut canonical = rhs.clone();
             walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
             Some(format!("{canonical:?}"))
         }
-        Rhs::Atom(_)
-        | Rhs::Array(..)
-        | Rhs::Call(..)
-        | Rhs::If(..)
-        | Rhs::Loop(_)
-        | Rhs::Scan(_)
-        | Rhs::Deriv { .. } => None,
+        Rhs::Atom(_) | Rhs::Array(..) | Rhs::Call(..) | Rhs::Loop(_) | Rhs::Scan(_) | Rhs::Deriv { .. } => None,
     }
 }
 

@@ -53,15 +53,21 @@ pub fn length_of(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
 }
 
 // index(build(n, \i -> e), j) == e[check_index(j, n)/i]
+//   (the build read only there, at the same depth or at the index j of a loop over n beside it)
 pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (b, j) = binary(s, Prim::Index)?;
     let Some(Rhs::Build { n, index, body }) = env.def(&b) else {
         return None;
     };
-    if !(env.linear(&b) || body.stmts.is_empty()) {
+    let (n, index, body) = (*n, index.clone(), body.clone());
+    // Read at its own index by a loop over the same elements, the build
+    // computes each element in that element's iteration instead, checks
+    // included: no work repeats, and the array goes.
+    if env.once_per_index(&b, &j, &n) {
+        env.consume(&b);
+    } else if !(env.linear(&b) || body.stmts.is_empty()) {
         return None;
     }
-    let (n, index, body) = (*n, index.clone(), body.clone());
     // The index is still checked: the rewrite must not hide an error.
     let checked = env.fresh("j", Type::I64);
     let mut map = HashMap::from([(index.var, checked.atom())]);
