@@ -297,6 +297,11 @@ impl Env<'_> {
             && self.defs.get(v).is_some_and(|(_, d)| *d + 1 == self.depth)
     }
 
+    /// A map in scope that applies `p` alone to each element of `a`.
+    pub fn unary_map(&self, p: Prim, a: &Atom) -> Option<Atom> {
+        self.available.get(&unary_key(p, a)).map(|v| Atom::Var(*v))
+    }
+
     /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
     /// them.
     pub fn is_symbolic_zero(&self, a: &Atom) -> bool {
@@ -414,6 +419,10 @@ impl Env<'_> {
                     self.available_log.push(key);
                 }
             }
+            if let Some(key) = unary_map_key(&stmt.rhs) {
+                self.available.insert(key.clone(), stmt.binder.var);
+                self.available_log.push(key);
+            }
             self.defs.insert(stmt.binder.var, (stmt.rhs.clone(), self.depth));
             out.push(stmt);
         }
@@ -461,6 +470,25 @@ impl Env<'_> {
         }
         self.innermost = outer;
     }
+}
+
+/// The key under which a map applying one primitive to each element of
+/// an array is found by [`Env::unary_map`].
+fn unary_map_key(rhs: &Rhs) -> Option<String> {
+    let Rhs::Map { arrays, params, body } = rhs else {
+        return None;
+    };
+    let ([a], [y], [st]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
+        return None;
+    };
+    match &st.rhs {
+        Rhs::Prim(p, args) if args[..] == [y.atom()] && body.result == st.binder.atom() => Some(unary_key(*p, a)),
+        _ => None,
+    }
+}
+
+fn unary_key(p: Prim, a: &Atom) -> String {
+    format!("unary map {p:?} {a:?}")
 }
 
 /// The key under which a right-hand side is shared, for those that are

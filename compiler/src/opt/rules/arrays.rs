@@ -9,6 +9,7 @@
 
 use super::{atom, let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type};
+use crate::opt::cost::transcendental;
 use crate::opt::fuse::is_add_tangent_reduce;
 use crate::prim::Prim;
 use std::collections::HashMap;
@@ -75,6 +76,32 @@ pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let mut stmts = vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)];
     stmts.extend(body.stmts);
     splice(stmts, body.result)
+}
+
+// map(\x .. -> ..; let t = p(x); .., a, ..) == map(\x .. y -> ..; let t = y; .., a, .., m)
+//   (m = map(\z -> p(z), a) in scope and read elsewhere, p transcendental)
+pub fn map_reuse(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    // Reverse mode recomputes p(x) for the derivative of a map p over a
+    // (sigmoid'(x) = s(1 - s)) where the forward map's elements are there.
+    let (pos, m) = body.stmts.iter().enumerate().find_map(|(pos, st)| match &st.rhs {
+        Rhs::Prim(p, args) if args.len() == 1 && transcendental(*p) => {
+            let k = params.iter().position(|x| x.atom() == args[0])?;
+            let m = env.unary_map(*p, &arrays[k])?;
+            // A map no one else reads would rather fuse into this one.
+            (m != s.binder.atom() && env.uses(&m) > 0).then_some((pos, m))
+        }
+        _ => None,
+    })?;
+    let y = env.fresh("y", body.stmts[pos].binder.ty.clone());
+    let mut body = body.clone();
+    body.stmts[pos].rhs = Rhs::Atom(y.atom());
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.push(m);
+    params.push(y);
+    Some(Rewrite::Rhs(Rhs::Map { arrays, params, body }))
 }
 
 // index(map(\x y -> e, a, b), j) == e[a[j]/x, b[j]/y]

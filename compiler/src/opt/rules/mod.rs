@@ -95,6 +95,7 @@ catalogue! {
     arrays::map_fusion,
     arrays::map_same_array,
     arrays::map_replicate,
+    arrays::map_reuse,
     arrays::map_proj_field,
     arrays::map_of_build,
     arrays::slice_build,
