@@ -67,6 +67,8 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         span: func.span,
         depth: 0,
         owned: HashSet::new(),
+        fresh: HashSet::new(),
+        state_vars: HashSet::new(),
         live_after: HashSet::new(),
         live_outer: HashSet::new(),
         aliases: HashMap::new(),
@@ -170,14 +172,20 @@ struct Lowering<'p> {
     /// which statements of its body (not of nested combinators) may update
     /// in place.
     owned: HashSet<Var>,
-    /// Core variables read after the statement being lowered (kept only
-    /// while `owned` is not empty).
+    /// Buffers allocated by the block being lowered itself (not by a
+    /// repeated block inside it): no one else holds them, so they may be
+    /// updated in place as the loop's own buffers are.
+    fresh: HashSet<Var>,
+    /// Core variables read after the statement being lowered.
     live_after: HashSet<VarId>,
     /// Core variables read after the block being lowered.
     live_outer: HashSet<VarId>,
     /// For a pointer variable, the variables it may have been derived from
     /// (views, copies of pointers), so aliases of an owned buffer are seen.
     aliases: HashMap<Var, HashSet<Var>>,
+    /// The variables of loop states, which an `if` that gives one of them
+    /// from both branches passes on as it is.
+    state_vars: HashSet<Var>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -303,7 +311,11 @@ impl Lowering<'_> {
     }
 
     fn alloc(&mut self, ty: Ty, n: Operand) -> Operand {
-        self.set("buf", Ty::Ptr, Expr::Alloc { ty, n })
+        let buf = self.set("buf", Ty::Ptr, Expr::Alloc { ty, n });
+        if let Operand::Var(v) = buf {
+            self.fresh.insert(v);
+        }
+        buf
     }
 
     fn store(&mut self, ty: Ty, base: Operand, index: Operand, value: Operand) {
@@ -686,11 +698,7 @@ impl Lowering<'_> {
 
     fn block(&mut self, env: &mut Env, block: &Block) -> R<Val> {
         let outer = self.span;
-        let live = if self.owned.is_empty() {
-            Vec::new()
-        } else {
-            live_after_each(block, &self.live_outer)
-        };
+        let live = live_after_each(block, &self.live_outer);
         for (k, stmt) in block.stmts.iter().enumerate() {
             self.span = stmt.span;
             if let Some(l) = live.get(k) {
@@ -712,6 +720,7 @@ impl Lowering<'_> {
     fn sub_block(&mut self, env: &mut Env, block: &Block) -> R<Val> {
         self.scoped(|l| {
             l.owned.clear();
+            l.fresh.clear();
             l.block(env, block)
         })
     }
@@ -727,25 +736,28 @@ impl Lowering<'_> {
     fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         let span = self.span;
         let owned = self.owned.clone();
+        let fresh = self.fresh.clone();
         let live_after = self.live_after.clone();
         let live_outer = self.live_outer.clone();
         let value = f(self);
         self.span = span;
         self.owned = owned;
+        self.fresh = fresh;
         self.live_after = live_after;
         self.live_outer = live_outer;
         value
     }
 
-    /// True when the buffers of `a` belong to the innermost loop's state
-    /// and nothing read later, nor the statement's `others` operands, may
-    /// point into them: an update of `a` may then write them in place.
+    /// True when the buffers of `a` belong to the innermost loop's state or
+    /// were allocated by this block, and nothing read later, nor the
+    /// statement's `others` operands, may point into them: an update of
+    /// `a` may then write them in place.
     fn updatable(&self, env: &Env, a: &Val, others: &[Val]) -> bool {
         let mut buffers = HashSet::new();
         for (slot, c) in layout(&a.ty).iter().zip(&a.comps) {
             if let Slot::Buffer { .. } = slot {
                 match c {
-                    Operand::Var(v) if self.owned.contains(v) => buffers.insert(*v),
+                    Operand::Var(v) if self.owned.contains(v) || self.fresh.contains(v) => buffers.insert(*v),
                     _ => return false,
                 };
             }
@@ -770,7 +782,7 @@ impl Lowering<'_> {
                 let mut args = args.iter().map(|a| self.atom(env, a)).collect::<R<Vec<_>>>()?;
                 let mut in_place = false;
                 if matches!(p, Prim::IndexAdd | Prim::IndexSet | Prim::SliceAdd | Prim::AddTangent)
-                    && !self.owned.is_empty()
+                    && !(self.owned.is_empty() && self.fresh.is_empty())
                 {
                     in_place = self.updatable(env, &args[0], &args[1..]);
                     // a + b is b + a, bit for bit: update whichever is free.
@@ -811,24 +823,35 @@ impl Lowering<'_> {
                     return self.branch(env, if b { then } else { els });
                 }
                 let result = self.vars_for("if", &ty);
-                let (then_code, r) = self.nested(|l| -> R<()> {
-                    let v = l.branch(env, then)?;
-                    l.assign(&result, &v.comps);
-                    Ok(())
-                });
-                r?;
-                let (els_code, r) = self.nested(|l| -> R<()> {
-                    let v = l.branch(env, els)?;
-                    l.assign(&result, &v.comps);
-                    Ok(())
-                });
-                r?;
+                let (mut then_code, a) = self.nested(|l| l.branch(env, then));
+                let a = a?;
+                let (mut els_code, b) = self.nested(|l| l.branch(env, els));
+                let b = b?;
+                // A component of a loop's state that both branches give
+                // unchanged (a buffer updated in place or passed through,
+                // its lengths) needs no variable of its own: the loop then
+                // sees its own buffer as the next state, and its lengths
+                // stay invariant.
+                let mut comps = Vec::new();
+                let (mut dst, mut from_a, mut from_b) = (Vec::new(), Vec::new(), Vec::new());
+                for ((v, x), y) in result.iter().zip(&a.comps).zip(&b.comps) {
+                    if x == y && matches!(x, Operand::Var(s) if self.state_vars.contains(s)) {
+                        comps.push(*x);
+                    } else {
+                        comps.push(Operand::Var(*v));
+                        dst.push(*v);
+                        from_a.push(*x);
+                        from_b.push(*y);
+                    }
+                }
+                then_code.extend(self.nested(|l| l.assign(&dst, &from_a)).0);
+                els_code.extend(self.nested(|l| l.assign(&dst, &from_b)).0);
                 self.emit(Inst::If {
                     cond,
                     then: then_code,
                     els: els_code,
                 });
-                Ok(Val::new(ty, result.into_iter().map(Operand::Var).collect()))
+                Ok(Val::new(ty, comps))
             }
             Rhs::Loop(l) => self.lower_loop(env, l),
             Rhs::Map { arrays, params, body } => {
@@ -976,6 +999,7 @@ impl Lowering<'_> {
         for (v, c) in vars.iter().zip(&comps) {
             self.emit(Inst::Set(*v, Expr::Atom(*c)));
         }
+        self.state_vars.extend(vars.iter().copied());
         State {
             ty: init.ty.clone(),
             vars,
@@ -1004,6 +1028,7 @@ impl Lowering<'_> {
     fn loop_body(&mut self, state: &State, env: &mut Env, body: &Block) -> R<Val> {
         self.scoped(|l| {
             l.owned = state.buffers.iter().map(|b| state.vars[b.slot]).collect();
+            l.fresh.clear();
             l.live_outer.clear();
             l.block(env, body)
         })

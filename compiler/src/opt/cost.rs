@@ -217,6 +217,13 @@ fn cols(v: Option<&Value>) -> u64 {
         .map_or(0, |r| len(Some(r)))
 }
 
+/// True when the cost model counts `p` as a transcendental primitive:
+/// computing it again costs far more than reading it.
+pub fn transcendental(p: Prim) -> bool {
+    // Their count depends on nothing but the primitive.
+    prim_flops(p, &[], &Value::F64(0.0)) == TRANSCENDENTAL_FLOPS
+}
+
 fn prim_flops(p: Prim, args: &[Value], result: &Value) -> u64 {
     let (a, b) = (args.first(), args.get(1));
     match p {

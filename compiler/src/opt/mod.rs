@@ -16,6 +16,8 @@
 //! which only the rules exact under IEEE 754 apply.
 
 pub mod cost;
+mod dead_state;
+pub(crate) mod fuse;
 mod inline;
 pub mod rules;
 pub(crate) mod walk;
@@ -26,7 +28,7 @@ use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Program, Rhs, S
 use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
 /// How to run the optimiser.
@@ -100,22 +102,36 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
         func.clone()
     };
     check(program, &f, "inline", options)?;
+    // Combinators whose bodies rules copied whole, checks included.
+    let mut consumed = HashSet::new();
     for phase in [Phase::Symbolic, Phase::Final] {
         let active: Vec<&rules::Rule> = rules::CATALOGUE.iter().filter(|r| r.phases.contains(&phase)).collect();
         for _ in 0..options.max_iterations {
             let mut changed = false;
             if options.verify_each_rule {
                 for rule in &active {
-                    changed |= pass(program, &mut f, phase, std::slice::from_ref(rule), false);
+                    changed |= pass(program, &mut f, phase, std::slice::from_ref(rule), false, &mut consumed);
                     check(program, &f, rule.name, options)?;
                 }
-                changed |= pass(program, &mut f, phase, &[], true);
+                changed |= pass(program, &mut f, phase, &[], true, &mut consumed);
                 check(program, &f, "cse", options)?;
             } else {
-                changed |= pass(program, &mut f, phase, &active, true);
+                changed |= pass(program, &mut f, phase, &active, true, &mut consumed);
             }
-            changed |= dce(&mut f);
+            changed |= dce(&mut f, &consumed);
             check(program, &f, "dce", options)?;
+            // After the symbolic phase, so that the one-hot rules first
+            // make element-wise arrays of the sums they can.
+            if phase == Phase::Final && fuse::fuse_reductions(&mut f) {
+                changed = true;
+                dce(&mut f, &consumed);
+                check(program, &f, "fuse_reductions", options)?;
+            }
+            if dead_state::drop_dead_components(&mut f) {
+                changed = true;
+                dce(&mut f, &consumed);
+                check(program, &f, "drop_dead_components", options)?;
+            }
             if !changed {
                 break;
             }
@@ -141,7 +157,14 @@ fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(
 
 /// One pass of `rules` (with copy propagation, and with common
 /// subexpressions shared when `cse`) over `f`. True when it changed `f`.
-fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], cse: bool) -> bool {
+fn pass(
+    program: &Program,
+    f: &mut Func,
+    phase: Phase,
+    rules: &[&rules::Rule],
+    cse: bool,
+    consumed: &mut HashSet<VarId>,
+) -> bool {
     let mut env = Env {
         program,
         phase,
@@ -149,11 +172,13 @@ fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], c
         defs: HashMap::new(),
         uses: count_uses(f),
         index_bounds: HashMap::new(),
+        innermost: None,
         depth: 0,
         next: f.next_var(),
         subst: HashMap::new(),
         available: HashMap::new(),
         available_log: Vec::new(),
+        consumed: HashSet::new(),
         changed: false,
     };
     for p in &f.params {
@@ -161,6 +186,7 @@ fn pass(program: &Program, f: &mut Func, phase: Phase, rules: &[&rules::Rule], c
     }
     let body = std::mem::replace(&mut f.body, Block::atom(Atom::Bool(false)));
     f.body = env.walk_block(body, rules, cse);
+    consumed.extend(env.consumed);
     env.changed
 }
 
@@ -186,6 +212,10 @@ pub struct Env<'p> {
     /// Indices of enclosing `build`s and `for` loops, with their trip
     /// counts: such an index `i` satisfies `0 <= i < n`.
     index_bounds: HashMap<VarId, Atom>,
+    /// The index of the innermost enclosing `build` or `for` loop, when the
+    /// statement is in its body itself (not in an `if` or another
+    /// combinator inside it).
+    innermost: Option<VarId>,
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
@@ -193,6 +223,9 @@ pub struct Env<'p> {
     /// Common subexpressions in scope, by the text of their right-hand side.
     available: HashMap<String, VarId>,
     available_log: Vec<String>,
+    /// Combinators read once whose body a rule copied to that read for
+    /// every element, checks included: dead, they may go with their checks.
+    consumed: HashSet<VarId>,
     changed: bool,
 }
 
@@ -242,6 +275,33 @@ impl Env<'_> {
         }
     }
 
+    /// Records that a rule copied the body of `a`'s combinator to its one
+    /// read, for the same elements: its checks now run there.
+    pub fn consume(&mut self, a: &Atom) {
+        if let Atom::Var(v) = a {
+            self.consumed.insert(*v);
+        }
+    }
+
+    /// True when `a`, an array of `n` elements, is read once, at `j`, the
+    /// index of the `build` or `for` loop over `n` whose body holds the
+    /// read, and that combinator sits beside `a`'s definition: each
+    /// element is then read once, in its own iteration.
+    pub fn once_per_index(&self, a: &Atom, j: &Atom, n: &Atom) -> bool {
+        let (Atom::Var(v), Atom::Var(i)) = (a, j) else {
+            return false;
+        };
+        self.uses(a) == 1
+            && self.innermost == Some(*i)
+            && self.index_bounds.get(i) == Some(n)
+            && self.defs.get(v).is_some_and(|(_, d)| *d + 1 == self.depth)
+    }
+
+    /// A map in scope that applies `p` alone to each element of `a`.
+    pub fn unary_map(&self, p: Prim, a: &Atom) -> Option<Atom> {
+        self.available.get(&unary_key(p, a)).map(|v| Atom::Var(*v))
+    }
+
     /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
     /// them.
     pub fn is_symbolic_zero(&self, a: &Atom) -> bool {
@@ -260,14 +320,7 @@ impl Env<'_> {
 
     /// A fresh binder.
     pub fn fresh(&mut self, name: &str, ty: Type) -> Binder {
-        let var = VarId(self.next);
-        self.next += 1;
-        self.types.insert(var, ty.clone());
-        Binder {
-            var,
-            name: name.to_string(),
-            ty,
-        }
+        walk::fresh_binder(&mut self.next, &mut self.types, name, ty)
     }
 
     /// A copy of `block` with fresh binders and the variables of `map`
@@ -366,6 +419,10 @@ impl Env<'_> {
                     self.available_log.push(key);
                 }
             }
+            if let Some(key) = unary_map_key(&stmt.rhs) {
+                self.available.insert(key.clone(), stmt.binder.var);
+                self.available_log.push(key);
+            }
             self.defs.insert(stmt.binder.var, (stmt.rhs.clone(), self.depth));
             out.push(stmt);
         }
@@ -396,6 +453,8 @@ impl Env<'_> {
         if let Some((i, n)) = bounded {
             self.index_bounds.insert(i, n);
         }
+        let outer = self.innermost;
+        self.innermost = bounded.map(|(i, _)| i);
         for (block, binders) in rhs_blocks_mut(rhs) {
             for b in binders {
                 self.types.insert(b.var, b.ty);
@@ -409,7 +468,27 @@ impl Env<'_> {
             }
             self.depth -= deeper;
         }
+        self.innermost = outer;
     }
+}
+
+/// The key under which a map applying one primitive to each element of
+/// an array is found by [`Env::unary_map`].
+fn unary_map_key(rhs: &Rhs) -> Option<String> {
+    let Rhs::Map { arrays, params, body } = rhs else {
+        return None;
+    };
+    let ([a], [y], [st]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
+        return None;
+    };
+    match &st.rhs {
+        Rhs::Prim(p, args) if args[..] == [y.atom()] && body.result == st.binder.atom() => Some(unary_key(*p, a)),
+        _ => None,
+    }
+}
+
+fn unary_key(p: Prim, a: &Atom) -> String {
+    format!("unary map {p:?} {a:?}")
 }
 
 /// The key under which a right-hand side is shared, for those that are
@@ -426,18 +505,12 @@ fn cse_key(rhs: &Rhs) -> Option<String> {
         Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
         // Combinators equal up to the names of their binders: the binders
         // are numbered afresh from one base for the key.
-        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) => {
+        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) | Rhs::If(..) => {
             let mut canonical = rhs.clone();
             walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
             Some(format!("{canonical:?}"))
         }
-        Rhs::Atom(_)
-        | Rhs::Array(..)
-        | Rhs::Call(..)
-        | Rhs::If(..)
-        | Rhs::Loop(_)
-        | Rhs::Scan(_)
-        | Rhs::Deriv { .. } => None,
+        Rhs::Atom(_) | Rhs::Array(..) | Rhs::Call(..) | Rhs::Loop(_) | Rhs::Scan(_) | Rhs::Deriv { .. } => None,
     }
 }
 
@@ -466,17 +539,19 @@ fn commutative(p: Prim) -> bool {
 
 /// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
 /// `b`, unless `e` is or contains a `size_eq` check or a call (see
-/// RULES.md). True when it removed something.
-pub fn dce(f: &mut Func) -> bool {
+/// RULES.md) and is not one of the `consumed` combinators (see
+/// [`Env::consume`]). True when it removed something.
+pub fn dce(f: &mut Func, consumed: &HashSet<VarId>) -> bool {
     let mut uses = count_uses(f);
-    dce_block(&mut f.body, &mut uses)
+    dce_block(&mut f.body, &mut uses, consumed)
 }
 
-fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>) -> bool {
+fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
     let mut changed = false;
     let mut kept = Vec::with_capacity(block.stmts.len());
     for mut s in std::mem::take(&mut block.stmts).into_iter().rev() {
-        if uses.get(&s.binder.var).copied().unwrap_or(0) == 0 && removable(&s.rhs) {
+        let var = s.binder.var;
+        if uses.get(&var).copied().unwrap_or(0) == 0 && (removable(&s.rhs) || consumed.contains(&var)) {
             rhs_atoms_deep(&s.rhs, &mut |a| {
                 if let Atom::Var(v) = a {
                     if let Some(n) = uses.get_mut(v) {
@@ -488,7 +563,7 @@ fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>) -> bool {
             continue;
         }
         for (b, _) in rhs_blocks_mut(&mut s.rhs) {
-            changed |= dce_block(b, uses);
+            changed |= dce_block(b, uses, consumed);
         }
         kept.push(s);
     }

@@ -1,7 +1,7 @@
 //! Traversals of core IR shared by the driver and the rules: the atoms a
 //! right-hand side reads, use counts, substitution and renaming.
 
-use crate::core::ir::{Atom, Binder, Block, Func, LoopKind, Rhs, VarId};
+use crate::core::ir::{Atom, Binder, Block, Func, LoopKind, Rhs, Type, VarId};
 use std::collections::HashMap;
 
 /// Calls `f` on every atom that `rhs` reads itself, not those of its
@@ -227,4 +227,16 @@ pub fn block_any(block: &Block, pred: &dyn Fn(&Rhs) -> bool) -> bool {
         .stmts
         .iter()
         .any(|s| pred(&s.rhs) || rhs_blocks(&s.rhs).into_iter().any(|b| block_any(b, pred)))
+}
+
+/// A fresh binder numbered `*next`, its type recorded in `types`.
+pub fn fresh_binder(next: &mut u32, types: &mut HashMap<VarId, Type>, name: &str, ty: Type) -> Binder {
+    let var = VarId(*next);
+    *next += 1;
+    types.insert(var, ty.clone());
+    Binder {
+        var,
+        name: name.to_string(),
+        ty,
+    }
 }

@@ -264,6 +264,33 @@ pub fn add_tangent_onehot(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     Some(Rewrite::Rhs(Rhs::Prim(Prim::IndexAdd, vec![acc, i, v])))
 }
 
+// add_tangent(x, index_add(y, i, v)) == index_add(add_tangent(x, y), i, v), likewise slice_add and either order
+//   (the update read only here)
+pub fn add_tangent_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    // A chain of updates of a zero, added to an accumulator, becomes the
+    // same updates of the accumulator: in place, without the zero.
+    let update = |x: &Atom| match env.prim_def(x) {
+        Some((p @ (Prim::IndexAdd | Prim::SliceAdd), [y, i, v])) if env.linear(x) => Some((p, *y, *i, *v)),
+        _ => None,
+    };
+    let (acc, (p, y, i, v)) = match (update(&b), update(&a)) {
+        (Some(u), _) => (a, u),
+        (None, Some(u)) => (b, u),
+        (None, None) => return None,
+    };
+    let sum = env.fresh("t", s.binder.ty.clone());
+    let out = env.fresh("t", s.binder.ty.clone());
+    let result = out.atom();
+    splice(
+        vec![
+            let_(sum.clone(), Rhs::Prim(Prim::AddTangent, vec![acc, y]), s),
+            let_(out, Rhs::Prim(p, vec![sum.atom(), i, v]), s),
+        ],
+        result,
+    )
+}
+
 // add_tangent(x: f64, y) == add(x, y)
 pub fn add_tangent_f64(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (a, b) = binary(s, Prim::AddTangent)?;

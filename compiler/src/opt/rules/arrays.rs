@@ -9,6 +9,8 @@
 
 use super::{atom, let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type};
+use crate::opt::cost::transcendental;
+use crate::opt::fuse::is_add_tangent_reduce;
 use crate::prim::Prim;
 use std::collections::HashMap;
 
@@ -52,15 +54,21 @@ pub fn length_of(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
 }
 
 // index(build(n, \i -> e), j) == e[check_index(j, n)/i]
+//   (the build read only there, at the same depth or at the index j of a loop over n beside it)
 pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (b, j) = binary(s, Prim::Index)?;
     let Some(Rhs::Build { n, index, body }) = env.def(&b) else {
         return None;
     };
-    if !(env.linear(&b) || body.stmts.is_empty()) {
+    let (n, index, body) = (*n, index.clone(), body.clone());
+    // Read at its own index by a loop over the same elements, the build
+    // computes each element in that element's iteration instead, checks
+    // included: no work repeats, and the array goes.
+    if env.once_per_index(&b, &j, &n) {
+        env.consume(&b);
+    } else if !(env.linear(&b) || body.stmts.is_empty()) {
         return None;
     }
-    let (n, index, body) = (*n, index.clone(), body.clone());
     // The index is still checked: the rewrite must not hide an error.
     let checked = env.fresh("j", Type::I64);
     let mut map = HashMap::from([(index.var, checked.atom())]);
@@ -68,6 +76,32 @@ pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let mut stmts = vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)];
     stmts.extend(body.stmts);
     splice(stmts, body.result)
+}
+
+// map(\x .. -> ..; let t = p(x); .., a, ..) == map(\x .. y -> ..; let t = y; .., a, .., m)
+//   (m = map(\z -> p(z), a) in scope and read elsewhere, p transcendental)
+pub fn map_reuse(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Map { arrays, params, body } = &s.rhs else {
+        return None;
+    };
+    // Reverse mode recomputes p(x) for the derivative of a map p over a
+    // (sigmoid'(x) = s(1 - s)) where the forward map's elements are there.
+    let (pos, m) = body.stmts.iter().enumerate().find_map(|(pos, st)| match &st.rhs {
+        Rhs::Prim(p, args) if args.len() == 1 && transcendental(*p) => {
+            let k = params.iter().position(|x| x.atom() == args[0])?;
+            let m = env.unary_map(*p, &arrays[k])?;
+            // A map no one else reads would rather fuse into this one.
+            (m != s.binder.atom() && env.uses(&m) > 0).then_some((pos, m))
+        }
+        _ => None,
+    })?;
+    let y = env.fresh("y", body.stmts[pos].binder.ty.clone());
+    let mut body = body.clone();
+    body.stmts[pos].rhs = Rhs::Atom(y.atom());
+    let (mut arrays, mut params) = (arrays.clone(), params.clone());
+    arrays.push(m);
+    params.push(y);
+    Some(Rewrite::Rhs(Rhs::Map { arrays, params, body }))
 }
 
 // index(map(\x y -> e, a, b), j) == e[a[j]/x, b[j]/y]
@@ -152,6 +186,7 @@ pub fn map_fusion(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     else {
         return None;
     };
+    env.consume(&arrays[k]);
     let mut map = HashMap::new();
     let fresh_params: Vec<_> = inner_params.iter().map(|p| env.rename_binder(p, &mut map)).collect();
     let inner_body = env.rename(&inner_body, &mut map);
@@ -190,6 +225,7 @@ pub fn map_of_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     else {
         return None;
     };
+    env.consume(&arrays[k]);
     let mut map = HashMap::new();
     let i = env.rename_binder(&index, &mut map);
     let inner_body = env.rename(&inner_body, &mut map);
@@ -311,6 +347,7 @@ pub fn onehot_reduce(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let mut map = HashMap::new();
     let i = env.rename_binder(&index, &mut map);
     let body = env.rename(&rest, &mut map);
+    env.consume(&c.array);
     Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }))
 }
 
@@ -355,16 +392,6 @@ pub fn map_same_array(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
             result: body.result,
         },
     }))
-}
-
-/// True when `c` combines with `add_tangent(acc, x)` or `add_tangent(x, acc)`.
-fn is_add_tangent_reduce(c: &crate::core::ir::Combine) -> bool {
-    let [op] = c.body.stmts.as_slice() else { return false };
-    let Rhs::Prim(Prim::AddTangent, xs) = &op.rhs else {
-        return false;
-    };
-    let (acc, elem) = (c.acc.atom(), c.elem.atom());
-    c.body.result == op.binder.atom() && (xs[..] == [acc, elem] || xs[..] == [elem, acc])
 }
 
 /// The definition of `x`: a statement of `block`, or one in scope.
@@ -471,6 +498,7 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
             sum = t.atom();
         }
         body.result = sum;
+        env.consume(&c.array);
         return Some(Rewrite::Rhs(Rhs::Build { n, index: i, body }));
     }
     // A scatter: every contribution updates the accumulator in place.
@@ -484,6 +512,7 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         acc = t.atom();
     }
     body.result = acc;
+    env.consume(&c.array);
     let lp = Rhs::Loop(crate::core::ir::Loop {
         state,
         init: c.ne,
