@@ -138,6 +138,12 @@ macro_rules! abi_symbols {
     };
 }
 
+/// Data generated code reads: `(symbol, address)`, in the order of
+/// `docs/runtime-abi.md`.
+pub fn data_symbols() -> [(&'static str, *const u8); 1] {
+    [("dl_exp_table", crate::elementary::EXP_TABLE.as_ptr().cast())]
+}
+
 abi_symbols! {
     // Context, memory.
     context::dl_ctx_new();

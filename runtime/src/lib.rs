@@ -26,6 +26,7 @@ pub mod arena;
 pub mod blas;
 pub mod c_entry;
 pub mod context;
+pub mod elementary;
 pub mod error;
 pub mod kernels;
 pub mod math;

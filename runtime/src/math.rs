@@ -3,9 +3,10 @@
 //!
 //! The interpreter (`dl-compiler`'s `prim::eval`) calls these Rust
 //! functions and generated code calls the `dl_*` wrappers below, so the two
-//! agree bit for bit. The functions use the platform's maths library
-//! through `std` (exp, log, sin...) and the `libm` crate (erf, lgamma);
-//! `sigmoid`, `polygamma` and `ipow` are written here.
+//! agree bit for bit. `exp` and `log` are the straight-line kernels of
+//! `elementary` (which generated code inlines); the others use the
+//! platform's maths library through `std` (sin, tanh...) and the `libm`
+//! crate (erf, lgamma); `sigmoid`, `polygamma` and `ipow` are written here.
 //!
 //! Semantics (the language reference repeats them):
 //! - `pow` is `powf`: `pow(x, 0.0) == 1.0` even for NaN.
@@ -17,13 +18,7 @@
 //!   At its poles, the non-positive integers, it is `+inf` for odd `k` and
 //!   NaN for even `k`.
 
-pub fn exp(x: f64) -> f64 {
-    x.exp()
-}
-
-pub fn log(x: f64) -> f64 {
-    x.ln()
-}
+pub use crate::elementary::{exp, log};
 
 pub fn log1p(x: f64) -> f64 {
     x.ln_1p()
@@ -52,9 +47,9 @@ pub fn tanh(x: f64) -> f64 {
 /// `1 / (1 + exp(-x))`, without overflow for large `|x|`.
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + exp(-x))
     } else {
-        let e = x.exp();
+        let e = exp(x);
         e / (1.0 + e)
     }
 }

@@ -72,6 +72,10 @@ pub const SYMBOLS: &[Symbol] = &[
     ("dl_free", &[Ptr], None),
 ];
 
+/// The runtime's table of powers of two that inline `exp` reads
+/// (`dl_runtime::elementary::EXP_TABLE`).
+pub const EXP_TABLE_SYMBOL: &str = "dl_exp_table";
+
 /// The symbol named `name`.
 pub fn symbol(name: &str) -> Option<&'static Symbol> {
     SYMBOLS.iter().find(|s| s.0 == name)
@@ -125,6 +129,8 @@ mod tests {
         for (name, ..) in SYMBOLS {
             assert!(dl_runtime::abi::address(name).is_some(), "no address for {name}");
         }
+        let data: Vec<&str> = dl_runtime::abi::data_symbols().iter().map(|(name, _)| *name).collect();
+        assert_eq!(data, [EXP_TABLE_SYMBOL]);
     }
 
     /// The functions LIR may call are a part of the ABI, with its types.

@@ -15,12 +15,13 @@
 //! iterations (see `parallel_for`).
 
 use super::abi;
+use super::elementary;
 use crate::lower::abi::AbiTy;
 use crate::lower::lir::{BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    types, AbiParam, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Type, UserFuncName,
-    Value,
+    types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, MemFlagsData, Signature, StackSlotData,
+    StackSlotKind, Type, UserFuncName, Value,
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -307,6 +308,8 @@ struct Emitter<'a, 'b, M: Module> {
     /// first slot.
     ctx: Option<Value>,
     imports: HashMap<&'static str, FuncRef>,
+    /// `dl_exp_table`, once this function reads it.
+    exp_table: Option<GlobalValue>,
     kernels: &'a mut Vec<KernelPlan>,
     /// The entry point's symbol, to name its kernels.
     name: &'a str,
@@ -337,6 +340,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             vars,
             ctx: None,
             imports: HashMap::new(),
+            exp_table: None,
             kernels,
             name,
             read_outside: HashMap::new(),
@@ -495,7 +499,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
             Inst::Call { func, args, result } => {
                 let args: Vec<Value> = args.iter().map(|a| self.operand(*a)).collect();
-                let r = self.call(func, &args)?;
+                let r = match (inline_elementary(func), &args[..]) {
+                    (Some(kind), [x]) => Some(self.elementary(kind, *x)?),
+                    _ => self.call(func, &args)?,
+                };
                 if let Some(var) = result {
                     let r = r.ok_or_else(|| CodegenError(format!("`{func}` returns nothing")))?;
                     self.set(*var, r);
@@ -787,7 +794,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             for copy in 0..copies {
                 let lane_index = e.b.ins().iadd_imm_s(at, 2 * copy);
                 let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
-                e.vector_body(plan, body, lane_index, &accs);
+                e.vector_body(plan, body, lane_index, &accs)?;
             }
             Ok(())
         })?;
@@ -808,7 +815,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     /// One copy of a vector loop's body: lanes `lane_index` and the next.
-    fn vector_body(&mut self, plan: &VectorPlan, body: &[Inst], lane_index: Value, accs: &[Variable]) {
+    fn vector_body(&mut self, plan: &VectorPlan, body: &[Inst], lane_index: Value, accs: &[Variable]) -> R<()> {
         let mut lanes: HashMap<Var, Value> = HashMap::new();
         let vector_flags = MemFlagsData::new().with_notrap();
         for inst in body {
@@ -844,6 +851,16 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     };
                     lanes.insert(*var, v);
                 }
+                Inst::Call {
+                    func,
+                    args,
+                    result: Some(var),
+                } => {
+                    let kind = inline_elementary(func).expect("checked by vector_plan");
+                    let x = self.lanes(&lanes, args[0]);
+                    let v = self.elementary(kind, x)?;
+                    lanes.insert(*var, v);
+                }
                 Inst::Store { base, value, .. } => {
                     let value = self.lanes(&lanes, *value);
                     let base = self.operand(*base);
@@ -852,6 +869,101 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 }
                 _ => unreachable!("checked by vector_plan"),
             }
+        }
+        Ok(())
+    }
+
+    /// `exp`, `log` or `sigmoid` of `x` (one f64 or two lanes) inline: the
+    /// runtime's kernel where every lane is in its fast range, the
+    /// runtime's function lane by lane elsewhere, so the results are the
+    /// interpreter's either way.
+    fn elementary(&mut self, kind: Elementary, x: Value) -> R<Value> {
+        match kind {
+            Elementary::Exp => self.exp(x),
+            Elementary::Log => self.guarded("dl_log", x, elementary::log_in_range, elementary::log_kernel),
+            Elementary::Sigmoid => {
+                // As `dl_runtime::math::sigmoid`: e = exp(-|x|), then
+                // 1 / (1 + e) for x >= 0 and e / (1 + e) below.
+                let ty = self.b.func.dfg.value_type(x);
+                let magnitude = self.b.ins().fabs(x);
+                let minus = self.b.ins().fneg(magnitude);
+                let e = self.exp(minus)?;
+                let one = self.float(ty, 1.0);
+                let denominator = self.b.ins().fadd(one, e);
+                let at_or_above = self.b.ins().fdiv(one, denominator);
+                let below = self.b.ins().fdiv(e, denominator);
+                let zero = self.float(ty, 0.0);
+                let nonnegative = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+                Ok(if ty.is_vector() {
+                    let mask = self.b.ins().bitcast(ty, little_endian(), nonnegative);
+                    self.b.ins().bitselect(mask, at_or_above, below)
+                } else {
+                    self.b.ins().select(nonnegative, at_or_above, below)
+                })
+            }
+        }
+    }
+
+    /// `e^x` inline, reading the runtime's table of powers of two.
+    fn exp(&mut self, x: Value) -> R<Value> {
+        let table = match self.exp_table {
+            Some(gv) => gv,
+            None => {
+                let id = self
+                    .module
+                    .declare_data(abi::EXP_TABLE_SYMBOL, Linkage::Import, false, false)?;
+                let gv = self.module.declare_data_in_func(id, self.b.func);
+                self.exp_table = Some(gv);
+                gv
+            }
+        };
+        let table = self.b.ins().symbol_value(types::I64, table);
+        self.guarded("dl_exp", x, elementary::exp_in_range, |b, x| {
+            elementary::exp_kernel(b, x, table)
+        })
+    }
+
+    /// `kernel(x)` when `in_range(x)` holds for every lane, else the
+    /// runtime function `name` on each lane.
+    fn guarded(
+        &mut self,
+        name: &str,
+        x: Value,
+        in_range: fn(&mut FunctionBuilder, Value) -> Value,
+        kernel: impl FnOnce(&mut FunctionBuilder, Value) -> Value,
+    ) -> R<Value> {
+        let ty = self.b.func.dfg.value_type(x);
+        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let result = self.b.append_block_param(done, ty);
+        let inside = in_range(&mut self.b, x);
+        self.b.ins().brif(inside, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let y = kernel(&mut self.b, x);
+        self.b.ins().jump(done, &[BlockArg::Value(y)]);
+        self.b.switch_to_block(slow);
+        let y = if ty.is_vector() {
+            let mut y = x;
+            for lane in 0..2u8 {
+                let xi = self.b.ins().extractlane(x, lane);
+                let yi = self.call(name, &[xi])?.expect("a result");
+                y = self.b.ins().insertlane(y, yi, lane);
+            }
+            y
+        } else {
+            self.call(name, &[x])?.expect("a result")
+        };
+        self.b.ins().jump(done, &[BlockArg::Value(y)]);
+        self.b.switch_to_block(done);
+        Ok(result)
+    }
+
+    /// The f64 constant `x`, splatted for a vector type.
+    fn float(&mut self, ty: Type, x: f64) -> Value {
+        let scalar = self.b.ins().f64const(x);
+        if ty.is_vector() {
+            self.b.ins().splat(ty, scalar)
+        } else {
+            scalar
         }
     }
 
@@ -1168,6 +1280,21 @@ fn vector_plan(
                 }
                 defined.insert(*var);
             }
+            Inst::Call {
+                func,
+                args,
+                result: Some(var),
+            } => {
+                let fits = inline_elementary(func).is_some()
+                    && matches!(&args[..], [a] if lane_operand(a, &defined))
+                    && ty(*var) == Ty::F64
+                    && !read_after.contains(var)
+                    && !reductions.contains_key(var);
+                if !fits {
+                    return None;
+                }
+                defined.insert(*var);
+            }
             Inst::Store { ty, base, index, value } => {
                 if *ty != Ty::F64 || !invariant_buffer(base) || !at_index(index) || !lane_operand(value, &defined) {
                     return None;
@@ -1177,6 +1304,27 @@ fn vector_plan(
         }
     }
     Some(VectorPlan { reductions })
+}
+
+/// The runtime functions computed inline ([`Emitter::elementary`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Elementary {
+    Exp,
+    Log,
+    Sigmoid,
+}
+
+fn inline_elementary(func: &str) -> Option<Elementary> {
+    match func {
+        "dl_exp" => Some(Elementary::Exp),
+        "dl_log" => Some(Elementary::Log),
+        "dl_sigmoid" => Some(Elementary::Sigmoid),
+        _ => None,
+    }
+}
+
+fn little_endian() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 /// Collects the variables `code` assigns.

@@ -76,6 +76,9 @@ fn host_module() -> Result<JITModule, CodegenError> {
             dl_runtime::abi::address(name).ok_or_else(|| CodegenError(format!("the runtime lacks `{name}`")))?;
         builder.symbol(*name, address);
     }
+    for (name, address) in dl_runtime::abi::data_symbols() {
+        builder.symbol(name, address);
+    }
     Ok(JITModule::new(builder))
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - `abi`: the runtime functions generated code calls, with their types;
 //! - `c_abi`: the C signature of an exported entry point, and its header;
+//! - `elementary`: `exp` and `log` inline, as the runtime computes them;
 //! - `clif`: one LIR function to Cranelift IR, defined in a module;
 //! - `jit`: compiles entry points into memory on first call and runs them;
 //! - `object`: compiles entry points ahead of time into an object file
@@ -10,6 +11,7 @@
 pub mod abi;
 pub mod c_abi;
 pub mod clif;
+pub mod elementary;
 pub mod jit;
 pub mod object;
 

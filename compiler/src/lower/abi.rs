@@ -67,6 +67,13 @@ pub fn runtime_fn(name: &str) -> Option<&'static RuntimeFn> {
     RUNTIME_FUNCTIONS.iter().find(|f| f.name == name)
 }
 
+/// True for the functions of scalars to a scalar (`dl_exp` ... `dl_ipow`):
+/// pure, so a loop may call them from any lane or thread.
+pub fn is_scalar_math(name: &str) -> bool {
+    runtime_fn(name)
+        .is_some_and(|f| !f.params.contains(&AbiTy::Ptr) && matches!(f.result, Some(AbiTy::F64 | AbiTy::I64)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

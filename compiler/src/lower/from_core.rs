@@ -2102,7 +2102,7 @@ fn commutes(op: BinOp) -> bool {
 }
 
 /// True when a `For` body fits `LoopHint::vector` and `parallel`: only
-/// `Set` and `Store`, no allocation, loads and stores at `index` of one
+/// `Set`, `Store` and calls of scalar maths functions, no allocation, loads and stores at `index` of one
 /// element type, and every variable it sets is either one of the
 /// `reductions` (`acc = acc op x`) or set before it is read in the body (a
 /// temporary of one iteration) and set once.
@@ -2132,6 +2132,16 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
                     }
                     Expr::Atom(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => {}
                 }
+                if *var == index || local.contains(var) || reads(&body[..k], *var) {
+                    return false;
+                }
+                local.push(*var);
+            }
+            Inst::Call {
+                func,
+                result: Some(var),
+                ..
+            } if super::abi::is_scalar_math(func) => {
                 if *var == index || local.contains(var) || reads(&body[..k], *var) {
                     return false;
                 }

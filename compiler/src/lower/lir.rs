@@ -161,7 +161,8 @@ pub enum Inst {
 /// body fits it; code generation may still compile the loop plainly.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LoopHint {
-    /// The body is straight-line code (`Set` and `Store` only) whose loads
+    /// The body is straight-line code (`Set`, `Store`, and `Call`s of the
+    /// pure scalar maths functions) whose loads
     /// and stores at `index` are of one element type, and whose variables
     /// assigned across iterations are the `reductions`: iterations may run
     /// two at a time in SIMD lanes, with a scalar remainder.
