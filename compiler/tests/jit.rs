@@ -110,3 +110,25 @@ fn long_arrays_run_in_parallel_chunks_and_agree() {
         check_entry(&program, "f", &args).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// Temporaries bigger than the arena's first chunk, taken and released in
+/// every iteration: generated code bumps and resets the arena's top
+/// itself and calls the runtime only to change chunks, so this crosses
+/// chunk boundaries both ways, within one call and across calls.
+#[test]
+fn temporaries_across_arena_chunks_agree_with_the_interpreter() {
+    let source = "
+def churn(n: i64, rounds: i64) -> f64 =
+  loop acc = 0.0 for i < rounds do
+    let small = build(3, \\j -> f64(i * j))
+    let big = build(n + i * 1000, \\j -> f64(i + j) * small[2])
+    in acc + sum(big) + sum(small)
+";
+    let compiled = dl_compiler::driver::compile_source("churn.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    for (n, rounds) in [(0, 3), (5, 40), (9000, 30), (100_000, 5)] {
+        check_entry(&program, "churn", &[Value::I64(n), Value::I64(rounds)])
+            .unwrap_or_else(|e| panic!("churn({n}, {rounds}): {e}"));
+    }
+}

@@ -38,14 +38,40 @@ impl Chunk {
     }
 }
 
+/// The part of the arena that generated code reads and writes itself, the
+/// fast paths of `dl_alloc`, `dl_arena_mark` and `dl_arena_release`
+/// (docs/runtime-abi.md): the current chunk's bounds and the top inside it.
+/// The runtime's own functions are the slow paths and keep it up to date.
+#[repr(C)]
+pub struct Top {
+    /// The next free byte, [`ALIGN`]-aligned.
+    pub top: *mut u8,
+    /// One past the current chunk's last byte.
+    pub end: *mut u8,
+    /// The current chunk's first byte.
+    pub base: *mut u8,
+    /// The position of `base`.
+    pub start: usize,
+}
+
 /// A bump allocator in chunks. Not thread-safe: one call uses it at a time.
+#[repr(C)]
 pub struct Arena {
+    /// First, at a fixed offset that generated code knows.
+    pub(crate) fast: Top,
     chunks: Vec<Chunk>,
-    /// The chunk the top is in (`chunks.len()` is never below it, and equals
-    /// it only while there is no chunk at all).
+    /// The chunk `fast` describes (meaningless while there is no chunk).
     current: usize,
-    /// The top's offset inside the current chunk.
-    offset: usize,
+}
+
+/// A dangling, [`ALIGN`]-aligned address: the top of an arena without
+/// chunks, so that zero bytes get an aligned pointer and anything more
+/// takes the slow path.
+fn dangling() -> *mut u8 {
+    #[repr(align(64))]
+    struct Aligned;
+    const _: () = assert!(std::mem::align_of::<Aligned>() == ALIGN);
+    NonNull::<Aligned>::dangling().as_ptr().cast()
 }
 
 impl Default for Arena {
@@ -58,9 +84,14 @@ impl Arena {
     /// An empty arena; it asks for its first chunk on the first allocation.
     pub fn new() -> Self {
         Arena {
+            fast: Top {
+                top: dangling(),
+                end: dangling(),
+                base: dangling(),
+                start: 0,
+            },
             chunks: Vec::new(),
             current: 0,
-            offset: 0,
         }
     }
 
@@ -70,23 +101,38 @@ impl Arena {
     pub fn alloc(&mut self, bytes: usize) -> Option<NonNull<u8>> {
         let bytes = bytes.checked_add(ALIGN - 1)? & !(ALIGN - 1);
         // The current chunk, then chunks kept from earlier calls that fit.
-        while self.current < self.chunks.len() {
-            let chunk = &self.chunks[self.current];
-            if chunk.size - self.offset >= bytes {
-                // SAFETY: `offset + bytes <= size`, so the result stays inside
-                // the chunk's allocation (or one past its end for 0 bytes).
-                let p = unsafe { chunk.ptr.as_ptr().add(self.offset) };
-                self.offset += bytes;
+        loop {
+            let available = self.fast.end as usize - self.fast.top as usize;
+            if bytes <= available {
+                let p = self.fast.top;
+                // SAFETY: `top + bytes <= end`, so the result stays inside
+                // the current chunk (or one past its end for 0 bytes).
+                self.fast.top = unsafe { p.add(bytes) };
                 return NonNull::new(p);
             }
-            if self.current + 1 == self.chunks.len() {
+            if self.current + 1 >= self.chunks.len() {
                 break;
             }
-            self.current += 1;
-            self.offset = 0;
+            self.enter(self.current + 1, 0);
         }
         self.grow(bytes)?;
         self.alloc(bytes)
+    }
+
+    /// Makes chunk `i` the current one, with the top `offset` bytes in.
+    fn enter(&mut self, i: usize, offset: usize) {
+        let chunk = &self.chunks[i];
+        let base = chunk.ptr.as_ptr();
+        // SAFETY: `offset <= size` (callers), and `size` bytes from `base`
+        // are the chunk's allocation, so both stay inside it or at its end.
+        let (top, end) = unsafe { (base.add(offset), base.add(chunk.size)) };
+        self.fast = Top {
+            top,
+            end,
+            base,
+            start: chunk.start,
+        };
+        self.current = i;
     }
 
     /// Appends a chunk of at least `bytes` and moves the top to its start.
@@ -102,18 +148,14 @@ impl Arena {
         // SAFETY: `size >= FIRST_CHUNK > 0`, so the layout is not zero-sized.
         let ptr = NonNull::new(unsafe { alloc(layout) })?;
         self.chunks.push(Chunk { ptr, size, start });
-        self.current = self.chunks.len() - 1;
-        self.offset = 0;
+        self.enter(self.chunks.len() - 1, 0);
         Some(())
     }
 
     /// The current top, for [`Arena::release`].
     pub fn mark(&self) -> i64 {
-        match self.chunks.get(self.current) {
-            // Fits: `grow` checked that every chunk end fits an i64.
-            Some(c) => (c.start + self.offset) as i64,
-            None => 0,
-        }
+        // Fits: `grow` checked that every chunk end fits an i64.
+        (self.fast.start + (self.fast.top as usize - self.fast.base as usize)) as i64
     }
 
     /// Frees everything allocated since `mark` was taken. A mark above the
@@ -132,14 +174,15 @@ impl Arena {
         if i == 0 {
             return;
         }
-        self.current = i - 1;
-        self.offset = position - self.chunks[i - 1].start;
+        let offset = position - self.chunks[i - 1].start;
+        self.enter(i - 1, offset);
     }
 
     /// Frees everything; the chunks stay for reuse.
     pub fn reset(&mut self) {
-        self.current = 0;
-        self.offset = 0;
+        if !self.chunks.is_empty() {
+            self.enter(0, 0);
+        }
     }
 
     /// The number of chunks held (for tests and statistics).

@@ -15,16 +15,27 @@
 use std::alloc::{alloc, dealloc, Layout};
 use std::cell::UnsafeCell;
 use std::ffi::c_char;
+use std::mem::offset_of;
 
-use crate::arena::{Arena, ALIGN};
+use crate::arena::{Arena, Top, ALIGN};
 use crate::error::ErrorState;
 use crate::no_unwind;
 
-/// The context of one call: its arena and its error state.
+/// The context of one call: its arena and its error state. The arena comes
+/// first, so that generated code finds its [`Top`] at the offsets below.
+#[repr(C)]
 pub struct DlCtx {
     arena: UnsafeCell<Arena>,
     error: ErrorState,
 }
+
+/// Where generated code finds the arena's top, end, current chunk base and
+/// that chunk's position, as byte offsets from a context pointer.
+pub const ARENA_TOP_OFFSET: i32 = (offset_of!(DlCtx, arena) + offset_of!(Arena, fast) + offset_of!(Top, top)) as i32;
+pub const ARENA_END_OFFSET: i32 = (offset_of!(DlCtx, arena) + offset_of!(Arena, fast) + offset_of!(Top, end)) as i32;
+pub const ARENA_BASE_OFFSET: i32 = (offset_of!(DlCtx, arena) + offset_of!(Arena, fast) + offset_of!(Top, base)) as i32;
+pub const ARENA_START_OFFSET: i32 =
+    (offset_of!(DlCtx, arena) + offset_of!(Arena, fast) + offset_of!(Top, start)) as i32;
 
 impl Default for DlCtx {
     fn default() -> Self {
@@ -253,5 +264,41 @@ pub unsafe extern "C" fn dl_clear_error(ctx: *mut DlCtx) {
     // SAFETY: forwarded from this function's contract.
     if let Some(c) = unsafe { shared(ctx) } {
         c.error.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads the word at `offset` bytes into the context, as generated code does.
+    fn word(ctx: *mut DlCtx, offset: i32) -> usize {
+        // SAFETY: the offsets are those of `Top`'s word-sized fields inside a
+        // live context.
+        unsafe { ctx.cast::<u8>().add(offset as usize).cast::<usize>().read() }
+    }
+
+    /// The published offsets find the arena's fast fields, and moving the
+    /// top there is what `dl_alloc` and `dl_arena_release` would do.
+    #[test]
+    fn generated_code_finds_the_arena_top_at_the_published_offsets() {
+        let ctx = dl_ctx_new();
+        // SAFETY: `ctx` is live until `dl_ctx_free`, used by this thread only.
+        unsafe {
+            let mark = dl_arena_mark(ctx);
+            let p = dl_alloc(ctx, 100) as usize;
+            let (top, end, base, start) = (
+                word(ctx, ARENA_TOP_OFFSET),
+                word(ctx, ARENA_END_OFFSET),
+                word(ctx, ARENA_BASE_OFFSET),
+                word(ctx, ARENA_START_OFFSET),
+            );
+            assert_eq!(top, p + 128);
+            assert!(base <= p && top <= end);
+            assert_eq!((start + top - base) as i64, dl_arena_mark(ctx));
+            dl_arena_release(ctx, mark);
+            assert_eq!(word(ctx, ARENA_TOP_OFFSET), p);
+            dl_ctx_free(ctx);
+        }
     }
 }

@@ -26,6 +26,8 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+use dl_runtime::arena::ALIGN;
+use dl_runtime::context;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -509,13 +511,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 }
             }
             Inst::ArenaMark(var) => {
-                let ctx = self.ctx();
-                let mark = self.call("dl_arena_mark", &[ctx])?.expect("a mark");
+                let mark = self.arena_mark();
                 self.set(*var, mark);
             }
             Inst::ArenaRelease(mark) => {
-                let (ctx, mark) = (self.ctx(), self.operand(*mark));
-                self.call("dl_arena_release", &[ctx, mark])?;
+                let mark = self.operand(*mark);
+                self.arena_release(mark)?;
             }
             Inst::Fail { kind, loc, values } => {
                 let mut args = vec![
@@ -582,8 +583,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             Expr::Alloc { ty, n } => {
                 let n = self.operand(*n);
                 let bytes = self.b.ins().imul_imm_s(n, ty.size());
-                let ctx = self.ctx();
-                self.call("dl_alloc", &[ctx, bytes])?.expect("a pointer")
+                self.arena_alloc(bytes)?
             }
         })
     }
@@ -902,6 +902,84 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 })
             }
         }
+    }
+
+    /// The context's arena top and the current chunk's end, base and
+    /// position (`dl_runtime::arena::Top`).
+    fn arena_field(&mut self, offset: i32) -> Value {
+        let ctx = self.ctx();
+        self.b.ins().load(types::I64, MemFlagsData::trusted(), ctx, offset)
+    }
+
+    /// `dl_alloc(ctx, bytes)`, bumping the arena's top inline when the
+    /// current chunk has room: a call only to take a new chunk.
+    fn arena_alloc(&mut self, bytes: Value) -> R<Value> {
+        let top = self.arena_field(context::ARENA_TOP_OFFSET);
+        let end = self.arena_field(context::ARENA_END_OFFSET);
+        let available = self.b.ins().isub(end, top);
+        // `bytes <= available` as unsigned turns a negative size away before
+        // rounding it up to the alignment could wrap.
+        let small = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, bytes, available);
+        let padded = self.b.ins().iadd_imm_s(bytes, ALIGN as i64 - 1);
+        let rounded = self.b.ins().band_imm_s(padded, -(ALIGN as i64));
+        let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, rounded, available);
+        let fast_path = self.b.ins().band(small, fits);
+        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let result = self.b.append_block_param(done, types::I64);
+        self.b.ins().brif(fast_path, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let new_top = self.b.ins().iadd(top, rounded);
+        self.set_arena_top(new_top);
+        self.b.ins().jump(done, &[BlockArg::Value(top)]);
+        self.b.switch_to_block(slow);
+        let ctx = self.ctx();
+        let p = self.call("dl_alloc", &[ctx, bytes])?.expect("a pointer");
+        self.b.ins().jump(done, &[BlockArg::Value(p)]);
+        self.b.switch_to_block(done);
+        Ok(result)
+    }
+
+    /// The current chunk's base and position, and the bytes used in it.
+    fn arena_chunk(&mut self) -> (Value, Value, Value) {
+        let top = self.arena_field(context::ARENA_TOP_OFFSET);
+        let base = self.arena_field(context::ARENA_BASE_OFFSET);
+        let start = self.arena_field(context::ARENA_START_OFFSET);
+        let used = self.b.ins().isub(top, base);
+        (base, start, used)
+    }
+
+    fn set_arena_top(&mut self, top: Value) {
+        let ctx = self.ctx();
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), top, ctx, context::ARENA_TOP_OFFSET);
+    }
+
+    /// `dl_arena_mark(ctx)` inline: the top's position.
+    fn arena_mark(&mut self) -> Value {
+        let (_, start, used) = self.arena_chunk();
+        self.b.ins().iadd(start, used)
+    }
+
+    /// `dl_arena_release(ctx, mark)`, inline when the mark is in the current
+    /// chunk: a call only to go back to an earlier chunk.
+    fn arena_release(&mut self, mark: Value) -> R<()> {
+        let (base, start, used) = self.arena_chunk();
+        let offset = self.b.ins().isub(mark, start);
+        // Unsigned, a mark before the chunk is above `used` too.
+        let here = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, offset, used);
+        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(here, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let new_top = self.b.ins().iadd(base, offset);
+        self.set_arena_top(new_top);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(slow);
+        let ctx = self.ctx();
+        self.call("dl_arena_release", &[ctx, mark])?;
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+        Ok(())
     }
 
     /// `e^x` inline, reading the runtime's table of powers of two.
