@@ -115,6 +115,9 @@ struct Call {
     /// per parameter.
     #[arg(long, value_name = "FILE", conflicts_with = "args")]
     args_json: Option<PathBuf>,
+    /// Print the time each compiler stage took to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 /// `dl build`.
@@ -247,6 +250,7 @@ fn compile(file: &Path) -> Result<(Compiled, Program), String> {
 }
 
 fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
+    let timings = Timings::start(call.timings);
     let (compiled, program) = compile(&call.file)?;
     let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
@@ -256,8 +260,27 @@ fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
         driver::run_native(&program, entry, values)
     }
     .map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
+    timings.report();
     print_value(&value, json);
     Ok(())
+}
+
+/// `--timings`: the time of each compiler stage, printed to stderr.
+struct Timings(bool);
+
+impl Timings {
+    fn start(on: bool) -> Timings {
+        if on {
+            dl_compiler::timings::enable();
+        }
+        Timings(on)
+    }
+
+    fn report(&self) {
+        if self.0 {
+            eprint!("{}", dl_compiler::timings::report());
+        }
+    }
 }
 
 /// The arguments of the call, from the command line or a JSON file.
@@ -279,6 +302,7 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
     use std::time::Instant;
     // Compile time is source to native code; reading the arguments is not
     // part of it.
+    let timings = Timings::start(call.timings);
     let start = Instant::now();
     let (compiled, program) = compile(&call.file)?;
     let front_end = start.elapsed();
@@ -289,6 +313,7 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
     let render = |e| driver::render_run_error(&compiled.sources, &e);
     jit.compile(entry, &values).map_err(render)?;
     let compile_ms = (front_end + start.elapsed()).as_secs_f64() * 1e3;
+    timings.report();
     // Warm caches and the thread pool: a few calls, at least 0.1 s.
     let warm = Instant::now();
     let mut warmups = 0;

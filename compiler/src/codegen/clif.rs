@@ -158,12 +158,14 @@ fn finish_function<M: Module>(
     options: &Options,
     text: &mut Vec<String>,
 ) -> R<()> {
-    module.define_function(id, ctx).map_err(|e| match e {
-        ModuleError::Compilation(err) => CodegenError(format!(
-            "code generation failed: {}",
-            cranelift_codegen::print_errors::pretty_error(&ctx.func, err)
-        )),
-        other => other.into(),
+    crate::timings::time("codegen: cranelift", || {
+        module.define_function(id, ctx).map_err(|e| match e {
+            ModuleError::Compilation(err) => CodegenError(format!(
+                "code generation failed: {}",
+                cranelift_codegen::print_errors::pretty_error(&ctx.func, err)
+            )),
+            other => other.into(),
+        })
     })?;
     if options.keep_text {
         // Compilation optimised the function in place.

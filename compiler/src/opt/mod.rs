@@ -28,6 +28,7 @@ use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Program, Rhs, S
 use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
+use crate::timings;
 use std::collections::{HashMap, HashSet, VecDeque};
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
@@ -97,7 +98,7 @@ pub fn optimize_with(program: &Program, options: &Options) -> Result<Program, St
 /// [`optimize_func`] with options.
 pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> Result<Func, String> {
     let mut f = if options.inline {
-        inline_calls(program, func)
+        timings::time("opt: inline", || inline_calls(program, func))
     } else {
         func.clone()
     };
@@ -118,16 +119,16 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
             } else {
                 changed |= pass(program, &mut f, phase, &active, true, &mut consumed);
             }
-            changed |= dce(&mut f, &consumed);
+            changed |= timings::time("opt: dce", || dce(&mut f, &consumed));
             check(program, &f, "dce", options)?;
             // After the symbolic phase, so that the one-hot rules first
             // make element-wise arrays of the sums they can.
-            if phase == Phase::Final && fuse::fuse_reductions(&mut f) {
+            if phase == Phase::Final && timings::time("opt: fuse", || fuse::fuse_reductions(&mut f)) {
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "fuse_reductions", options)?;
             }
-            if dead_state::drop_dead_components(&mut f) {
+            if timings::time("opt: dead state", || dead_state::drop_dead_components(&mut f)) {
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "drop_dead_components", options)?;
@@ -144,7 +145,7 @@ fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(
     if !options.verify_each_rule {
         return Ok(());
     }
-    verify_func(program, f).map_err(|errors| {
+    timings::time("verify", || verify_func(program, f)).map_err(|errors| {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!(
             "after rule `{rule}`, `{}` does not verify:\n{}\n{}",
@@ -158,6 +159,17 @@ fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(
 /// One pass of `rules` (with copy propagation, and with common
 /// subexpressions shared when `cse`) over `f`. True when it changed `f`.
 fn pass(
+    program: &Program,
+    f: &mut Func,
+    phase: Phase,
+    rules: &[&rules::Rule],
+    cse: bool,
+    consumed: &mut HashSet<VarId>,
+) -> bool {
+    timings::time("opt: rules", || pass_with(program, f, phase, rules, cse, consumed))
+}
+
+fn pass_with(
     program: &Program,
     f: &mut Func,
     phase: Phase,
