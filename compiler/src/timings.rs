@@ -29,36 +29,55 @@ pub fn enable() {
 
 /// Runs `f` as the stage `stage`.
 pub fn time<T>(stage: &'static str, f: impl FnOnce() -> T) -> T {
-    let on = RECORDER.with(|r| match r.borrow_mut().as_mut() {
-        Some(rec) => {
-            rec.open.push(Duration::ZERO);
-            true
+    let _timer = Timer::start(stage);
+    f()
+}
+
+/// A stage running until the timer is dropped: [`time`] for a stage that
+/// is a whole function body.
+pub struct Timer {
+    /// The stage and its start, when recording.
+    running: Option<(&'static str, Instant)>,
+}
+
+impl Timer {
+    pub fn start(stage: &'static str) -> Timer {
+        let on = RECORDER.with(|r| match r.borrow_mut().as_mut() {
+            Some(rec) => {
+                rec.open.push(Duration::ZERO);
+                true
+            }
+            None => false,
+        });
+        Timer {
+            running: on.then(|| (stage, Instant::now())),
         }
-        None => false,
-    });
-    if !on {
-        return f();
     }
-    let start = Instant::now();
-    let out = f();
-    let total = start.elapsed();
-    RECORDER.with(|r| {
-        if let Some(rec) = r.borrow_mut().as_mut() {
-            let inner = rec.open.pop().unwrap_or_default();
-            if let Some(parent) = rec.open.last_mut() {
-                *parent += total;
-            }
-            let own = total.saturating_sub(inner);
-            match rec.stages.iter_mut().find(|(name, ..)| *name == stage) {
-                Some((_, t, n)) => {
-                    *t += own;
-                    *n += 1;
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let Some((stage, start)) = self.running else {
+            return;
+        };
+        let total = start.elapsed();
+        RECORDER.with(|r| {
+            if let Some(rec) = r.borrow_mut().as_mut() {
+                let inner = rec.open.pop().unwrap_or_default();
+                if let Some(parent) = rec.open.last_mut() {
+                    *parent += total;
                 }
-                None => rec.stages.push((stage, own, 1)),
+                let own = total.saturating_sub(inner);
+                match rec.stages.iter_mut().find(|(name, ..)| *name == stage) {
+                    Some((_, t, n)) => {
+                        *t += own;
+                        *n += 1;
+                    }
+                    None => rec.stages.push((stage, own, 1)),
+                }
             }
-        }
-    });
-    out
+        });
+    }
 }
 
 /// The recorded stages as a table (empty when recording is off).

@@ -166,17 +166,7 @@ fn pass(
     cse: bool,
     consumed: &mut HashSet<VarId>,
 ) -> bool {
-    timings::time("opt: rules", || pass_with(program, f, phase, rules, cse, consumed))
-}
-
-fn pass_with(
-    program: &Program,
-    f: &mut Func,
-    phase: Phase,
-    rules: &[&rules::Rule],
-    cse: bool,
-    consumed: &mut HashSet<VarId>,
-) -> bool {
+    let _timer = timings::Timer::start("opt: rules");
     let mut env = Env {
         program,
         phase,
