@@ -288,15 +288,38 @@ pub fn check_regular(v: &Value) -> Result<(), String> {
 /// functions forward and reverse mode make, then partially evaluated.
 /// Errors come back rendered.
 pub fn prepare(compiled: &Compiled) -> Result<Program, String> {
+    let expanded = expand(compiled)?;
+    Ok(timings::time("opt", || crate::opt::optimize(&expanded)))
+}
+
+/// [`prepare`] for the entry point `name` alone: the program holds that
+/// one function, optimised. Optimising a function inlines every call it
+/// makes, so it needs no other function, and the rest of the program (the
+/// prelude, the functions derivatives are made of) is never optimised:
+/// most of [`prepare`]'s time when only one entry point will run.
+pub fn prepare_entry(compiled: &Compiled, name: &str) -> Result<Program, String> {
+    if let Some(program) = &compiled.program {
+        entry(program, name).map_err(|e| format!("error: {e}"))?;
+    }
+    let expanded = expand(compiled)?;
+    let func = expanded.func(name).expect("derivatives keep every function");
+    let func = timings::time("opt", || crate::opt::optimize_func(&expanded, func));
+    Ok(Program {
+        funcs: vec![func],
+        tests: Vec::new(),
+    })
+}
+
+/// The checked program with its derivative operators expanded.
+fn expand(compiled: &Compiled) -> Result<Program, String> {
     let program = compiled.program.as_ref().ok_or_else(|| compiled.render_diagnostics())?;
-    let expanded = timings::time("ad", || crate::ad::expand_derivatives(program)).map_err(|e| {
+    timings::time("ad", || crate::ad::expand_derivatives(program)).map_err(|e| {
         let d = match e.span {
             Some(span) => Diagnostic::error(e.message.clone(), span, "cannot differentiate this"),
             None => Diagnostic::bare(e.message.clone()),
         };
         crate::diagnostics::render(&compiled.sources, &[d])
-    })?;
-    Ok(timings::time("opt", || crate::opt::optimize(&expanded)))
+    })
 }
 
 /// Runs an entry point of a prepared program on the reference interpreter.

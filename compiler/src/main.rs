@@ -238,6 +238,21 @@ fn main() -> ExitCode {
 
 /// Compiles a file; errors come back rendered, warnings go to stderr.
 fn compile(file: &Path) -> Result<(Compiled, Program), String> {
+    let compiled = front_end(file)?;
+    let program = driver::prepare(&compiled)?;
+    Ok((compiled, program))
+}
+
+/// [`compile`] for a call of `entry` alone, which is all it prepares.
+fn compile_entry(file: &Path, entry: &str) -> Result<(Compiled, Program), String> {
+    let compiled = front_end(file)?;
+    let program = driver::prepare_entry(&compiled, entry)?;
+    Ok((compiled, program))
+}
+
+/// Parses and checks a file; errors come back rendered, warnings go to
+/// stderr.
+fn front_end(file: &Path) -> Result<Compiled, String> {
     let compiled = driver::compile_file(file);
     if compiled.has_errors() {
         return Err(compiled.render_diagnostics());
@@ -245,13 +260,12 @@ fn compile(file: &Path) -> Result<(Compiled, Program), String> {
     if !compiled.diagnostics.is_empty() {
         eprint!("{}", compiled.render_diagnostics());
     }
-    let program = driver::prepare(&compiled)?;
-    Ok((compiled, program))
+    Ok(compiled)
 }
 
 fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
     let timings = Timings::start(call.timings);
-    let (compiled, program) = compile(&call.file)?;
+    let (compiled, program) = compile_entry(&call.file, &call.entry)?;
     let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
     let value = if interp {
@@ -304,7 +318,7 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
     // part of it.
     let timings = Timings::start(call.timings);
     let start = Instant::now();
-    let (compiled, program) = compile(&call.file)?;
+    let (compiled, program) = compile_entry(&call.file, &call.entry)?;
     let front_end = start.elapsed();
     let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
