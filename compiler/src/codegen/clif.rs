@@ -317,6 +317,33 @@ struct Emitter<'a, 'b, M: Module> {
     /// Variables read outside each loop (by the loop's address), computed
     /// when a loop is first considered for vectors or threads.
     read_outside: HashMap<*const Inst, HashSet<Var>>,
+    /// The reads of the whole function, counted when first needed.
+    reads: Option<Reads>,
+}
+
+/// Every read of a function's variables, counted in one walk: the reads
+/// outside a loop are then those of the function less those of the loop,
+/// which costs the loop's size rather than the function's.
+struct Reads {
+    /// Reads per variable in the whole function, results included.
+    total: HashMap<Var, usize>,
+    /// The function's nested blocks, by address.
+    blocks: HashSet<*const Inst>,
+}
+
+impl Reads {
+    fn of(func: &Func) -> Reads {
+        let mut total = HashMap::new();
+        each_read(&func.body, &mut |v| *total.entry(v).or_insert(0) += 1);
+        for r in &func.results {
+            if let Operand::Var(v) = r {
+                *total.entry(*v).or_insert(0) += 1;
+            }
+        }
+        let mut blocks = HashSet::new();
+        nested_blocks(&func.body, &mut blocks);
+        Reads { total, blocks }
+    }
 }
 
 impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
@@ -342,6 +369,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             kernels,
             name,
             read_outside: HashMap::new(),
+            reads: None,
             known: HashMap::new(),
         }
     }
@@ -746,20 +774,28 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Ok(())
     }
 
-    /// The variables read anywhere in the function outside `body` (the
-    /// body of one loop), results included.
+    /// The variables `body` (the body of one loop) assigns that are read
+    /// anywhere in the function outside it, results included: whether a
+    /// loop may run in lanes or threads depends on these alone.
     fn outside_reads(&mut self, body: &[Inst]) -> HashSet<Var> {
         let key = body.as_ptr();
         if let Some(set) = self.read_outside.get(&key) {
             return set.clone();
         }
-        let mut set = HashSet::new();
-        reads_except(&self.func.body, key, &mut set);
-        for r in &self.func.results {
-            if let Operand::Var(v) = r {
-                set.insert(*v);
-            }
+        let func = self.func;
+        let reads = self.reads.get_or_insert_with(|| Reads::of(func));
+        // A body that is not part of the function (a kernel's copy of a
+        // loop) hides no read.
+        let mut inside = HashMap::new();
+        if reads.blocks.contains(&key) {
+            each_read(body, &mut |v| *inside.entry(v).or_insert(0) += 1);
         }
+        let mut assigned = HashSet::new();
+        assigns(body, &mut assigned);
+        let set: HashSet<Var> = assigned
+            .into_iter()
+            .filter(|v| reads.total.get(v).copied().unwrap_or(0) > inside.get(v).copied().unwrap_or(0))
+            .collect();
         self.read_outside.insert(key, set.clone());
         set
     }
@@ -888,7 +924,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             return None;
         }
         let mut read = HashSet::new();
-        reads_except(body, std::ptr::null(), &mut read);
+        each_read(body, &mut |v| {
+            read.insert(v);
+        });
         let mut free: Vec<Var> = read
             .into_iter()
             .filter(|v| *v != index && !reductions.contains(v))
@@ -1217,46 +1255,67 @@ fn allocation_free(code: &[Inst]) -> bool {
     })
 }
 
-/// Collects the variables `code` reads, except inside the block that
-/// starts at `skip` (a loop body, by address).
-fn reads_except(code: &[Inst], skip: *const Inst, out: &mut HashSet<Var>) {
-    if !code.is_empty() && code.as_ptr() == skip {
-        return;
-    }
-    fn read(o: &Operand, out: &mut HashSet<Var>) {
+/// Calls `f` on each variable `code` reads, once per read.
+fn each_read(code: &[Inst], f: &mut dyn FnMut(Var)) {
+    let read = |o: &Operand, f: &mut dyn FnMut(Var)| {
         if let Operand::Var(v) = o {
-            out.insert(*v);
+            f(*v);
         }
-    }
+    };
     for inst in code {
-        let operands: Vec<&Operand> = match inst {
+        match inst {
             Inst::Set(_, expr) => match expr {
-                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => vec![a],
-                Expr::Binary(_, a, b) => vec![a, b],
-                Expr::Select(c, a, b) => vec![c, a, b],
-                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![base, index],
+                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => read(a, f),
+                Expr::Binary(_, a, b) => [a, b].into_iter().for_each(|o| read(o, f)),
+                Expr::Select(c, a, b) => [c, a, b].into_iter().for_each(|o| read(o, f)),
+                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => {
+                    [base, index].into_iter().for_each(|o| read(o, f))
+                }
             },
-            Inst::Store { base, index, value, .. } => vec![base, index, value],
-            Inst::Copy { dst, src, n, .. } => vec![dst, src, n],
-            Inst::Call { args, .. } => args.iter().collect(),
-            Inst::ArenaRelease(mark) => vec![mark],
-            Inst::Fail { values, .. } => values.iter().collect(),
-            Inst::ArenaMark(_) => vec![],
+            Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(|o| read(o, f)),
+            Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(|o| read(o, f)),
+            Inst::Call { args, .. } => args.iter().for_each(|o| read(o, f)),
+            Inst::ArenaRelease(mark) => read(mark, f),
+            Inst::Fail { values, .. } => values.iter().for_each(|o| read(o, f)),
+            Inst::ArenaMark(_) => {}
             Inst::If { cond, then, els } => {
-                reads_except(then, skip, out);
-                reads_except(els, skip, out);
-                vec![cond]
+                each_read(then, f);
+                each_read(els, f);
+                read(cond, f);
             }
             Inst::For { start, end, body, .. } => {
-                reads_except(body, skip, out);
-                vec![start, end]
+                each_read(body, f);
+                [start, end].into_iter().for_each(|o| read(o, f));
             }
             Inst::While { cond, test, body } => {
-                reads_except(cond, skip, out);
-                reads_except(body, skip, out);
-                vec![test]
+                each_read(cond, f);
+                each_read(body, f);
+                read(test, f);
             }
+        }
+    }
+}
+
+/// Collects the addresses of the non-empty blocks nested in `code`.
+fn nested_blocks(code: &[Inst], out: &mut HashSet<*const Inst>) {
+    for inst in code {
+        let blocks: &[&[Inst]] = match inst {
+            Inst::If { then, els, .. } => &[then, els],
+            Inst::For { body, .. } => &[body],
+            Inst::While { cond, body, .. } => &[cond, body],
+            Inst::Set(..)
+            | Inst::Store { .. }
+            | Inst::Copy { .. }
+            | Inst::Call { .. }
+            | Inst::ArenaMark(_)
+            | Inst::ArenaRelease(_)
+            | Inst::Fail { .. } => &[],
         };
-        operands.into_iter().for_each(|o| read(o, out));
+        for b in blocks {
+            if !b.is_empty() {
+                out.insert(b.as_ptr());
+            }
+            nested_blocks(b, out);
+        }
     }
 }
