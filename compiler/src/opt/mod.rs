@@ -16,6 +16,7 @@
 //! which only the rules exact under IEEE 754 apply.
 
 pub mod cost;
+mod cse;
 mod dead_state;
 pub(crate) mod fuse;
 mod inline;
@@ -178,8 +179,7 @@ fn pass(
         depth: 0,
         next: f.next_var(),
         subst: HashMap::new(),
-        available: HashMap::new(),
-        available_log: Vec::new(),
+        available: cse::Available::default(),
         consumed: HashSet::new(),
         changed: false,
     };
@@ -222,9 +222,8 @@ pub struct Env<'p> {
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
     subst: HashMap<VarId, Atom>,
-    /// Common subexpressions in scope, by the text of their right-hand side.
-    available: HashMap<String, VarId>,
-    available_log: Vec<String>,
+    /// Common subexpressions in scope.
+    available: cse::Available,
     /// Combinators read once whose body a rule copied to that read for
     /// every element, checks included: dead, they may go with their checks.
     consumed: HashSet<VarId>,
@@ -301,7 +300,7 @@ impl Env<'_> {
 
     /// A map in scope that applies `p` alone to each element of `a`.
     pub fn unary_map(&self, p: Prim, a: &Atom) -> Option<Atom> {
-        self.available.get(&unary_key(p, a)).map(|v| Atom::Var(*v))
+        self.available.unary_map(p, a).map(Atom::Var)
     }
 
     /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
@@ -411,20 +410,13 @@ impl Env<'_> {
             }
             // common subexpressions: `let x = e; let y = e` == `let x = e; let y = x`
             if cse {
-                if let Some(key) = cse_key(&stmt.rhs) {
-                    if let Some(&v) = self.available.get(&key) {
-                        self.add_uses(&stmt.rhs, -1);
-                        self.alias(stmt.binder.var, Atom::Var(v));
-                        continue;
-                    }
-                    self.available.insert(key.clone(), stmt.binder.var);
-                    self.available_log.push(key);
+                if let Some(v) = self.available.share(&stmt.rhs, stmt.binder.var, &self.defs) {
+                    self.add_uses(&stmt.rhs, -1);
+                    self.alias(stmt.binder.var, Atom::Var(v));
+                    continue;
                 }
             }
-            if let Some(key) = unary_map_key(&stmt.rhs) {
-                self.available.insert(key.clone(), stmt.binder.var);
-                self.available_log.push(key);
-            }
+            self.available.add_unary_map(&stmt.rhs, stmt.binder.var);
             self.defs.insert(stmt.binder.var, (stmt.rhs.clone(), self.depth));
             out.push(stmt);
         }
@@ -462,81 +454,14 @@ impl Env<'_> {
                 self.types.insert(b.var, b.ty);
             }
             self.depth += deeper;
-            let mark = self.available_log.len();
+            let mark = self.available.mark();
             let taken = std::mem::replace(block, Block::atom(Atom::Bool(false)));
             *block = self.walk_block(taken, rules, cse);
-            for key in self.available_log.drain(mark..) {
-                self.available.remove(&key);
-            }
+            self.available.release(mark);
             self.depth -= deeper;
         }
         self.innermost = outer;
     }
-}
-
-/// The key under which a map applying one primitive to each element of
-/// an array is found by [`Env::unary_map`].
-fn unary_map_key(rhs: &Rhs) -> Option<String> {
-    let Rhs::Map { arrays, params, body } = rhs else {
-        return None;
-    };
-    let ([a], [y], [st]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
-        return None;
-    };
-    match &st.rhs {
-        Rhs::Prim(p, args) if args[..] == [y.atom()] && body.result == st.binder.atom() => Some(unary_key(*p, a)),
-        _ => None,
-    }
-}
-
-fn unary_key(p: Prim, a: &Atom) -> String {
-    format!("unary map {p:?} {a:?}")
-}
-
-/// The key under which a right-hand side is shared, for those that are
-/// pure and cheap to compare: primitives, tuples and projections. The
-/// operands of a commutative primitive are put in order, so `mul(x, y)`
-/// and `mul(y, x)` share.
-fn cse_key(rhs: &Rhs) -> Option<String> {
-    match rhs {
-        Rhs::Prim(p, args) if commutative(*p) && args.len() == 2 => {
-            let mut keys = [format!("{:?}", args[0]), format!("{:?}", args[1])];
-            keys.sort();
-            Some(format!("{p:?}({}, {})", keys[0], keys[1]))
-        }
-        Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
-        // Combinators equal up to the names of their binders: the binders
-        // are numbered afresh from one base for the key.
-        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) | Rhs::If(..) => {
-            let mut canonical = rhs.clone();
-            walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
-            Some(format!("{canonical:?}"))
-        }
-        Rhs::Atom(_) | Rhs::Array(..) | Rhs::Call(..) | Rhs::Loop(_) | Rhs::Scan(_) | Rhs::Deriv { .. } => None,
-    }
-}
-
-/// True when `p(a, b) == p(b, a)`, bit for bit (IEEE addition and
-/// multiplication are commutative; `min`/`max` treat NaN and signed zeros
-/// symmetrically).
-fn commutative(p: Prim) -> bool {
-    // `size_eq(a, b)` passes only when `a == b`, and then its value is
-    // that size whichever order: a second check in the other order is the
-    // same check (only the wording of a failure differs, and the first
-    // failure ends the run).
-    matches!(
-        p,
-        Prim::Add
-            | Prim::Mul
-            | Prim::Min
-            | Prim::Max
-            | Prim::Eq
-            | Prim::Ne
-            | Prim::And
-            | Prim::Or
-            | Prim::AddTangent
-            | Prim::SizeEq
-    )
 }
 
 /// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
