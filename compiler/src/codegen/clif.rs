@@ -24,7 +24,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+use cranelift_module::{FuncId, Linkage, Module, ModuleError, ModuleReloc};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -43,6 +43,10 @@ pub struct Options {
     /// The linkage of the entry function: exported for the JIT; local in
     /// object files, whose exported symbols are the C wrappers around it.
     pub linkage: Linkage,
+    /// Compile the entry function on a thread of its own while this one
+    /// compiles its kernels, then define their code as bytes. Not for
+    /// object files: defining bytes leaves out their unwind information.
+    pub compile_threads: bool,
 }
 
 impl Default for Options {
@@ -53,6 +57,7 @@ impl Default for Options {
             parallel_threshold: 32768,
             keep_text: false,
             linkage: Linkage::Export,
+            compile_threads: true,
         }
     }
 }
@@ -140,14 +145,74 @@ pub fn define<M: Module>(
         e.b.ins().return_(&[ok]);
         e.finish();
     }
-    let mut text = Vec::new();
-    finish_function(module, entry, &mut ctx, options, &mut text)?;
-
+    let mut functions = vec![(entry, ctx)];
     for kernel in kernels {
-        ctx.clear();
-        define_kernel(module, func, &kernel, options, &mut ctx, &mut fctx, &mut text)?;
+        let mut ctx = module.make_context();
+        build_kernel(module, func, &kernel, options, &mut ctx, &mut fctx)?;
+        functions.push((kernel.id, ctx));
+    }
+    let mut text = Vec::new();
+    if options.compile_threads && functions.len() > 1 {
+        crate::timings::time("codegen: cranelift", || compile_on_threads(module, &mut functions))?;
+        for (id, ctx) in &functions {
+            define_compiled(module, *id, ctx, options, &mut text)?;
+        }
+    } else {
+        for (id, ctx) in &mut functions {
+            finish_function(module, *id, ctx, options, &mut text)?;
+        }
     }
     Ok(Defined { entry, text })
+}
+
+/// Compiles `functions`, the entry point first: the kernels on a thread
+/// of their own, the entry point on this one. The entry point holds most
+/// of the code, so its kernels cost no time when a core is free (and the
+/// entry point's memory comes from this thread's warm heap).
+fn compile_on_threads<M: Module>(module: &M, functions: &mut [(FuncId, Context)]) -> R<()> {
+    let isa = module.isa();
+    let ((_, entry), kernels) = functions.split_first_mut().expect("an entry point");
+    std::thread::scope(|s| {
+        let kernels = s.spawn(|| kernels.iter_mut().try_for_each(|(_, ctx)| compile(isa, ctx)));
+        let entry = compile(isa, entry);
+        let kernels = kernels.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        entry.and(kernels)
+    })
+}
+
+/// Compiles the function in `ctx` to machine code, kept in `ctx`.
+fn compile(isa: &dyn cranelift_codegen::isa::TargetIsa, ctx: &mut Context) -> R<()> {
+    let mut plane = cranelift_codegen::control::ControlPlane::default();
+    match ctx.compile(isa, &mut plane) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(CodegenError(format!(
+            "code generation failed: {}",
+            cranelift_codegen::print_errors::pretty_error(e.func, e.inner)
+        ))),
+    }
+}
+
+/// Defines `id` as the machine code [`compile`] left in `ctx`, keeping
+/// its optimised text.
+fn define_compiled<M: Module>(
+    module: &mut M,
+    id: FuncId,
+    ctx: &Context,
+    options: &Options,
+    text: &mut Vec<String>,
+) -> R<()> {
+    let code = ctx.compiled_code().expect("compiled");
+    let relocs: Vec<ModuleReloc> = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    module.define_function_bytes(id, u64::from(code.buffer.alignment), code.code_buffer(), &relocs)?;
+    if options.keep_text {
+        text.push(ctx.func.display().to_string());
+    }
+    Ok(())
 }
 
 /// Compiles the function in `ctx` into `id`, keeping its optimised text.
@@ -213,14 +278,14 @@ fn env_partials(free: usize) -> i32 {
     ENV_FREE + 8 * free as i32
 }
 
-fn define_kernel<M: Module>(
+/// Builds the Cranelift function of a kernel in `ctx`.
+fn build_kernel<M: Module>(
     module: &mut M,
     func: &Func,
     kernel: &KernelPlan,
     options: &Options,
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
-    text: &mut Vec<String>,
 ) -> R<()> {
     let ptr = module.target_config().pointer_type();
     ctx.func.signature = kernel_signature(module);
@@ -276,7 +341,7 @@ fn define_kernel<M: Module>(
         e.b.ins().return_(&[]);
         e.finish();
     }
-    finish_function(module, kernel.id, ctx, options, text)
+    Ok(())
 }
 
 fn kernel_signature<M: Module>(module: &M) -> Signature {
