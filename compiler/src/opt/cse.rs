@@ -14,6 +14,7 @@
 use super::walk;
 use crate::core::ir::{Atom, Rhs, VarId};
 use crate::prim::Prim;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// An atom compared as it prints.
@@ -139,13 +140,13 @@ enum Logged {
 /// The right-hand sides in scope, by key.
 #[derive(Default)]
 pub struct Available {
-    keys: HashMap<Key, VarId>,
+    keys: FxHashMap<Key, VarId>,
     log: Vec<Logged>,
     /// The one combinator of a shape in scope whose key is not made yet,
     /// with its place in the log.
-    pending: HashMap<Shape, (VarId, usize)>,
+    pending: FxHashMap<Shape, (VarId, usize)>,
     /// How many combinators of each shape have their key in `keys`.
-    made: HashMap<Shape, usize>,
+    made: FxHashMap<Shape, usize>,
 }
 
 impl Available {
@@ -177,7 +178,7 @@ impl Available {
     /// The variable already bound to the value of `rhs`, or `None` after
     /// recording that `var` is. `defs` holds the right-hand side of every
     /// variable in scope.
-    pub fn share(&mut self, rhs: &Rhs, var: VarId, defs: &HashMap<VarId, (Rhs, usize)>) -> Option<VarId> {
+    pub fn share(&mut self, rhs: &Rhs, var: VarId, defs: &FxHashMap<VarId, (Rhs, usize)>) -> Option<VarId> {
         if let Some(key) = small_key(rhs) {
             if let Some(&v) = self.keys.get(&key) {
                 return Some(v);

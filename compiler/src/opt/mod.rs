@@ -30,6 +30,7 @@ use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
 use crate::timings;
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
@@ -171,14 +172,14 @@ fn pass(
     let mut env = Env {
         program,
         phase,
-        types: HashMap::new(),
-        defs: HashMap::new(),
+        types: FxHashMap::default(),
+        defs: FxHashMap::default(),
         uses: count_uses(f),
-        index_bounds: HashMap::new(),
+        index_bounds: FxHashMap::default(),
         innermost: None,
         depth: 0,
         next: f.next_var(),
-        subst: HashMap::new(),
+        subst: FxHashMap::default(),
         available: cse::Available::default(),
         consumed: HashSet::new(),
         changed: false,
@@ -206,14 +207,14 @@ pub enum Rewrite {
 pub struct Env<'p> {
     pub program: &'p Program,
     pub phase: Phase,
-    types: HashMap<VarId, Type>,
+    types: FxHashMap<VarId, Type>,
     /// The right-hand side of each statement seen, and the depth of
     /// repetition (nested lambdas and loops) it is at.
-    defs: HashMap<VarId, (Rhs, usize)>,
-    uses: HashMap<VarId, usize>,
+    defs: FxHashMap<VarId, (Rhs, usize)>,
+    uses: FxHashMap<VarId, usize>,
     /// Indices of enclosing `build`s and `for` loops, with their trip
     /// counts: such an index `i` satisfies `0 <= i < n`.
-    index_bounds: HashMap<VarId, Atom>,
+    index_bounds: FxHashMap<VarId, Atom>,
     /// The index of the innermost enclosing `build` or `for` loop, when the
     /// statement is in its body itself (not in an `if` or another
     /// combinator inside it).
@@ -221,7 +222,7 @@ pub struct Env<'p> {
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
-    subst: HashMap<VarId, Atom>,
+    subst: FxHashMap<VarId, Atom>,
     /// Common subexpressions in scope.
     available: cse::Available,
     /// Combinators read once whose body a rule copied to that read for
@@ -473,7 +474,7 @@ pub fn dce(f: &mut Func, consumed: &HashSet<VarId>) -> bool {
     dce_block(&mut f.body, &mut uses, consumed)
 }
 
-fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
+fn dce_block(block: &mut Block, uses: &mut FxHashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
     let mut changed = false;
     let mut kept = Vec::with_capacity(block.stmts.len());
     for mut s in std::mem::take(&mut block.stmts).into_iter().rev() {
