@@ -8,6 +8,7 @@ use crate::core::value::{self, Value};
 use crate::diagnostics::{Diagnostic, SourceMap, Span};
 use crate::lower::lir::Func as LirFunc;
 use crate::syntax::{self, ast};
+use crate::timings;
 use std::path::{Path, PathBuf};
 
 /// The prelude, always in scope. It is file 0 of every compilation.
@@ -80,14 +81,14 @@ pub fn compile_with(path: &Path, loader: &dyn Loader) -> Compiled {
     let mut modules = Vec::new();
     let mut diagnostics = Vec::new();
     let prelude = sources.add("<prelude>", PRELUDE);
-    let (m, d) = syntax::parse(prelude, PRELUDE);
+    let (m, d) = timings::time("parse", || syntax::parse(prelude, PRELUDE));
     modules.push(m);
     diagnostics.extend(d);
     let mut loaded: Vec<PathBuf> = Vec::new();
     let main_file = match loader.load(path) {
         Ok(text) => {
             let id = sources.add(path.display().to_string(), text.clone());
-            let (m, d) = syntax::parse(id, &text);
+            let (m, d) = timings::time("parse", || syntax::parse(id, &text));
             modules.push(m);
             diagnostics.extend(d);
             loaded.push(normalize(path));
@@ -126,7 +127,7 @@ pub fn compile_with(path: &Path, loader: &dyn Loader) -> Compiled {
             match loader.load(&full) {
                 Ok(text) => {
                     let id = sources.add(full.display().to_string(), text.clone());
-                    let (m, d) = syntax::parse(id, &text);
+                    let (m, d) = timings::time("parse", || syntax::parse(id, &text));
                     modules.push(m);
                     diagnostics.extend(d);
                     dirs.push(full.parent().map(Path::to_path_buf).unwrap_or_default());
@@ -158,7 +159,7 @@ pub fn compile_with(path: &Path, loader: &dyn Loader) -> Compiled {
             module: m,
         })
         .collect();
-    let (program, d) = check::check(&inputs, main_file);
+    let (program, d) = timings::time("check", || check::check(&inputs, main_file));
     diagnostics.extend(d);
     Compiled {
         sources,
@@ -287,15 +288,38 @@ pub fn check_regular(v: &Value) -> Result<(), String> {
 /// functions forward and reverse mode make, then partially evaluated.
 /// Errors come back rendered.
 pub fn prepare(compiled: &Compiled) -> Result<Program, String> {
+    let expanded = expand(compiled)?;
+    Ok(timings::time("opt", || crate::opt::optimize(&expanded)))
+}
+
+/// [`prepare`] for the entry point `name` alone: the program holds that
+/// one function, optimised. Optimising a function inlines every call it
+/// makes, so it needs no other function, and the rest of the program (the
+/// prelude, the functions derivatives are made of) is never optimised:
+/// most of [`prepare`]'s time when only one entry point will run.
+pub fn prepare_entry(compiled: &Compiled, name: &str) -> Result<Program, String> {
+    if let Some(program) = &compiled.program {
+        entry(program, name).map_err(|e| format!("error: {e}"))?;
+    }
+    let expanded = expand(compiled)?;
+    let func = expanded.func(name).expect("derivatives keep every function");
+    let func = timings::time("opt", || crate::opt::optimize_func(&expanded, func));
+    Ok(Program {
+        funcs: vec![func],
+        tests: Vec::new(),
+    })
+}
+
+/// The checked program with its derivative operators expanded.
+fn expand(compiled: &Compiled) -> Result<Program, String> {
     let program = compiled.program.as_ref().ok_or_else(|| compiled.render_diagnostics())?;
-    let expanded = crate::ad::expand_derivatives(program).map_err(|e| {
+    timings::time("ad", || crate::ad::expand_derivatives(program)).map_err(|e| {
         let d = match e.span {
             Some(span) => Diagnostic::error(e.message.clone(), span, "cannot differentiate this"),
             None => Diagnostic::bare(e.message.clone()),
         };
         crate::diagnostics::render(&compiled.sources, &[d])
-    })?;
-    Ok(crate::opt::optimize(&expanded))
+    })
 }
 
 /// Runs an entry point of a prepared program on the reference interpreter.

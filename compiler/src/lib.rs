@@ -13,4 +13,5 @@ pub mod opt;
 pub mod prim;
 pub mod stages;
 pub mod syntax;
+pub mod timings;
 pub mod unf;

@@ -115,6 +115,9 @@ struct Call {
     /// per parameter.
     #[arg(long, value_name = "FILE", conflicts_with = "args")]
     args_json: Option<PathBuf>,
+    /// Print the time each compiler stage took to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 /// `dl build`.
@@ -235,6 +238,21 @@ fn main() -> ExitCode {
 
 /// Compiles a file; errors come back rendered, warnings go to stderr.
 fn compile(file: &Path) -> Result<(Compiled, Program), String> {
+    let compiled = front_end(file)?;
+    let program = driver::prepare(&compiled)?;
+    Ok((compiled, program))
+}
+
+/// [`compile`] for a call of `entry` alone, which is all it prepares.
+fn compile_entry(file: &Path, entry: &str) -> Result<(Compiled, Program), String> {
+    let compiled = front_end(file)?;
+    let program = driver::prepare_entry(&compiled, entry)?;
+    Ok((compiled, program))
+}
+
+/// Parses and checks a file; errors come back rendered, warnings go to
+/// stderr.
+fn front_end(file: &Path) -> Result<Compiled, String> {
     let compiled = driver::compile_file(file);
     if compiled.has_errors() {
         return Err(compiled.render_diagnostics());
@@ -242,12 +260,12 @@ fn compile(file: &Path) -> Result<(Compiled, Program), String> {
     if !compiled.diagnostics.is_empty() {
         eprint!("{}", compiled.render_diagnostics());
     }
-    let program = driver::prepare(&compiled)?;
-    Ok((compiled, program))
+    Ok(compiled)
 }
 
 fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
-    let (compiled, program) = compile(&call.file)?;
+    let timings = Timings::start(call.timings);
+    let (compiled, program) = compile_entry(&call.file, &call.entry)?;
     let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
     let value = if interp {
@@ -256,8 +274,27 @@ fn run(call: &Call, json: bool, interp: bool) -> Result<(), String> {
         driver::run_native(&program, entry, values)
     }
     .map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
+    timings.report();
     print_value(&value, json);
     Ok(())
+}
+
+/// `--timings`: the time of each compiler stage, printed to stderr.
+struct Timings(bool);
+
+impl Timings {
+    fn start(on: bool) -> Timings {
+        if on {
+            dl_compiler::timings::enable();
+        }
+        Timings(on)
+    }
+
+    fn report(&self) {
+        if self.0 {
+            eprint!("{}", dl_compiler::timings::report());
+        }
+    }
 }
 
 /// The arguments of the call, from the command line or a JSON file.
@@ -279,8 +316,9 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
     use std::time::Instant;
     // Compile time is source to native code; reading the arguments is not
     // part of it.
+    let timings = Timings::start(call.timings);
     let start = Instant::now();
-    let (compiled, program) = compile(&call.file)?;
+    let (compiled, program) = compile_entry(&call.file, &call.entry)?;
     let front_end = start.elapsed();
     let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
@@ -289,6 +327,7 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
     let render = |e| driver::render_run_error(&compiled.sources, &e);
     jit.compile(entry, &values).map_err(render)?;
     let compile_ms = (front_end + start.elapsed()).as_secs_f64() * 1e3;
+    timings.report();
     // Warm caches and the thread pool: a few calls, at least 0.1 s.
     let warm = Instant::now();
     let mut warmups = 0;

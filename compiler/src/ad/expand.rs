@@ -146,7 +146,8 @@ impl Expander {
         let name = format!("{g}$flat");
         if self.program.func(&name).is_none() {
             self.expand_func(g)?;
-            let mut flat = crate::opt::inline_calls(&self.program, self.func(g)?);
+            let g = self.func(g)?;
+            let mut flat = crate::timings::time("ad: flatten", || crate::opt::inline_calls(&self.program, g));
             flat.name = name.clone();
             self.program.funcs.push(flat);
             self.done.insert(name.clone());

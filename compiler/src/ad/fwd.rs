@@ -62,7 +62,7 @@ pub fn jvp(program: &mut Program, func: &str) -> Result<String, AdError> {
         .func(func)
         .ok_or_else(|| AdError::new(format!("forward mode: there is no function `{func}`"), None))?;
     check_first_order(f, &f.body)?;
-    let g = Fwd::new(f).func(f, name.clone())?;
+    let g = crate::timings::time("ad: forward", || Fwd::new(f).func(f, name.clone()))?;
     program.funcs.push(g);
     Ok(name)
 }

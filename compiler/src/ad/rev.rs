@@ -38,9 +38,11 @@ pub fn vjp(program: &mut Program, func: &str) -> Result<String, AdError> {
     let f = program
         .func(func)
         .ok_or_else(|| AdError::new(format!("no function `{func}` to differentiate"), None))?;
-    let u = from_core(f)?;
-    let r = reverse(&u)?;
-    program.funcs.push(to_core(&r));
+    let u = crate::timings::time("ad: to unary form", || from_core(f))?;
+    let r = crate::timings::time("ad: reverse", || reverse(&u))?;
+    program
+        .funcs
+        .push(crate::timings::time("ad: from unary form", || to_core(&r)));
     Ok(name)
 }
 

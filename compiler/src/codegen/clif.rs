@@ -25,7 +25,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use cranelift_module::{FuncId, Linkage, Module, ModuleError};
+use cranelift_module::{FuncId, Linkage, Module, ModuleError, ModuleReloc};
 use dl_runtime::arena::ALIGN;
 use dl_runtime::context;
 use std::collections::{HashMap, HashSet};
@@ -46,6 +46,10 @@ pub struct Options {
     /// The linkage of the entry function: exported for the JIT; local in
     /// object files, whose exported symbols are the C wrappers around it.
     pub linkage: Linkage,
+    /// Compile the entry function on a thread of its own while this one
+    /// compiles its kernels, then define their code as bytes. Not for
+    /// object files: defining bytes leaves out their unwind information.
+    pub compile_threads: bool,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             parallel_threshold: 32768,
             keep_text: false,
             linkage: Linkage::Export,
+            compile_threads: true,
         }
     }
 }
@@ -143,14 +148,74 @@ pub fn define<M: Module>(
         e.b.ins().return_(&[ok]);
         e.finish();
     }
-    let mut text = Vec::new();
-    finish_function(module, entry, &mut ctx, options, &mut text)?;
-
+    let mut functions = vec![(entry, ctx)];
     for kernel in kernels {
-        ctx.clear();
-        define_kernel(module, func, &kernel, options, &mut ctx, &mut fctx, &mut text)?;
+        let mut ctx = module.make_context();
+        build_kernel(module, func, &kernel, options, &mut ctx, &mut fctx)?;
+        functions.push((kernel.id, ctx));
+    }
+    let mut text = Vec::new();
+    if options.compile_threads && functions.len() > 1 {
+        crate::timings::time("codegen: cranelift", || compile_on_threads(module, &mut functions))?;
+        for (id, ctx) in &functions {
+            define_compiled(module, *id, ctx, options, &mut text)?;
+        }
+    } else {
+        for (id, ctx) in &mut functions {
+            finish_function(module, *id, ctx, options, &mut text)?;
+        }
     }
     Ok(Defined { entry, text })
+}
+
+/// Compiles `functions`, the entry point first: the kernels on a thread
+/// of their own, the entry point on this one. The entry point holds most
+/// of the code, so its kernels cost no time when a core is free (and the
+/// entry point's memory comes from this thread's warm heap).
+fn compile_on_threads<M: Module>(module: &M, functions: &mut [(FuncId, Context)]) -> R<()> {
+    let isa = module.isa();
+    let ((_, entry), kernels) = functions.split_first_mut().expect("an entry point");
+    std::thread::scope(|s| {
+        let kernels = s.spawn(|| kernels.iter_mut().try_for_each(|(_, ctx)| compile(isa, ctx)));
+        let entry = compile(isa, entry);
+        let kernels = kernels.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        entry.and(kernels)
+    })
+}
+
+/// Compiles the function in `ctx` to machine code, kept in `ctx`.
+fn compile(isa: &dyn cranelift_codegen::isa::TargetIsa, ctx: &mut Context) -> R<()> {
+    let mut plane = cranelift_codegen::control::ControlPlane::default();
+    match ctx.compile(isa, &mut plane) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(CodegenError(format!(
+            "code generation failed: {}",
+            cranelift_codegen::print_errors::pretty_error(e.func, e.inner)
+        ))),
+    }
+}
+
+/// Defines `id` as the machine code [`compile`] left in `ctx`, keeping
+/// its optimised text.
+fn define_compiled<M: Module>(
+    module: &mut M,
+    id: FuncId,
+    ctx: &Context,
+    options: &Options,
+    text: &mut Vec<String>,
+) -> R<()> {
+    let code = ctx.compiled_code().expect("compiled");
+    let relocs: Vec<ModuleReloc> = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    module.define_function_bytes(id, u64::from(code.buffer.alignment), code.code_buffer(), &relocs)?;
+    if options.keep_text {
+        text.push(ctx.func.display().to_string());
+    }
+    Ok(())
 }
 
 /// Compiles the function in `ctx` into `id`, keeping its optimised text.
@@ -161,12 +226,14 @@ fn finish_function<M: Module>(
     options: &Options,
     text: &mut Vec<String>,
 ) -> R<()> {
-    module.define_function(id, ctx).map_err(|e| match e {
-        ModuleError::Compilation(err) => CodegenError(format!(
-            "code generation failed: {}",
-            cranelift_codegen::print_errors::pretty_error(&ctx.func, err)
-        )),
-        other => other.into(),
+    crate::timings::time("codegen: cranelift", || {
+        module.define_function(id, ctx).map_err(|e| match e {
+            ModuleError::Compilation(err) => CodegenError(format!(
+                "code generation failed: {}",
+                cranelift_codegen::print_errors::pretty_error(&ctx.func, err)
+            )),
+            other => other.into(),
+        })
     })?;
     if options.keep_text {
         // Compilation optimised the function in place.
@@ -214,14 +281,14 @@ fn env_partials(free: usize) -> i32 {
     ENV_FREE + 8 * free as i32
 }
 
-fn define_kernel<M: Module>(
+/// Builds the Cranelift function of a kernel in `ctx`.
+fn build_kernel<M: Module>(
     module: &mut M,
     func: &Func,
     kernel: &KernelPlan,
     options: &Options,
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
-    text: &mut Vec<String>,
 ) -> R<()> {
     let ptr = module.target_config().pointer_type();
     ctx.func.signature = kernel_signature(module);
@@ -277,7 +344,7 @@ fn define_kernel<M: Module>(
         e.b.ins().return_(&[]);
         e.finish();
     }
-    finish_function(module, kernel.id, ctx, options, text)
+    Ok(())
 }
 
 fn kernel_signature<M: Module>(module: &M) -> Signature {
@@ -320,6 +387,33 @@ struct Emitter<'a, 'b, M: Module> {
     /// Variables read outside each loop (by the loop's address), computed
     /// when a loop is first considered for vectors or threads.
     read_outside: HashMap<*const Inst, HashSet<Var>>,
+    /// The reads of the whole function, counted when first needed.
+    reads: Option<Reads>,
+}
+
+/// Every read of a function's variables, counted in one walk: the reads
+/// outside a loop are then those of the function less those of the loop,
+/// which costs the loop's size rather than the function's.
+struct Reads {
+    /// Reads per variable in the whole function, results included.
+    total: HashMap<Var, usize>,
+    /// The function's nested blocks, by address.
+    blocks: HashSet<*const Inst>,
+}
+
+impl Reads {
+    fn of(func: &Func) -> Reads {
+        let mut total = HashMap::new();
+        each_read(&func.body, &mut |v| *total.entry(v).or_insert(0) += 1);
+        for r in &func.results {
+            if let Operand::Var(v) = r {
+                *total.entry(*v).or_insert(0) += 1;
+            }
+        }
+        let mut blocks = HashSet::new();
+        nested_blocks(&func.body, &mut blocks);
+        Reads { total, blocks }
+    }
 }
 
 impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
@@ -346,6 +440,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             kernels,
             name,
             read_outside: HashMap::new(),
+            reads: None,
             known: HashMap::new(),
         }
     }
@@ -751,20 +846,28 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Ok(())
     }
 
-    /// The variables read anywhere in the function outside `body` (the
-    /// body of one loop), results included.
+    /// The variables `body` (the body of one loop) assigns that are read
+    /// anywhere in the function outside it, results included: whether a
+    /// loop may run in lanes or threads depends on these alone.
     fn outside_reads(&mut self, body: &[Inst]) -> HashSet<Var> {
         let key = body.as_ptr();
         if let Some(set) = self.read_outside.get(&key) {
             return set.clone();
         }
-        let mut set = HashSet::new();
-        reads_except(&self.func.body, key, &mut set);
-        for r in &self.func.results {
-            if let Operand::Var(v) = r {
-                set.insert(*v);
-            }
+        let func = self.func;
+        let reads = self.reads.get_or_insert_with(|| Reads::of(func));
+        // A body that is not part of the function (a kernel's copy of a
+        // loop) hides no read.
+        let mut inside = HashMap::new();
+        if reads.blocks.contains(&key) {
+            each_read(body, &mut |v| *inside.entry(v).or_insert(0) += 1);
         }
+        let mut assigned = HashSet::new();
+        assigns(body, &mut assigned);
+        let set: HashSet<Var> = assigned
+            .into_iter()
+            .filter(|v| reads.total.get(v).copied().unwrap_or(0) > inside.get(v).copied().unwrap_or(0))
+            .collect();
         self.read_outside.insert(key, set.clone());
         set
     }
@@ -1076,7 +1179,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             return None;
         }
         let mut read = HashSet::new();
-        reads_except(body, std::ptr::null(), &mut read);
+        each_read(body, &mut |v| {
+            read.insert(v);
+        });
         let mut free: Vec<Var> = read
             .into_iter()
             .filter(|v| *v != index && !reductions.contains(v))
@@ -1441,46 +1546,67 @@ fn allocation_free(code: &[Inst]) -> bool {
     })
 }
 
-/// Collects the variables `code` reads, except inside the block that
-/// starts at `skip` (a loop body, by address).
-fn reads_except(code: &[Inst], skip: *const Inst, out: &mut HashSet<Var>) {
-    if !code.is_empty() && code.as_ptr() == skip {
-        return;
-    }
-    fn read(o: &Operand, out: &mut HashSet<Var>) {
+/// Calls `f` on each variable `code` reads, once per read.
+fn each_read(code: &[Inst], f: &mut dyn FnMut(Var)) {
+    let read = |o: &Operand, f: &mut dyn FnMut(Var)| {
         if let Operand::Var(v) = o {
-            out.insert(*v);
+            f(*v);
         }
-    }
+    };
     for inst in code {
-        let operands: Vec<&Operand> = match inst {
+        match inst {
             Inst::Set(_, expr) => match expr {
-                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => vec![a],
-                Expr::Binary(_, a, b) => vec![a, b],
-                Expr::Select(c, a, b) => vec![c, a, b],
-                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![base, index],
+                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => read(a, f),
+                Expr::Binary(_, a, b) => [a, b].into_iter().for_each(|o| read(o, f)),
+                Expr::Select(c, a, b) => [c, a, b].into_iter().for_each(|o| read(o, f)),
+                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => {
+                    [base, index].into_iter().for_each(|o| read(o, f))
+                }
             },
-            Inst::Store { base, index, value, .. } => vec![base, index, value],
-            Inst::Copy { dst, src, n, .. } => vec![dst, src, n],
-            Inst::Call { args, .. } => args.iter().collect(),
-            Inst::ArenaRelease(mark) => vec![mark],
-            Inst::Fail { values, .. } => values.iter().collect(),
-            Inst::ArenaMark(_) => vec![],
+            Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(|o| read(o, f)),
+            Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(|o| read(o, f)),
+            Inst::Call { args, .. } => args.iter().for_each(|o| read(o, f)),
+            Inst::ArenaRelease(mark) => read(mark, f),
+            Inst::Fail { values, .. } => values.iter().for_each(|o| read(o, f)),
+            Inst::ArenaMark(_) => {}
             Inst::If { cond, then, els } => {
-                reads_except(then, skip, out);
-                reads_except(els, skip, out);
-                vec![cond]
+                each_read(then, f);
+                each_read(els, f);
+                read(cond, f);
             }
             Inst::For { start, end, body, .. } => {
-                reads_except(body, skip, out);
-                vec![start, end]
+                each_read(body, f);
+                [start, end].into_iter().for_each(|o| read(o, f));
             }
             Inst::While { cond, test, body } => {
-                reads_except(cond, skip, out);
-                reads_except(body, skip, out);
-                vec![test]
+                each_read(cond, f);
+                each_read(body, f);
+                read(test, f);
             }
+        }
+    }
+}
+
+/// Collects the addresses of the non-empty blocks nested in `code`.
+fn nested_blocks(code: &[Inst], out: &mut HashSet<*const Inst>) {
+    for inst in code {
+        let blocks: &[&[Inst]] = match inst {
+            Inst::If { then, els, .. } => &[then, els],
+            Inst::For { body, .. } => &[body],
+            Inst::While { cond, body, .. } => &[cond, body],
+            Inst::Set(..)
+            | Inst::Store { .. }
+            | Inst::Copy { .. }
+            | Inst::Call { .. }
+            | Inst::ArenaMark(_)
+            | Inst::ArenaRelease(_)
+            | Inst::Fail { .. } => &[],
         };
-        operands.into_iter().for_each(|o| read(o, out));
+        for b in blocks {
+            if !b.is_empty() {
+                out.insert(b.as_ptr());
+            }
+            nested_blocks(b, out);
+        }
     }
 }

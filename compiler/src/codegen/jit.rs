@@ -96,7 +96,7 @@ impl Jit {
         Ok(Jit {
             program,
             options,
-            module: Some(host_module()?),
+            module: Some(crate::timings::time("codegen: module", host_module)?),
             lowered: HashMap::new(),
             compiled: HashMap::new(),
             ctx,
@@ -165,7 +165,8 @@ impl Jit {
             return Ok(f.clone());
         }
         self.function(entry)?;
-        let func = lower(&self.program, entry).map_err(|e| run_error(format!("cannot lower `{entry}`: {e}")))?;
+        let func = crate::timings::time("lower", || lower(&self.program, entry))
+            .map_err(|e| run_error(format!("cannot lower `{entry}`: {e}")))?;
         let func = Rc::new(func);
         self.lowered.insert(entry.to_string(), func.clone());
         Ok(func)
@@ -220,10 +221,15 @@ impl Jit {
         let module = self.module.as_mut().expect("a module");
         let name = format!("{entry}${}", self.compiled.len());
         let compile_error = |e: CodegenError| run_error(format!("cannot compile `{entry}`: {e}"));
-        let defined = clif::define(module, func, &name, &args.lengths, &self.options).map_err(compile_error)?;
-        module
-            .finalize_definitions()
-            .map_err(|e| compile_error(CodegenError::from(e)))?;
+        let defined = crate::timings::time("codegen: emit", || {
+            clif::define(module, func, &name, &args.lengths, &self.options)
+        })
+        .map_err(compile_error)?;
+        crate::timings::time("codegen: finalize", || {
+            module
+                .finalize_definitions()
+                .map_err(|e| compile_error(CodegenError::from(e)))
+        })?;
         let address = module.get_finalized_function(defined.entry);
         // SAFETY: `define` compiled this function with the entry ABI's
         // signature in the host's default (C) calling convention, and the

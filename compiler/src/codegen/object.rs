@@ -103,6 +103,7 @@ pub fn build_object(program: &Program, sources: &SourceMap, entries: &[String], 
     )?);
     let codegen = Options {
         linkage: Linkage::Local,
+        compile_threads: false,
         ..options.codegen.clone()
     };
     let mut signatures = Vec::new();

@@ -30,12 +30,13 @@ use super::walk::{count_uses, fresh_binder, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// Fuses every group of sums of one array in `f`. True when it changed
 /// something; dead code is left for `dce`.
 pub fn fuse_reductions(f: &mut Func) -> bool {
-    let mut types = HashMap::new();
+    let mut types = FxHashMap::default();
     for p in &f.params {
         types.insert(p.var, p.ty.clone());
     }
@@ -58,8 +59,8 @@ pub fn fuse_reductions(f: &mut Func) -> bool {
 }
 
 struct Fuser {
-    uses: HashMap<VarId, usize>,
-    types: HashMap<VarId, Type>,
+    uses: FxHashMap<VarId, usize>,
+    types: FxHashMap<VarId, Type>,
     next: u32,
 }
 

@@ -16,6 +16,7 @@
 //! which only the rules exact under IEEE 754 apply.
 
 pub mod cost;
+mod cse;
 mod dead_state;
 pub(crate) mod fuse;
 mod inline;
@@ -28,6 +29,8 @@ use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Program, Rhs, S
 use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
+use crate::timings;
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
@@ -97,7 +100,7 @@ pub fn optimize_with(program: &Program, options: &Options) -> Result<Program, St
 /// [`optimize_func`] with options.
 pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> Result<Func, String> {
     let mut f = if options.inline {
-        inline_calls(program, func)
+        timings::time("opt: inline", || inline_calls(program, func))
     } else {
         func.clone()
     };
@@ -118,16 +121,16 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
             } else {
                 changed |= pass(program, &mut f, phase, &active, true, &mut consumed);
             }
-            changed |= dce(&mut f, &consumed);
+            changed |= timings::time("opt: dce", || dce(&mut f, &consumed));
             check(program, &f, "dce", options)?;
             // After the symbolic phase, so that the one-hot rules first
             // make element-wise arrays of the sums they can.
-            if phase == Phase::Final && fuse::fuse_reductions(&mut f) {
+            if phase == Phase::Final && timings::time("opt: fuse", || fuse::fuse_reductions(&mut f)) {
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "fuse_reductions", options)?;
             }
-            if dead_state::drop_dead_components(&mut f) {
+            if timings::time("opt: dead state", || dead_state::drop_dead_components(&mut f)) {
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "drop_dead_components", options)?;
@@ -144,7 +147,7 @@ fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(
     if !options.verify_each_rule {
         return Ok(());
     }
-    verify_func(program, f).map_err(|errors| {
+    timings::time("verify", || verify_func(program, f)).map_err(|errors| {
         let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
         format!(
             "after rule `{rule}`, `{}` does not verify:\n{}\n{}",
@@ -165,19 +168,19 @@ fn pass(
     cse: bool,
     consumed: &mut HashSet<VarId>,
 ) -> bool {
+    let _timer = timings::Timer::start("opt: rules");
     let mut env = Env {
         program,
         phase,
-        types: HashMap::new(),
-        defs: HashMap::new(),
+        types: FxHashMap::default(),
+        defs: FxHashMap::default(),
         uses: count_uses(f),
-        index_bounds: HashMap::new(),
+        index_bounds: FxHashMap::default(),
         innermost: None,
         depth: 0,
         next: f.next_var(),
-        subst: HashMap::new(),
-        available: HashMap::new(),
-        available_log: Vec::new(),
+        subst: FxHashMap::default(),
+        available: cse::Available::default(),
         consumed: HashSet::new(),
         changed: false,
     };
@@ -204,14 +207,14 @@ pub enum Rewrite {
 pub struct Env<'p> {
     pub program: &'p Program,
     pub phase: Phase,
-    types: HashMap<VarId, Type>,
+    types: FxHashMap<VarId, Type>,
     /// The right-hand side of each statement seen, and the depth of
     /// repetition (nested lambdas and loops) it is at.
-    defs: HashMap<VarId, (Rhs, usize)>,
-    uses: HashMap<VarId, usize>,
+    defs: FxHashMap<VarId, (Rhs, usize)>,
+    uses: FxHashMap<VarId, usize>,
     /// Indices of enclosing `build`s and `for` loops, with their trip
     /// counts: such an index `i` satisfies `0 <= i < n`.
-    index_bounds: HashMap<VarId, Atom>,
+    index_bounds: FxHashMap<VarId, Atom>,
     /// The index of the innermost enclosing `build` or `for` loop, when the
     /// statement is in its body itself (not in an `if` or another
     /// combinator inside it).
@@ -219,10 +222,9 @@ pub struct Env<'p> {
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
-    subst: HashMap<VarId, Atom>,
-    /// Common subexpressions in scope, by the text of their right-hand side.
-    available: HashMap<String, VarId>,
-    available_log: Vec<String>,
+    subst: FxHashMap<VarId, Atom>,
+    /// Common subexpressions in scope.
+    available: cse::Available,
     /// Combinators read once whose body a rule copied to that read for
     /// every element, checks included: dead, they may go with their checks.
     consumed: HashSet<VarId>,
@@ -299,7 +301,7 @@ impl Env<'_> {
 
     /// A map in scope that applies `p` alone to each element of `a`.
     pub fn unary_map(&self, p: Prim, a: &Atom) -> Option<Atom> {
-        self.available.get(&unary_key(p, a)).map(|v| Atom::Var(*v))
+        self.available.unary_map(p, a).map(Atom::Var)
     }
 
     /// True when `a` is a symbolic zero: a zero tangent, or a tuple of
@@ -409,20 +411,13 @@ impl Env<'_> {
             }
             // common subexpressions: `let x = e; let y = e` == `let x = e; let y = x`
             if cse {
-                if let Some(key) = cse_key(&stmt.rhs) {
-                    if let Some(&v) = self.available.get(&key) {
-                        self.add_uses(&stmt.rhs, -1);
-                        self.alias(stmt.binder.var, Atom::Var(v));
-                        continue;
-                    }
-                    self.available.insert(key.clone(), stmt.binder.var);
-                    self.available_log.push(key);
+                if let Some(v) = self.available.share(&stmt.rhs, stmt.binder.var, &self.defs) {
+                    self.add_uses(&stmt.rhs, -1);
+                    self.alias(stmt.binder.var, Atom::Var(v));
+                    continue;
                 }
             }
-            if let Some(key) = unary_map_key(&stmt.rhs) {
-                self.available.insert(key.clone(), stmt.binder.var);
-                self.available_log.push(key);
-            }
+            self.available.add_unary_map(&stmt.rhs, stmt.binder.var);
             self.defs.insert(stmt.binder.var, (stmt.rhs.clone(), self.depth));
             out.push(stmt);
         }
@@ -460,81 +455,14 @@ impl Env<'_> {
                 self.types.insert(b.var, b.ty);
             }
             self.depth += deeper;
-            let mark = self.available_log.len();
+            let mark = self.available.mark();
             let taken = std::mem::replace(block, Block::atom(Atom::Bool(false)));
             *block = self.walk_block(taken, rules, cse);
-            for key in self.available_log.drain(mark..) {
-                self.available.remove(&key);
-            }
+            self.available.release(mark);
             self.depth -= deeper;
         }
         self.innermost = outer;
     }
-}
-
-/// The key under which a map applying one primitive to each element of
-/// an array is found by [`Env::unary_map`].
-fn unary_map_key(rhs: &Rhs) -> Option<String> {
-    let Rhs::Map { arrays, params, body } = rhs else {
-        return None;
-    };
-    let ([a], [y], [st]) = (arrays.as_slice(), params.as_slice(), body.stmts.as_slice()) else {
-        return None;
-    };
-    match &st.rhs {
-        Rhs::Prim(p, args) if args[..] == [y.atom()] && body.result == st.binder.atom() => Some(unary_key(*p, a)),
-        _ => None,
-    }
-}
-
-fn unary_key(p: Prim, a: &Atom) -> String {
-    format!("unary map {p:?} {a:?}")
-}
-
-/// The key under which a right-hand side is shared, for those that are
-/// pure and cheap to compare: primitives, tuples and projections. The
-/// operands of a commutative primitive are put in order, so `mul(x, y)`
-/// and `mul(y, x)` share.
-fn cse_key(rhs: &Rhs) -> Option<String> {
-    match rhs {
-        Rhs::Prim(p, args) if commutative(*p) && args.len() == 2 => {
-            let mut keys = [format!("{:?}", args[0]), format!("{:?}", args[1])];
-            keys.sort();
-            Some(format!("{p:?}({}, {})", keys[0], keys[1]))
-        }
-        Rhs::Prim(..) | Rhs::Tuple(_) | Rhs::Proj(..) => Some(format!("{rhs:?}")),
-        // Combinators equal up to the names of their binders: the binders
-        // are numbered afresh from one base for the key.
-        Rhs::Map { .. } | Rhs::Build { .. } | Rhs::Reduce(_) | Rhs::If(..) => {
-            let mut canonical = rhs.clone();
-            walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
-            Some(format!("{canonical:?}"))
-        }
-        Rhs::Atom(_) | Rhs::Array(..) | Rhs::Call(..) | Rhs::Loop(_) | Rhs::Scan(_) | Rhs::Deriv { .. } => None,
-    }
-}
-
-/// True when `p(a, b) == p(b, a)`, bit for bit (IEEE addition and
-/// multiplication are commutative; `min`/`max` treat NaN and signed zeros
-/// symmetrically).
-fn commutative(p: Prim) -> bool {
-    // `size_eq(a, b)` passes only when `a == b`, and then its value is
-    // that size whichever order: a second check in the other order is the
-    // same check (only the wording of a failure differs, and the first
-    // failure ends the run).
-    matches!(
-        p,
-        Prim::Add
-            | Prim::Mul
-            | Prim::Min
-            | Prim::Max
-            | Prim::Eq
-            | Prim::Ne
-            | Prim::And
-            | Prim::Or
-            | Prim::AddTangent
-            | Prim::SizeEq
-    )
 }
 
 /// Dead code elimination: `let x = e; b` == `b` when `x` is not read in
@@ -546,7 +474,7 @@ pub fn dce(f: &mut Func, consumed: &HashSet<VarId>) -> bool {
     dce_block(&mut f.body, &mut uses, consumed)
 }
 
-fn dce_block(block: &mut Block, uses: &mut HashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
+fn dce_block(block: &mut Block, uses: &mut FxHashMap<VarId, usize>, consumed: &HashSet<VarId>) -> bool {
     let mut changed = false;
     let mut kept = Vec::with_capacity(block.stmts.len());
     for mut s in std::mem::take(&mut block.stmts).into_iter().rev() {

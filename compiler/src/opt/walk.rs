@@ -2,6 +2,7 @@
 //! right-hand side reads, use counts, substitution and renaming.
 
 use crate::core::ir::{Atom, Binder, Block, Func, LoopKind, Rhs, Type, VarId};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// Calls `f` on every atom that `rhs` reads itself, not those of its
@@ -128,8 +129,8 @@ pub fn block_atoms_deep(block: &Block, f: &mut dyn FnMut(&Atom)) {
 }
 
 /// How many times each variable is read in `func`, counted syntactically.
-pub fn count_uses(func: &Func) -> HashMap<VarId, usize> {
-    let mut uses = HashMap::new();
+pub fn count_uses(func: &Func) -> FxHashMap<VarId, usize> {
+    let mut uses = FxHashMap::default();
     block_atoms_deep(&func.body, &mut |a| {
         if let Atom::Var(v) = a {
             *uses.entry(*v).or_insert(0) += 1;
@@ -230,7 +231,7 @@ pub fn block_any(block: &Block, pred: &dyn Fn(&Rhs) -> bool) -> bool {
 }
 
 /// A fresh binder numbered `*next`, its type recorded in `types`.
-pub fn fresh_binder(next: &mut u32, types: &mut HashMap<VarId, Type>, name: &str, ty: Type) -> Binder {
+pub fn fresh_binder(next: &mut u32, types: &mut FxHashMap<VarId, Type>, name: &str, ty: Type) -> Binder {
     let var = VarId(*next);
     *next += 1;
     types.insert(var, ty.clone());
