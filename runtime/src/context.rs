@@ -165,6 +165,55 @@ fn result_layout(bytes: usize) -> Option<Layout> {
     Layout::from_size_align(bytes.checked_add(RESULT_HEADER)?, ALIGN).ok()
 }
 
+/// Freed result buffers kept for the next results of the same size.
+///
+/// A program that calls an entry point in a loop gets results of the same
+/// sizes every time; a large buffer fresh from the system costs a page
+/// fault per 4 KiB page on first touch, more than computing into it. So
+/// `dl_result_free` keeps up to [`ResultCache::BLOCKS`] buffers of at least
+/// [`ResultCache::MIN_BYTES`] (and [`ResultCache::MAX_TOTAL`] bytes in all),
+/// and `dl_result_alloc` reuses one of exactly the size asked for.
+struct ResultCache {
+    /// `(bytes, base)`: the size the buffer was allocated for and its base
+    /// (header included), owned by the cache.
+    blocks: Vec<(usize, usize)>,
+}
+
+static RESULT_CACHE: std::sync::Mutex<ResultCache> = std::sync::Mutex::new(ResultCache { blocks: Vec::new() });
+
+impl ResultCache {
+    const BLOCKS: usize = 8;
+    const MIN_BYTES: usize = 256 * 1024;
+    const MAX_TOTAL: usize = 256 * 1024 * 1024;
+
+    /// A kept buffer's base allocated for exactly `bytes`, now the caller's.
+    fn take(bytes: usize) -> Option<*mut u8> {
+        if bytes < Self::MIN_BYTES {
+            return None;
+        }
+        let mut cache = RESULT_CACHE.lock().ok()?;
+        let k = cache.blocks.iter().position(|(b, _)| *b == bytes)?;
+        Some(std::ptr::with_exposed_provenance_mut(cache.blocks.swap_remove(k).1))
+    }
+
+    /// Keeps the buffer at `base` (allocated for `bytes`), or gives it back
+    /// when the cache will not hold it.
+    fn keep(bytes: usize, base: *mut u8) -> Option<*mut u8> {
+        if bytes < Self::MIN_BYTES {
+            return Some(base);
+        }
+        let Ok(mut cache) = RESULT_CACHE.lock() else {
+            return Some(base);
+        };
+        let total: usize = cache.blocks.iter().map(|(b, _)| b).sum();
+        if cache.blocks.len() == Self::BLOCKS || total.saturating_add(bytes) > Self::MAX_TOTAL {
+            return Some(base);
+        }
+        cache.blocks.push((bytes, base.expose_provenance()));
+        None
+    }
+}
+
 /// Heap memory, 64-byte aligned, that outlives the call; free it with
 /// `dl_result_free`. Null for a negative size or when out of memory. Zero
 /// bytes give a unique non-null pointer.
@@ -176,8 +225,11 @@ pub extern "C" fn dl_result_alloc(bytes: i64) -> *mut u8 {
     let Some(layout) = result_layout(bytes) else {
         return std::ptr::null_mut();
     };
-    // SAFETY: the layout is at least RESULT_HEADER > 0 bytes.
-    let base = unsafe { alloc(layout) };
+    let base = match ResultCache::take(bytes) {
+        Some(base) => base,
+        // SAFETY: the layout is at least RESULT_HEADER > 0 bytes.
+        None => unsafe { alloc(layout) },
+    };
     if base.is_null() {
         return base;
     }
@@ -205,8 +257,10 @@ pub unsafe extern "C" fn dl_result_free(p: *mut u8) {
     unsafe {
         let base = p.sub(RESULT_HEADER);
         let bytes = base.cast::<usize>().read();
-        if let Some(layout) = result_layout(bytes) {
-            dealloc(base, layout);
+        if let Some(base) = ResultCache::keep(bytes, base) {
+            if let Some(layout) = result_layout(bytes) {
+                dealloc(base, layout);
+            }
         }
     }
 }
@@ -276,6 +330,34 @@ mod tests {
         // SAFETY: the offsets are those of `Top`'s word-sized fields inside a
         // live context.
         unsafe { ctx.cast::<u8>().add(offset as usize).cast::<usize>().read() }
+    }
+
+    /// A freed large result is handed out again for the same size, and
+    /// only for it; small results go straight back to the system.
+    #[test]
+    fn freed_large_results_are_reused_for_the_same_size() {
+        let bytes = ResultCache::MIN_BYTES as i64 + 8 * 1000;
+        let first = dl_result_alloc(bytes);
+        assert!(!first.is_null());
+        // SAFETY: each pointer came from `dl_result_alloc` and is freed once.
+        unsafe {
+            first.write_bytes(7, bytes as usize);
+            dl_result_free(first);
+            let other = dl_result_alloc(bytes + 64);
+            let again = dl_result_alloc(bytes);
+            assert_eq!(again, first);
+            assert_ne!(other, first);
+            dl_result_free(other);
+            dl_result_free(again);
+            let small = dl_result_alloc(64);
+            dl_result_free(small);
+            assert!(RESULT_CACHE
+                .lock()
+                .unwrap()
+                .blocks
+                .iter()
+                .all(|(b, _)| *b >= ResultCache::MIN_BYTES));
+        }
     }
 
     /// The published offsets find the arena's fast fields, and moving the
