@@ -26,15 +26,29 @@ def total(x: [n]f64) -> f64 = sum(x)
 def inner(x: [n]f64, y: [n]f64) -> f64 = dot(x, y)
 ";
 
-/// The median of `runs` timings, after a tenth of a second of warm-up.
-fn median(runs: usize, mut time_one: impl FnMut() -> Duration) -> Duration {
-    let warm = Instant::now();
-    while warm.elapsed() < Duration::from_millis(100) {
-        time_one();
+/// The medians of `runs` timings of `a` and of `b`, taken in turns (which
+/// goes first alternates) after a tenth of a second of warm-up each, so
+/// that the drift of a shared machine hits both alike.
+fn side_by_side(runs: usize, mut a: impl FnMut() -> Duration, mut b: impl FnMut() -> Duration) -> (Duration, Duration) {
+    for f in [&mut a as &mut dyn FnMut() -> Duration, &mut b] {
+        let warm = Instant::now();
+        while warm.elapsed() < Duration::from_millis(100) {
+            f();
+        }
     }
-    let mut times: Vec<Duration> = (0..runs).map(|_| time_one()).collect();
-    times.sort();
-    times[runs / 2]
+    let (mut ta, mut tb) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for k in 0..runs {
+        if k % 2 == 0 {
+            ta.push(a());
+            tb.push(b());
+        } else {
+            tb.push(b());
+            ta.push(a());
+        }
+    }
+    ta.sort();
+    tb.sort();
+    (ta[runs / 2], tb[runs / 2])
 }
 
 fn timed(f: impl FnOnce()) -> Duration {
@@ -44,8 +58,8 @@ fn timed(f: impl FnOnce()) -> Duration {
 }
 
 /// Times one native call of `entry` (the call alone, as `dl bench` does).
-fn jit_median(jit: &mut Jit, entry: &str, args: &[Value], runs: usize) -> Duration {
-    median(runs, || jit.time_calls(entry, args, 1).expect("the call runs")[0])
+fn jit_call<'a>(jit: &'a mut Jit, entry: &'a str, args: &'a [Value]) -> impl FnMut() -> Duration + 'a {
+    move || jit.time_calls(entry, args, 1).expect("the call runs")[0]
 }
 
 fn data(len: usize, seed: usize) -> Vec<f64> {
@@ -69,9 +83,11 @@ fn bench_matmul(jit: &mut Jit) {
     let flop = 2.0 * (n as f64).powi(3);
     let rate = |t: Duration| flop / t.as_secs_f64() / 1e9;
     let args = [matrix(&a, n), matrix(&b, n)];
-    let ours = jit_median(jit, "product", &args, 15);
-    let direct = median(15, || {
-        timed(|| gemm_direct(n, &a, &b, &mut c, gemm::Parallelism::Rayon(0)))
+    let (ours, direct) = side_by_side(21, jit_call(jit, "product", &args), || {
+        // On the runtime's pool, as dl's own product: two pools of spinning
+        // workers would slow each other down.
+        let threads = dl_runtime::parallel::num_threads();
+        timed(|| dl_runtime::parallel::install(|| gemm_direct(n, &a, &b, &mut c, gemm::Parallelism::Rayon(threads))))
     });
     println!(
         "a @ b 1024x1024   dl {:6.1} GFLOP/s   gemm direct {:6.1} GFLOP/s   dl/direct {:.2}",
@@ -87,8 +103,7 @@ fn bench_reductions(jit: &mut Jit) {
     let gbs = |bytes: usize, t: Duration| bytes as f64 / t.as_secs_f64() / 1e9;
     let (vx, vy) = (vector(&x), vector(&y));
 
-    let ours = jit_median(jit, "total", std::slice::from_ref(&vx), 11);
-    let plain = median(11, || {
+    let (ours, plain) = side_by_side(11, jit_call(jit, "total", std::slice::from_ref(&vx)), || {
         timed(|| {
             black_box(black_box(&x).iter().sum::<f64>());
         })
@@ -101,8 +116,8 @@ fn bench_reductions(jit: &mut Jit) {
         gbs(bytes, ours) / gbs(bytes, plain)
     );
 
-    let ours = jit_median(jit, "inner", &[vx, vy], 11);
-    let plain = median(11, || {
+    let pair = [vx, vy];
+    let (ours, plain) = side_by_side(11, jit_call(jit, "inner", &pair), || {
         timed(|| {
             let d: f64 = black_box(&x).iter().zip(black_box(&y)).map(|(a, b)| a * b).sum();
             black_box(d);
