@@ -119,6 +119,24 @@ impl Arena {
         self.alloc(bytes)
     }
 
+    /// The fast path of [`Arena::alloc`]: `bytes` from the current chunk
+    /// when they fit, with no chunk to change.
+    #[inline]
+    pub fn bump(&mut self, bytes: usize) -> Option<NonNull<u8>> {
+        let available = self.fast.end as usize - self.fast.top as usize;
+        if bytes > available {
+            return None;
+        }
+        let rounded = (bytes + ALIGN - 1) & !(ALIGN - 1);
+        if rounded > available {
+            return None;
+        }
+        let p = self.fast.top;
+        // SAFETY: `top + rounded <= end`, inside the current chunk.
+        self.fast.top = unsafe { p.add(rounded) };
+        NonNull::new(p)
+    }
+
     /// Makes chunk `i` the current one, with the top `offset` bytes in.
     fn enter(&mut self, i: usize, offset: usize) {
         let chunk = &self.chunks[i];
@@ -165,6 +183,13 @@ impl Arena {
         let Ok(position) = usize::try_from(mark) else {
             return;
         };
+        // Within the current chunk (the usual case): move the top back.
+        let offset = position.wrapping_sub(self.fast.start);
+        if offset <= self.fast.top as usize - self.fast.base as usize {
+            // SAFETY: `base + offset <= top`, inside the current chunk.
+            self.fast.top = unsafe { self.fast.base.add(offset) };
+            return;
+        }
         if mark > self.mark() {
             return;
         }

@@ -118,6 +118,9 @@ pub unsafe extern "C" fn dl_alloc(ctx: *mut DlCtx, bytes: i64) -> *mut u8 {
     let Ok(bytes) = usize::try_from(bytes) else {
         return std::ptr::null_mut();
     };
+    if let Some(p) = arena.bump(bytes) {
+        return p.as_ptr();
+    }
     no_unwind(std::ptr::null_mut(), || {
         arena.alloc(bytes).map_or(std::ptr::null_mut(), |p| p.as_ptr())
     })
