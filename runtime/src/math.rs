@@ -9,7 +9,8 @@
 //! crate (erf, lgamma); `sigmoid`, `polygamma` and `ipow` are written here.
 //!
 //! Semantics (the language reference repeats them):
-//! - `pow` is `powf`: `pow(x, 0.0) == 1.0` even for NaN.
+//! - `pow` is `powf` within a few dozen ulp (integer exponents up to 64 in
+//!   magnitude by repeated squaring): `pow(x, 0.0) == 1.0` even for NaN.
 //! - `fmod` is C's `fmod` (Rust's `%` on f64): the result has the sign of
 //!   the dividend.
 //! - `ipow` wraps on overflow; a negative exponent is the caller's error.
@@ -63,10 +64,43 @@ pub fn lgamma(x: f64) -> f64 {
     libm::lgamma(x)
 }
 
-/// `x` to the power `y` (`powf`).
+/// `x` to the power `y`. An integer exponent of magnitude up to
+/// [`POW_BY_SQUARING_MAX`] is computed by repeated squaring, without
+/// branches (a polynomial's `t ** f64(j)` is a few multiplications, not a
+/// call to the C library's `pow` at about 20 ns); the result is within a
+/// few dozen ulp of the correctly rounded power (squaring doubles the
+/// relative error: about `|y| / 2` ulp at worst, 7e-15 at 64). Every other
+/// exponent, and a negative one whose `x^|y|` overflows or underflows,
+/// goes to `powf`. Either way `pow(x, 0.0) == 1.0`, even for NaN.
 pub fn pow(x: f64, y: f64) -> f64 {
+    // `y as i64` saturates and drops the fraction: no call to `trunc`.
+    if y.abs() <= POW_BY_SQUARING_MAX && (y as i64) as f64 == y {
+        let n = y.abs() as u64;
+        let mut base = x;
+        let mut result = 1.0f64;
+        // As many steps as `n` has bits: the same count for most of the
+        // exponents a loop sees, so the exit is predicted.
+        for bit in 0..u64::BITS - n.leading_zeros() {
+            // `result *= if bit is set { base } else { 1.0 }`, as a mask so
+            // that the varying exponents of one loop cost no mispredictions.
+            let mask = 0u64.wrapping_sub((n >> bit) & 1);
+            let factor = f64::from_bits((base.to_bits() & mask) | (1.0f64.to_bits() & !mask));
+            result *= factor;
+            base *= base;
+        }
+        if y >= 0.0 {
+            return result;
+        }
+        // `1 / x^n`, unless `x^n` left the range where `x^-n` is in it.
+        if result.is_finite() && result != 0.0 {
+            return 1.0 / result;
+        }
+    }
     x.powf(y)
 }
+
+/// The largest exponent magnitude `pow` computes by repeated squaring.
+pub const POW_BY_SQUARING_MAX: f64 = 64.0;
 
 pub fn atan2(y: f64, x: f64) -> f64 {
     y.atan2(x)

@@ -597,6 +597,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let args: Vec<Value> = args.iter().map(|a| self.operand(*a)).collect();
                 let r = match (inline_elementary(func), &args[..]) {
                     (Some(kind), [x]) => Some(self.elementary(kind, *x)?),
+                    (None, [x, y]) if *func == "dl_pow" => Some(self.pow(*x, *y)?),
                     _ => self.call(func, &args)?,
                 };
                 if let Some(var) = result {
@@ -1082,6 +1083,23 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.guarded("dl_exp", x, elementary::exp_in_range, |b, x| {
             elementary::exp_kernel(b, x, table)
         })
+    }
+
+    /// `x ** y` inline for a small non-negative integer `y`, else the
+    /// runtime's `dl_pow`.
+    fn pow(&mut self, x: Value, y: Value) -> R<Value> {
+        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let result = self.b.append_block_param(done, types::F64);
+        let inside = elementary::pow_in_range(&mut self.b, y);
+        self.b.ins().brif(inside, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let r = elementary::pow_kernel(&mut self.b, x, y);
+        self.b.ins().jump(done, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(slow);
+        let r = self.call("dl_pow", &[x, y])?.expect("a result");
+        self.b.ins().jump(done, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(done);
+        Ok(result)
     }
 
     /// `kernel(x)` when `in_range(x)` holds for every lane, else the

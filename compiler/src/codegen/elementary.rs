@@ -1,6 +1,8 @@
 //! `exp` and `log` computed inline, on one f64 or on two `f64x2` lanes: the
 //! runtime's kernels (`dl_runtime::elementary`) instruction for instruction,
-//! so generated code and the interpreter agree bit for bit.
+//! so generated code and the interpreter agree bit for bit. `pow` with a
+//! small non-negative integer exponent is inline too, on one f64: the
+//! repeated squaring of `dl_runtime::math::pow`.
 //!
 //! Each kernel only holds in its fast range; the caller tests the range
 //! ([`exp_in_range`], [`log_in_range`]) and calls the runtime's scalar
@@ -13,6 +15,7 @@ use dl_runtime::elementary::{
     EXP_LIMIT, EXP_LN2_N_HI, EXP_LN2_N_LO, EXP_N_INV_LN2, EXP_POLY, EXP_TABLE_BITS, LN2_HI, LN2_LO, LOG_LG,
     LOG_SPLIT_HIGH, LOG_SPLIT_LOW, SHIFTER,
 };
+use dl_runtime::math::POW_BY_SQUARING_MAX;
 
 /// The integer type of the same width as the float type `ty`.
 fn int_type(ty: Type) -> Type {
@@ -235,4 +238,45 @@ pub fn log_kernel(b: &mut FunctionBuilder, x: Value) -> Value {
     } else {
         b.ins().select(far, far_value, near_value)
     }
+}
+
+/// Whether `pow(x, y)` takes [`pow_kernel`]: `y` is an integer in
+/// `0..=POW_BY_SQUARING_MAX` (the runtime's squaring path, negative
+/// exponents aside).
+pub fn pow_in_range(b: &mut FunctionBuilder, y: Value) -> Value {
+    let zero = b.ins().f64const(0.0);
+    let max = b.ins().f64const(POW_BY_SQUARING_MAX);
+    let low = b.ins().fcmp(FloatCC::GreaterThanOrEqual, y, zero);
+    let high = b.ins().fcmp(FloatCC::LessThanOrEqual, y, max);
+    let n = b.ins().fcvt_to_sint_sat(types::I64, y);
+    let back = b.ins().fcvt_from_sint(types::F64, n);
+    let integral = b.ins().fcmp(FloatCC::Equal, back, y);
+    let in_range = b.ins().band(low, high);
+    b.ins().band(in_range, integral)
+}
+
+/// `x ** y` for `y` in [`pow_in_range`], by repeated squaring over every
+/// bit an exponent up to 64 can have. The runtime stops at the highest
+/// set bit; the steps after it multiply the result by 1.0, which changes
+/// no bit. The factor of each step is chosen by a mask, not a branch.
+pub fn pow_kernel(b: &mut FunctionBuilder, x: Value, y: Value) -> Value {
+    let n = b.ins().fcvt_to_sint_sat(types::I64, y);
+    let one = b.ins().f64const(1.0);
+    let one_bits = reinterpret(b, types::I64, one);
+    let mut base = x;
+    let mut result = one;
+    let bits = u64::BITS - (POW_BY_SQUARING_MAX as u64).leading_zeros();
+    for bit in 0..bits {
+        let shifted = b.ins().ushr_imm_u(n, i64::from(bit));
+        let set = b.ins().band_imm_u(shifted, 1);
+        let mask = b.ins().ineg(set);
+        let base_bits = reinterpret(b, types::I64, base);
+        let chosen = b.ins().bitselect(mask, base_bits, one_bits);
+        let factor = reinterpret(b, types::F64, chosen);
+        result = b.ins().fmul(result, factor);
+        if bit + 1 < bits {
+            base = b.ins().fmul(base, base);
+        }
+    }
+    result
 }

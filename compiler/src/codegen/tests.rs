@@ -447,6 +447,31 @@ fn runtime_mathematics_is_the_interpreters() {
     }
 }
 
+/// `pow` is inline for small non-negative integer exponents and a call
+/// otherwise; both agree with the interpreter bit for bit.
+#[test]
+fn inline_pow_is_the_interpreters() {
+    let mut b = Builder::new();
+    let x = b.param("x", Ty::F64);
+    let y = b.param("y", Ty::F64);
+    let p = b.var("p", Ty::F64);
+    let body = vec![Inst::Call {
+        func: "dl_pow",
+        args: vec![v(x), v(y)],
+        result: Some(p),
+    }];
+    let func = Rc::new(b.func("pow", vec![Type::F64, Type::F64], Type::F64, body, vec![v(p)]));
+    let mut jit = jit();
+    let bases = [-3.5, -1.0, -0.0, 0.0, 0.37, 1.0001, 2.0, 1e30, f64::INFINITY, f64::NAN];
+    let mut exponents: Vec<f64> = (-3..=66).map(f64::from).collect();
+    exponents.extend([0.5, -0.0, 63.5, 1e20, f64::INFINITY, f64::NAN]);
+    for x in bases {
+        for y in &exponents {
+            agree(&mut jit, &func, &[Value::F64(x), Value::F64(*y)]);
+        }
+    }
+}
+
 /// `if x < 0 { fail negative size (x) }`.
 #[test]
 fn a_failure_reports_its_message_and_location() {
