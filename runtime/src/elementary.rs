@@ -1,7 +1,7 @@
-//! `exp` and `log` as straight-line arithmetic, so that generated code can
-//! compute them inline, two lanes at a time, with the same operations in
-//! the same order as these Rust functions: the JIT and the interpreter then
-//! agree bit for bit.
+//! `exp`, `log` and `tanh` as straight-line arithmetic, so that generated
+//! code can compute them inline, two lanes at a time, with the same
+//! operations in the same order as these Rust functions: the JIT and the
+//! interpreter then agree bit for bit.
 //!
 //! `exp` reduces its argument with a table of 128 powers of two, as the
 //! usual C libraries do, and is within about half an ulp; `log` is fdlibm's
@@ -10,6 +10,11 @@
 //! [`exp_in_range`] and [`log_in_range`], and falls back to the platform's
 //! function outside it (infinities, NaN, overflow, subnormals). Generated
 //! code must test the same ranges and call `dl_exp` / `dl_log` outside.
+//!
+//! `tanh` is Cody and Waite's: a rational function `f + f R(f^2)` for
+//! `|x|` up to `ln 3 / 2`, `1 - 2 / (e^2|x| + 1)` above, with this file's
+//! `exp`; within two ulps. Generated code computes both formulas and picks
+//! one per lane, where this code branches.
 //!
 //! Every constant is public so that the code generator reads it from here.
 
@@ -381,6 +386,59 @@ pub fn log_kernel(x: f64) -> f64 {
     }
 }
 
+/// Beyond this magnitude `tanh` is `±1` to the last bit (from about 19.1).
+pub const TANH_LIMIT: f64 = 22.0;
+/// `ln 3 / 2`: below it `tanh` is the rational function, above it the
+/// formula with `exp`, whose cancellation is then harmless.
+pub const TANH_SPLIT: f64 = 0.549_306_144_334_054_845_70;
+/// Cody and Waite's `R(g) = g P(g) / Q(g)`: `P`'s coefficients from the
+/// constant term up, then `Q`'s below its leading 1.
+pub const TANH_P: [f64; 3] = [
+    -0.161_341_190_239_962_280_53e4,
+    -0.992_259_296_722_360_833_13e2,
+    -0.964_374_927_772_254_697_87,
+];
+pub const TANH_Q: [f64; 3] = [
+    0.484_023_570_719_886_886_86e4,
+    0.223_377_207_189_623_129_26e4,
+    0.112_744_743_805_349_493_35e3,
+];
+
+/// True where [`tanh_kernel`] holds (NaN is outside).
+#[inline]
+pub fn tanh_in_range(x: f64) -> bool {
+    x.abs() <= TANH_LIMIT
+}
+
+/// `tanh x` for `|x| <= TANH_LIMIT`.
+#[inline]
+pub fn tanh_kernel(x: f64) -> f64 {
+    let f = x.abs();
+    let r = if f > TANH_SPLIT {
+        let e = exp_kernel(f + f);
+        1.0 - 2.0 / (e + 1.0)
+    } else {
+        let g = f * f;
+        let [p0, p1, p2] = TANH_P;
+        let [q0, q1, q2] = TANH_Q;
+        let numerator = g * ((p2 * g + p1) * g + p0);
+        let denominator = ((g + q2) * g + q1) * g + q0;
+        f + f * (numerator / denominator)
+    };
+    r.copysign(x)
+}
+
+/// `tanh x`: the kernel in its range, `±1` beyond it, NaN for NaN.
+pub fn tanh(x: f64) -> f64 {
+    if tanh_in_range(x) {
+        tanh_kernel(x)
+    } else if x.is_nan() {
+        x
+    } else {
+        1.0f64.copysign(x)
+    }
+}
+
 /// `e^x`: the kernel in its range, the platform's `exp` outside.
 pub fn exp(x: f64) -> f64 {
     if exp_in_range(x) {
@@ -435,6 +493,25 @@ mod tests {
             differ * 200 < count,
             "exp differs from the platform on {differ} of {count} points"
         );
+    }
+
+    #[test]
+    fn tanh_is_within_two_ulps_of_the_platform() {
+        let mut worst = 0;
+        for x in points(1_000_000, -25.0, 25.0)
+            .chain(points(500_000, -1.0, 1.0))
+            .chain(points(100_000, -1e-6, 1e-6))
+        {
+            worst = worst.max(ulps(tanh(x), x.tanh()));
+        }
+        assert!(worst <= 2, "tanh is off by {worst} ulps");
+        assert_eq!(tanh(0.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(tanh(-0.0).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(tanh(f64::INFINITY), 1.0);
+        assert_eq!(tanh(-30.0), -1.0);
+        assert!(tanh(f64::NAN).is_nan());
+        assert_eq!(tanh(1e-300), 1e-300);
+        assert_eq!(tanh(-5e-324), -5e-324);
     }
 
     #[test]

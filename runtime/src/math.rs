@@ -3,9 +3,9 @@
 //!
 //! The interpreter (`dl-compiler`'s `prim::eval`) calls these Rust
 //! functions and generated code calls the `dl_*` wrappers below, so the two
-//! agree bit for bit. `exp` and `log` are the straight-line kernels of
-//! `elementary` (which generated code inlines); the others use the
-//! platform's maths library through `std` (sin, tanh...) and the `libm`
+//! agree bit for bit. `exp`, `log` and `tanh` are the straight-line kernels
+//! of `elementary` (which generated code inlines); the others use the
+//! platform's maths library through `std` (sin, cos...) and the `libm`
 //! crate (erf, lgamma); `sigmoid`, `polygamma` and `ipow` are written here.
 //!
 //! Semantics (the language reference repeats them):
@@ -19,7 +19,7 @@
 //!   At its poles, the non-positive integers, it is `+inf` for odd `k` and
 //!   NaN for even `k`.
 
-pub use crate::elementary::{exp, log};
+pub use crate::elementary::{exp, log, tanh};
 
 pub fn log1p(x: f64) -> f64 {
     x.ln_1p()
@@ -39,10 +39,6 @@ pub fn cos(x: f64) -> f64 {
 
 pub fn tan(x: f64) -> f64 {
     x.tan()
-}
-
-pub fn tanh(x: f64) -> f64 {
-    x.tanh()
 }
 
 /// `1 / (1 + exp(-x))`, without overflow for large `|x|`.

@@ -976,7 +976,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Ok(())
     }
 
-    /// `exp`, `log` or `sigmoid` of `x` (one f64 or two lanes) inline: the
+    /// `exp`, `log`, `sigmoid` or `tanh` of `x` (one f64 or two lanes) inline: the
     /// runtime's kernel where every lane is in its fast range, the
     /// runtime's function lane by lane elsewhere, so the results are the
     /// interpreter's either way.
@@ -984,6 +984,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         match kind {
             Elementary::Exp => self.exp(x),
             Elementary::Log => self.guarded("dl_log", x, elementary::log_in_range, elementary::log_kernel),
+            Elementary::Tanh => {
+                let table = self.exp_table()?;
+                self.guarded("dl_tanh", x, elementary::tanh_in_range, |b, x| {
+                    elementary::tanh_kernel(b, x, table)
+                })
+            }
             Elementary::Sigmoid => {
                 // As `dl_runtime::math::sigmoid`: e = exp(-|x|), then
                 // 1 / (1 + e) for x >= 0 and e / (1 + e) below.
@@ -1068,6 +1074,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
 
     /// `e^x` inline, reading the runtime's table of powers of two.
     fn exp(&mut self, x: Value) -> R<Value> {
+        let table = self.exp_table()?;
+        self.guarded("dl_exp", x, elementary::exp_in_range, |b, x| {
+            elementary::exp_kernel(b, x, table)
+        })
+    }
+
+    /// The address of the runtime's table of powers of two for `exp`.
+    fn exp_table(&mut self) -> R<Value> {
         let table = match self.exp_table {
             Some(gv) => gv,
             None => {
@@ -1079,10 +1093,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 gv
             }
         };
-        let table = self.b.ins().symbol_value(types::I64, table);
-        self.guarded("dl_exp", x, elementary::exp_in_range, |b, x| {
-            elementary::exp_kernel(b, x, table)
-        })
+        Ok(self.b.ins().symbol_value(types::I64, table))
     }
 
     /// `x ** y` inline for a small non-negative integer `y`, else the
@@ -1493,12 +1504,14 @@ enum Elementary {
     Exp,
     Log,
     Sigmoid,
+    Tanh,
 }
 
 fn inline_elementary(func: &str) -> Option<Elementary> {
     match func {
         "dl_exp" => Some(Elementary::Exp),
         "dl_log" => Some(Elementary::Log),
+        "dl_tanh" => Some(Elementary::Tanh),
         "dl_sigmoid" => Some(Elementary::Sigmoid),
         _ => None,
     }

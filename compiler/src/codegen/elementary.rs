@@ -1,4 +1,4 @@
-//! `exp` and `log` computed inline, on one f64 or on two `f64x2` lanes: the
+//! `exp`, `log` and `tanh` computed inline, on one f64 or on two `f64x2` lanes: the
 //! runtime's kernels (`dl_runtime::elementary`) instruction for instruction,
 //! so generated code and the interpreter agree bit for bit. `pow` with a
 //! small non-negative integer exponent is inline too, on one f64: the
@@ -13,7 +13,7 @@ use cranelift_codegen::ir::{types, Endianness, InstBuilder, MemFlagsData, Type, 
 use cranelift_frontend::FunctionBuilder;
 use dl_runtime::elementary::{
     EXP_LIMIT, EXP_LN2_N_HI, EXP_LN2_N_LO, EXP_N_INV_LN2, EXP_POLY, EXP_TABLE_BITS, LN2_HI, LN2_LO, LOG_LG,
-    LOG_SPLIT_HIGH, LOG_SPLIT_LOW, SHIFTER,
+    LOG_SPLIT_HIGH, LOG_SPLIT_LOW, SHIFTER, TANH_LIMIT, TANH_P, TANH_Q, TANH_SPLIT,
 };
 use dl_runtime::math::POW_BY_SQUARING_MAX;
 
@@ -238,6 +238,59 @@ pub fn log_kernel(b: &mut FunctionBuilder, x: Value) -> Value {
     } else {
         b.ins().select(far, far_value, near_value)
     }
+}
+
+/// Whether every lane of `x` is in the range of [`tanh_kernel`].
+pub fn tanh_in_range(b: &mut FunctionBuilder, x: Value) -> Value {
+    let ty = b.func.dfg.value_type(x);
+    let magnitude = b.ins().fabs(x);
+    let limit = float(b, ty, TANH_LIMIT);
+    let inside = b.ins().fcmp(FloatCC::LessThanOrEqual, magnitude, limit);
+    all(b, inside)
+}
+
+/// `tanh x` as `dl_runtime::elementary::tanh_kernel` computes it: both of
+/// its formulas, then the one for each lane's magnitude, with `x`'s sign.
+pub fn tanh_kernel(b: &mut FunctionBuilder, x: Value, table: Value) -> Value {
+    let ty = b.func.dfg.value_type(x);
+    let f = b.ins().fabs(x);
+    let one = float(b, ty, 1.0);
+    let two = float(b, ty, 2.0);
+    let twice = b.ins().fadd(f, f);
+    let e = exp_kernel(b, twice, table);
+    let e1 = b.ins().fadd(e, one);
+    let fraction = b.ins().fdiv(two, e1);
+    let large = b.ins().fsub(one, fraction);
+    let g = b.ins().fmul(f, f);
+    let [p0, p1, p2] = TANH_P;
+    let [q0, q1, q2] = TANH_Q;
+    let p = float(b, ty, p2);
+    let p = mul_add(b, ty, p, g, p1);
+    let p = mul_add(b, ty, p, g, p0);
+    let numerator = b.ins().fmul(g, p);
+    let q2 = float(b, ty, q2);
+    let q = b.ins().fadd(g, q2);
+    let q = mul_add(b, ty, q, g, q1);
+    let denominator = mul_add(b, ty, q, g, q0);
+    let ratio = b.ins().fdiv(numerator, denominator);
+    let correction = b.ins().fmul(f, ratio);
+    let small = b.ins().fadd(f, correction);
+    let split = float(b, ty, TANH_SPLIT);
+    let above = b.ins().fcmp(FloatCC::GreaterThan, f, split);
+    let r = if ty.is_vector() {
+        let mask = reinterpret(b, ty, above);
+        b.ins().bitselect(mask, large, small)
+    } else {
+        b.ins().select(above, large, small)
+    };
+    // r is not negative: its sign bit becomes x's.
+    let ity = int_type(ty);
+    let r_bits = reinterpret(b, ity, r);
+    let x_bits = reinterpret(b, ity, x);
+    let sign = int(b, ity, i64::MIN);
+    let x_sign = b.ins().band(x_bits, sign);
+    let signed = b.ins().bor(r_bits, x_sign);
+    reinterpret(b, ty, signed)
 }
 
 /// Whether `pow(x, y)` takes [`pow_kernel`]: `y` is an integer in
