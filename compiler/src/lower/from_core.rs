@@ -599,13 +599,16 @@ impl Lowering<'_> {
     /// `body` (which may allocate: the arena is released after each element
     /// is copied out, unless `keeps_memory`, when values of one iteration
     /// live on in the next). Element sizes come from the first element;
-    /// the others must match them.
+    /// the others must match them. Where the element sizes are known before
+    /// the loop and each element's buffers are fresh arena buffers of the
+    /// body, the body writes its element in place instead
+    /// ([`Lowering::element_windows`]).
     fn fill_array(
         &mut self,
         elem: &Type,
         n: Operand,
         keeps_memory: bool,
-        mut body: impl FnMut(&mut Self, Operand) -> R<Val>,
+        body: impl FnOnce(&mut Self, Operand) -> R<Val>,
     ) -> R<Val> {
         let slots = element_layout(elem);
         let sized = slots.contains(&Slot::Len);
@@ -614,22 +617,8 @@ impl Lowering<'_> {
             slots
                 .iter()
                 .map(|slot| match slot {
-                    Slot::Len => {
-                        let v = self.var("size", Ty::I64);
-                        self.emit(Inst::Set(v, Expr::Atom(Operand::I64(0))));
-                        Operand::Var(v)
-                    }
-                    Slot::Buffer { elem: ty, .. } => {
-                        let v = self.var("out", Ty::Ptr);
-                        self.emit(Inst::Set(
-                            v,
-                            Expr::Alloc {
-                                ty: *ty,
-                                n: Operand::I64(0),
-                            },
-                        ));
-                        Operand::Var(v)
-                    }
+                    Slot::Len => Operand::Var(self.var("size", Ty::I64)),
+                    Slot::Buffer { .. } => Operand::Var(self.var("out", Ty::Ptr)),
                     Slot::Scalar(_) => Operand::I64(0),
                 })
                 .collect()
@@ -637,15 +626,73 @@ impl Lowering<'_> {
             self.alloc_parts(elem, n, &[])
         };
         let mark = self.var("mark", Ty::I64);
-        self.for_(Operand::I64(0), n, |l, i| -> R<()> {
-            let (code, value) = l.nested(|l| body(l, i));
-            let value = value?;
-            let allocates = !keeps_memory && allocates(&code);
-            if allocates {
-                l.emit(Inst::ArenaMark(mark));
+        let index = self.var("i", Ty::I64);
+        let i = Operand::Var(index);
+        let (mut code, value) = self.nested(|l| body(l, i));
+        let value = value?;
+        let windows = if sized && !keeps_memory {
+            element_windows(&slots, &code, &value, index)
+        } else {
+            None
+        };
+        let mut inner = Vec::new();
+        match &windows {
+            Some(windows) => {
+                // Every element has the sizes the body gives them, known
+                // now: the result's buffers come before the loop, and each
+                // element's buffers are views of its place in them.
+                let empty = self.binary(BinOp::IEq, n, Operand::I64(0));
+                let mut offsets = Vec::new();
+                for (j, slot) in slots.iter().enumerate() {
+                    let Operand::Var(var) = out[j] else { continue };
+                    match slot {
+                        Slot::Len => {
+                            let size = self.select(empty, Operand::I64(0), value.comps[j]);
+                            self.emit(Inst::Set(var, Expr::Atom(size)));
+                        }
+                        Slot::Buffer { elem: ty, dims } => {
+                            let stride = self.count(&value.comps, dims);
+                            // Negative sizes fail in the body, before any use.
+                            let stride = self.binary(BinOp::IMax, stride, Operand::I64(0));
+                            let total = self.binary(BinOp::IMul, n, stride);
+                            self.emit(Inst::Set(var, Expr::Alloc { ty: *ty, n: total }));
+                            if let Some(buffer) = windows[j] {
+                                offsets.push((buffer, *ty, out[j], stride));
+                            }
+                        }
+                        Slot::Scalar(_) => {}
+                    }
+                }
+                let (prologue, ()) = self.nested(|l| {
+                    for (buffer, ty, base, stride) in offsets {
+                        let at = l.binary(BinOp::IMul, i, stride);
+                        place_buffer(&mut code, buffer, Expr::Offset { ty, base, index: at });
+                    }
+                });
+                inner.extend(prologue);
             }
-            l.code.extend(code);
-            if sized {
+            None if sized => {
+                for (j, slot) in slots.iter().enumerate() {
+                    let Operand::Var(var) = out[j] else { continue };
+                    let zero = match slot {
+                        Slot::Buffer { elem: ty, .. } => Expr::Alloc {
+                            ty: *ty,
+                            n: Operand::I64(0),
+                        },
+                        _ => Expr::Atom(Operand::I64(0)),
+                    };
+                    self.emit(Inst::Set(var, zero));
+                }
+            }
+            None => {}
+        }
+        let allocates = !keeps_memory && allocates(&code);
+        if allocates {
+            inner.push(Inst::ArenaMark(mark));
+        }
+        inner.extend(code);
+        let (rest, ()) = self.nested(|l| {
+            if sized && windows.is_none() {
                 let first = l.binary(BinOp::IEq, i, Operand::I64(0));
                 let (then, ()) = l.nested(|l| {
                     for (j, slot) in slots.iter().enumerate() {
@@ -664,22 +711,45 @@ impl Lowering<'_> {
                 let (els, ()) = l.nested(|l| l.check_regular(elem, &out, &value.comps));
                 l.if_(first, then, els);
             }
-            l.store_element(elem, &out, i, &value);
+            match &windows {
+                Some(windows) => l.store_scalar_parts(elem, &out, i, &value, windows),
+                None => l.store_element(elem, &out, i, &value),
+            }
             if allocates {
-                // The first element's memory lies below the output buffers.
-                if sized {
+                // Without windows, the first element's memory lies below
+                // the output buffers.
+                if sized && windows.is_none() {
                     let later = l.binary(BinOp::IGt, i, Operand::I64(0));
                     l.if_(later, vec![Inst::ArenaRelease(Operand::Var(mark))], Vec::new());
                 } else {
                     l.emit(Inst::ArenaRelease(Operand::Var(mark)));
                 }
             }
-            Ok(())
-        })?;
+        });
+        inner.extend(rest);
+        self.emit(Inst::For {
+            index,
+            start: Operand::I64(0),
+            end: n,
+            body: inner,
+            hint: LoopHint::default(),
+        });
         self.set_vector_hint();
         let mut comps = vec![n];
         comps.extend(out);
         Ok(Val::new(Type::array(elem.clone()), comps))
+    }
+
+    /// [`Lowering::store_element`] for the parts of an element that are not
+    /// already in place (`windows`): its scalars.
+    fn store_scalar_parts(&mut self, elem: &Type, out: &[Operand], i: Operand, value: &Val, windows: &[Option<Var>]) {
+        for (j, slot) in element_layout(elem).iter().enumerate() {
+            if let Slot::Buffer { elem: ty, dims } = slot {
+                if dims.is_empty() && windows[j].is_none() {
+                    self.store(*ty, out[j], i, value.comps[j]);
+                }
+            }
+        }
     }
 
     // ---- Blocks and statements ----
@@ -2287,4 +2357,72 @@ fn block_reads(block: &Block, out: &mut HashSet<VarId>) {
     if let Atom::Var(v) = block.result {
         out.insert(v);
     }
+}
+
+/// For an element `value` computed by `code` in iteration `index` of a
+/// loop, the buffers the body can write in place of its copy into the
+/// result: one per array part (`None` for scalar parts). Only when every
+/// element size is the same in every iteration (a constant or a variable
+/// the body does not set) and every array part is a buffer the body
+/// allocates once, at its top level, of exactly the part's size, and no
+/// two parts share it. Then the allocation can become a view of the
+/// element's place in the result ([`place_buffer`]): the body owns the
+/// buffer, so nothing else reads or writes it.
+fn element_windows(slots: &[Slot], code: &[Inst], value: &Val, index: Var) -> Option<Vec<Option<Var>>> {
+    let invariant = |op: Operand| match op {
+        Operand::Var(v) => v != index && assignments(code, v) == 0,
+        _ => true,
+    };
+    let mut windows = Vec::with_capacity(slots.len());
+    for (j, slot) in slots.iter().enumerate() {
+        windows.push(match slot {
+            Slot::Len => {
+                if !invariant(value.comps[j]) {
+                    return None;
+                }
+                None
+            }
+            Slot::Buffer { dims, .. } if dims.is_empty() => None,
+            Slot::Buffer { elem, dims } => {
+                let Operand::Var(buffer) = value.comps[j] else { return None };
+                // One dimension: the allocation's size is that length.
+                let [d] = dims[..] else { return None };
+                let allocated = code.iter().any(|inst| {
+                    matches!(inst, Inst::Set(v, Expr::Alloc { ty, n }) if *v == buffer && ty == elem && *n == value.comps[d])
+                });
+                if !allocated || assignments(code, buffer) != 1 || windows.contains(&Some(buffer)) {
+                    return None;
+                }
+                Some(buffer)
+            }
+            Slot::Scalar(_) => None,
+        });
+    }
+    windows.iter().any(Option::is_some).then_some(windows)
+}
+
+/// Replaces the top-level allocation of `buffer` in `code` by `expr`.
+fn place_buffer(code: &mut [Inst], buffer: Var, expr: Expr) {
+    for inst in code.iter_mut() {
+        if let Inst::Set(v, rhs @ Expr::Alloc { .. }) = inst {
+            if *v == buffer {
+                *rhs = expr;
+                return;
+            }
+        }
+    }
+}
+
+/// How many instructions of `code` (nested ones included) set `var`.
+fn assignments(code: &[Inst], var: Var) -> usize {
+    code.iter()
+        .map(|inst| match inst {
+            Inst::Set(v, _) | Inst::ArenaMark(v) => usize::from(*v == var),
+            Inst::Call { result, .. } => usize::from(*result == Some(var)),
+            Inst::If { then, els, .. } => assignments(then, var) + assignments(els, var),
+            Inst::For { index, body, .. } => usize::from(*index == var) + assignments(body, var),
+            Inst::While { cond, body, .. } => assignments(cond, var) + assignments(body, var),
+            Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => 0,
+        })
+        .sum()
 }
