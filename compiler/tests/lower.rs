@@ -221,3 +221,51 @@ def ragged(n: i64) -> [_][_]f64 = build(n, \\i -> build(i % 2 + 1, \\j -> f64(j)
     let (_, stats) = eval_with_stats(&lower(&program, "grid").unwrap(), &[Value::I64(100), Value::I64(50)]).unwrap();
     assert_eq!(stats.arena_bytes, 100 * 50 * 8, "grid allocated more than its result");
 }
+
+/// How many loops `code` runs, nested ones included.
+fn loops(code: &[dl_compiler::lower::lir::Inst]) -> usize {
+    use dl_compiler::lower::lir::Inst;
+    code.iter()
+        .map(|inst| match inst {
+            Inst::If { then, els, .. } => loops(then) + loops(els),
+            Inst::For { body, .. } => 1 + loops(body),
+            Inst::While { cond, body, .. } => 1 + loops(cond) + loops(body),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Projecting a field out of every element of an array of tuples is a
+/// view of that field's buffers: reverse mode makes such arrays for the
+/// cotangents of a map, then takes them apart field by field.
+#[test]
+fn fields_of_an_array_of_tuples_are_views() {
+    let program = "def f(a.0: [][]f64) -> ([]f64, [][]f64) =
+  let m.1: [](f64, []f64) = map(a.0) \\(x.2: []f64) ->
+    let s.3: f64 = sum(x.2)
+    let t.4: (f64, []f64) = (s.3, x.2)
+    in t.4
+  let p.5: []f64 = map(m.1) \\(y.6: (f64, []f64)) ->
+    let q.7: f64 = proj(y.6, 0)
+    in q.7
+  let r.8: [][]f64 = map(m.1) \\(y.9: (f64, []f64)) ->
+    let q.10: []f64 = proj(y.9, 1)
+    in q.10
+  let u.11: ([]f64, [][]f64) = (p.5, r.8)
+  in u.11
+";
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let func = lower(&program, "f").expect("lowers");
+    verify(&func).expect("verifies");
+    // The map that builds the tuples: a loop over rows and one summing each;
+    // the projections add none (the copies into result memory are calls).
+    assert_eq!(loops(&func.body), 2, "{}", print(&func));
+    for (n, m) in [(0, 0), (4, 0), (3, 5)] {
+        let a = Value::array(
+            (0..n)
+                .map(|i| Value::array((0..m).map(|j| Value::F64((i * m + j) as f64 * 0.5)).collect()))
+                .collect(),
+        );
+        check_entry(&program, "f", &[a]).unwrap_or_else(|e| panic!("{n}x{m}: {e}"));
+    }
+}

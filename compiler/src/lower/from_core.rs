@@ -929,6 +929,11 @@ impl Lowering<'_> {
                 if arrays.is_empty() || arrays.len() != params.len() {
                     return bug("a map's arrays and parameters differ in number");
                 }
+                if let [array] = &arrays[..] {
+                    if let Some(view) = field_of_elements(&params[0], body).and_then(|k| field_view(array, k, &ty)) {
+                        return Ok(view);
+                    }
+                }
                 let n = arrays[0].len();
                 for a in &arrays[1..] {
                     self.check_same_size(n, a.len());
@@ -2425,4 +2430,29 @@ fn assignments(code: &[Inst], var: Var) -> usize {
             Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => 0,
         })
         .sum()
+}
+
+/// The field a `map` over one array of tuples projects out of every
+/// element (`map(\t -> proj(t, k), a)`), or `None`.
+fn field_of_elements(param: &ir::Binder, body: &Block) -> Option<usize> {
+    let [stmt] = &body.stmts[..] else { return None };
+    match (&stmt.rhs, &body.result) {
+        (Rhs::Proj(Atom::Var(t), k), Atom::Var(r)) if *t == param.var && *r == stmt.binder.var => Some(*k),
+        _ => None,
+    }
+}
+
+/// `map(\t -> proj(t, field), array)` without a loop: an array of tuples
+/// keeps each field in buffers of its own, so the result is the array's
+/// length and that field's components, shared with `array`.
+fn field_view(array: &Val, field: usize, ty: &Type) -> Option<Val> {
+    let Some(Type::Tuple(fields)) = array.ty.elem() else {
+        return None;
+    };
+    // Each field's components within the array, after its length.
+    let width = |f: &Type| layout(&Type::array(f.clone())).len() - 1;
+    let start = 1 + fields[..field].iter().map(width).sum::<usize>();
+    let mut comps = vec![array.comps[0]];
+    comps.extend_from_slice(array.comps.get(start..start + width(fields.get(field)?))?);
+    Some(Val::new(ty.clone(), comps))
 }
