@@ -269,3 +269,43 @@ fn fields_of_an_array_of_tuples_are_views() {
         check_entry(&program, "f", &[a]).unwrap_or_else(|e| panic!("{n}x{m}: {e}"));
     }
 }
+
+/// How many `Fail`s `code` holds inside loops.
+fn fails_in_loops(code: &[dl_compiler::lower::lir::Inst], in_loop: bool) -> usize {
+    use dl_compiler::lower::lir::Inst;
+    code.iter()
+        .map(|inst| match inst {
+            Inst::Fail { .. } => usize::from(in_loop),
+            Inst::If { then, els, .. } => fails_in_loops(then, in_loop) + fails_in_loops(els, in_loop),
+            Inst::For { body, .. } => fails_in_loops(body, true),
+            Inst::While { cond, body, .. } => fails_in_loops(cond, true) + fails_in_loops(body, true),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Indexing by the index of a loop that runs from 0 to the array's length
+/// needs no bounds check, so the loop is straight-line code (a vector
+/// loop); any other index is still checked, with the interpreter's error.
+#[test]
+fn loop_indices_below_the_length_are_not_checked() {
+    let source = "
+def twice(a: [n]f64) -> [n]f64 = build(n, \\i -> a[i] * 2.0)
+def shifted(a: [n]f64) -> [_]f64 = build(n, \\i -> a[i] * a[n - 1 - i])
+def past(a: [n]f64) -> [_]f64 = build(n + 1, \\i -> a[i])
+";
+    let compiled = dl_compiler::driver::compile_source("bounds.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let twice = lower(&program, "twice").expect("lowers");
+    assert_eq!(fails_in_loops(&twice.body, false), 0, "{}", print(&twice));
+    assert!(print(&twice).contains("[vector"), "{}", print(&twice));
+    let shifted = lower(&program, "shifted").expect("lowers");
+    assert_eq!(fails_in_loops(&shifted.body, false), 1, "{}", print(&shifted));
+    let a = Value::array((0..5).map(|k| Value::F64(k as f64)).collect());
+    for entry in ["twice", "shifted", "past"] {
+        check_entry(&program, entry, std::slice::from_ref(&a)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+    }
+    let past = lower(&program, "past").expect("lowers");
+    assert!(eval(&past, &[a]).is_err(), "reading past the end must fail");
+}

@@ -102,15 +102,17 @@ fn pow_with_an_integer_exponent_is_close_to_powf() {
     let mut worst = 0u64;
     for k in 0..2000 {
         let x = (k as f64 - 1000.0) * 0.0137 + 0.003;
-        for j in -64..=64 {
+        for j in -256i64..=256 {
             let (got, want) = (pow(x, j as f64), x.powf(j as f64));
             if want.is_finite() && want != 0.0 && want.abs() > f64::MIN_POSITIVE {
                 assert!(got.signum() == want.signum(), "{x} ** {j}: {got:e} against {want:e}");
-                worst = worst.max(got.to_bits().abs_diff(want.to_bits()));
+                let off = got.to_bits().abs_diff(want.to_bits());
+                assert!(off <= 2 + j.unsigned_abs(), "{x} ** {j} is off by {off} ulps");
+                worst = worst.max(off);
             }
         }
     }
-    assert!(worst <= 48, "pow is off by {worst} ulps");
+    assert!(worst >= 1, "no exponent tested the squaring path");
     assert_eq!(pow(3.0, 40.0), 3f64.powi(40));
     assert_eq!(pow(0.5, -10.0), 1024.0);
     assert_eq!(pow(-2.0, 63.0), -(2f64.powi(63)));
@@ -131,7 +133,8 @@ fn pow_special_cases() {
     assert_eq!(pow(1e200, 2.0), f64::INFINITY);
     assert_eq!(pow(1e100, 1.0), 1e100);
     assert_eq!(pow(1.0, 64.0), 1.0);
-    assert_eq!(pow(2.0, 65.0), 2f64.powf(65.0));
+    assert_eq!(pow(2.0, 257.0), 2f64.powf(257.0));
+    assert_eq!(pow(2.0, 200.0), 2f64.powi(200));
     assert_eq!(pow(2.0, 0.5), 2f64.sqrt());
 }
 

@@ -1097,15 +1097,23 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     /// `x ** y` inline for a small non-negative integer `y`, else the
-    /// runtime's `dl_pow`.
+    /// runtime's `dl_pow`. Exponents below 128 (the usual ones) take two
+    /// squaring steps fewer than the largest.
     fn pow(&mut self, x: Value, y: Value) -> R<Value> {
         let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         let result = self.b.append_block_param(done, types::F64);
         let inside = elementary::pow_in_range(&mut self.b, y);
         self.b.ins().brif(inside, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
-        let r = elementary::pow_kernel(&mut self.b, x, y);
-        self.b.ins().jump(done, &[BlockArg::Value(r)]);
+        let (short, long) = (self.b.create_block(), self.b.create_block());
+        let limit = self.b.ins().f64const(128.0);
+        let below = self.b.ins().fcmp(FloatCC::LessThan, y, limit);
+        self.b.ins().brif(below, short, &[], long, &[]);
+        for (block, bits) in [(short, 7), (long, elementary::POW_BITS)] {
+            self.b.switch_to_block(block);
+            let r = elementary::pow_kernel(&mut self.b, x, y, bits);
+            self.b.ins().jump(done, &[BlockArg::Value(r)]);
+        }
         self.b.switch_to_block(slow);
         let r = self.call("dl_pow", &[x, y])?.expect("a result");
         self.b.ins().jump(done, &[BlockArg::Value(r)]);

@@ -308,17 +308,19 @@ pub fn pow_in_range(b: &mut FunctionBuilder, y: Value) -> Value {
     b.ins().band(in_range, integral)
 }
 
-/// `x ** y` for `y` in [`pow_in_range`], by repeated squaring over every
-/// bit an exponent up to 64 can have. The runtime stops at the highest
-/// set bit; the steps after it multiply the result by 1.0, which changes
-/// no bit. The factor of each step is chosen by a mask, not a branch.
-pub fn pow_kernel(b: &mut FunctionBuilder, x: Value, y: Value) -> Value {
+/// The bits of the largest exponent [`pow_kernel`] takes.
+pub const POW_BITS: u32 = u64::BITS - (POW_BY_SQUARING_MAX as u64).leading_zeros();
+
+/// `x ** y` for `y` in [`pow_in_range`] below `2^bits`, by repeated
+/// squaring over `bits` bits. The runtime stops at the highest set bit;
+/// the steps after it multiply the result by 1.0, which changes no bit.
+/// The factor of each step is chosen by a mask, not a branch.
+pub fn pow_kernel(b: &mut FunctionBuilder, x: Value, y: Value, bits: u32) -> Value {
     let n = b.ins().fcvt_to_sint_sat(types::I64, y);
     let one = b.ins().f64const(1.0);
     let one_bits = reinterpret(b, types::I64, one);
     let mut base = x;
     let mut result = one;
-    let bits = u64::BITS - (POW_BY_SQUARING_MAX as u64).leading_zeros();
     for bit in 0..bits {
         let shifted = b.ins().ushr_imm_u(n, i64::from(bit));
         let set = b.ins().band_imm_u(shifted, 1);

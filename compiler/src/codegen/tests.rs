@@ -464,7 +464,18 @@ fn inline_pow_is_the_interpreters() {
     let mut jit = jit();
     let bases = [-3.5, -1.0, -0.0, 0.0, 0.37, 1.0001, 2.0, 1e30, f64::INFINITY, f64::NAN];
     let mut exponents: Vec<f64> = (-3..=66).map(f64::from).collect();
-    exponents.extend([0.5, -0.0, 63.5, 1e20, f64::INFINITY, f64::NAN]);
+    exponents.extend([
+        0.5,
+        -0.0,
+        63.5,
+        200.0,
+        255.0,
+        256.0,
+        257.0,
+        1e20,
+        f64::INFINITY,
+        f64::NAN,
+    ]);
     for x in bases {
         for y in &exponents {
             agree(&mut jit, &func, &[Value::F64(x), Value::F64(*y)]);

@@ -72,6 +72,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         live_after: HashSet::new(),
         live_outer: HashSet::new(),
         aliases: HashMap::new(),
+        in_bounds: HashMap::new(),
     };
     let mut env = Env::new();
     let mut params = Vec::new();
@@ -186,6 +187,9 @@ struct Lowering<'p> {
     /// The variables of loop states, which an `if` that gives one of them
     /// from both branches passes on as it is.
     state_vars: HashSet<Var>,
+    /// `i -> n` where `i` is the index of a loop from 0 (or more) to `n`
+    /// that nothing in the loop sets: `0 <= i < n` needs no check there.
+    in_bounds: HashMap<Var, Operand>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -363,7 +367,11 @@ impl Lowering<'_> {
     /// functions add one to the loop just emitted).
     fn for_<T>(&mut self, start: Operand, end: Operand, body: impl FnOnce(&mut Self, Operand) -> T) -> T {
         let index = self.var("i", Ty::I64);
+        if matches!(start, Operand::I64(k) if k >= 0) {
+            self.index_below(index, end);
+        }
         let (body, value) = self.nested(|l| body(l, Operand::Var(index)));
+        debug_assert!(!sets(&body, end), "a loop's end changes inside it");
         self.emit(Inst::For {
             index,
             start,
@@ -372,6 +380,13 @@ impl Lowering<'_> {
             hint: LoopHint::default(),
         });
         value
+    }
+
+    /// Records that the loop index `index` runs below `end`: indexing an
+    /// array of length `end` by it needs no bounds check. Lowering never
+    /// sets a loop's end inside the loop (a core size is evaluated once).
+    fn index_below(&mut self, index: Var, end: Operand) {
+        self.in_bounds.insert(index, end);
     }
 
     /// Fresh variables for a value of type `ty`.
@@ -449,6 +464,9 @@ impl Lowering<'_> {
     }
 
     fn check_index(&mut self, i: Operand, n: Operand) {
+        if matches!(i, Operand::Var(v) if self.in_bounds.get(&v) == Some(&n)) {
+            return;
+        }
         let ok = self.in_bounds(i, n);
         let bad = self.unary(UnOp::Not, ok);
         self.fail_if(bad, failure::INDEX_OUT_OF_BOUNDS, vec![i, n]);
@@ -628,7 +646,9 @@ impl Lowering<'_> {
         let mark = self.var("mark", Ty::I64);
         let index = self.var("i", Ty::I64);
         let i = Operand::Var(index);
+        self.index_below(index, n);
         let (mut code, value) = self.nested(|l| body(l, i));
+        debug_assert!(!sets(&code, n), "an array's length changes while it is filled");
         let value = value?;
         let windows = if sized && !keeps_memory {
             element_windows(&slots, &code, &value, index)
@@ -2455,4 +2475,9 @@ fn field_view(array: &Val, field: usize, ty: &Type) -> Option<Val> {
     let mut comps = vec![array.comps[0]];
     comps.extend_from_slice(array.comps.get(start..start + width(fields.get(field)?))?);
     Some(Val::new(ty.clone(), comps))
+}
+
+/// True when `op` is a variable that some instruction of `code` sets.
+fn sets(code: &[Inst], op: Operand) -> bool {
+    matches!(op, Operand::Var(v) if assignments(code, v) > 0)
 }
