@@ -181,3 +181,35 @@ def one(x: f64) -> (f64, f64, f64, f64, f64) =
         check_entry(&program, "one", &[Value::F64(*x)]).unwrap_or_else(|e| panic!("one({x}): {e}"));
     }
 }
+
+/// A parallel loop inside another loop gets a kernel (a function of its
+/// own) while a function has few of them; a function with many, as a
+/// derivative over small arrays has, runs them on the calling thread and
+/// compiles no kernel for them. Both give the interpreter's values.
+#[test]
+fn nested_parallel_loops_get_kernels_only_when_few() {
+    // Each map reads the sum of the one before, so none fuses with another.
+    let maps = |count: usize| {
+        let steps: String = (0..count)
+            .map(|k| {
+                format!(
+                    "  let s{k} = sum(w{k})\n  let w{} = map(\\x -> x * 0.5 + s{k} * 1e-9, w{k})\n",
+                    k + 1
+                )
+            })
+            .collect();
+        format!("def f(v: [n]f64, k: i64) -> [n]f64 =\n loop w0 = v for i < k do\n{steps}  in w{count}\n")
+    };
+    let kernels = |count: usize| {
+        let compiled = dl_compiler::driver::compile_source("nested.dl", &maps(count));
+        assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+        let program = compiled.program.expect("a program");
+        let func = lower(&program, "f").expect("lowers");
+        let clif = clif_text(&func, &[]).expect("compiles");
+        let a = Value::array((0..40_000).map(|k| Value::F64(k as f64 / 7.0)).collect());
+        check_entry(&program, "f", &[a, Value::I64(2)]).unwrap_or_else(|e| panic!("{count} maps: {e}"));
+        clif.matches("\nfunction ").count() + usize::from(clif.starts_with("function "))
+    };
+    assert_eq!(kernels(1), 3, "a sum and a map in a loop: the function and two kernels");
+    assert_eq!(kernels(6), 1, "six sums and six maps in a loop: the function alone");
+}

@@ -388,6 +388,36 @@ struct Emitter<'a, 'b, M: Module> {
     read_outside: HashMap<*const Inst, HashSet<Var>>,
     /// The reads of the whole function, counted when first needed.
     reads: Option<Reads>,
+    /// How many loops enclose the instruction being compiled.
+    loop_depth: usize,
+    /// Whether parallel loops inside other loops get kernels: only in a
+    /// function with few of them ([`NESTED_KERNELS`]).
+    nested_kernels: bool,
+}
+
+/// The most parallel loops nested in other loops that a function compiles
+/// into kernels. A function with more (a large derivative, typically over
+/// small arrays, whose inner loops run once per step of an outer one)
+/// runs them on the calling thread: each kernel costs compile time, and
+/// the threads seldom pay for themselves there. An iterative solver that
+/// maps a large array in a loop keeps its kernel.
+const NESTED_KERNELS: usize = 8;
+
+/// The parallel loops of `code` inside at least one other loop when
+/// `depth > 0` (or inside loops within it).
+fn nested_parallel_loops(code: &[Inst], depth: usize) -> usize {
+    code.iter()
+        .map(|inst| match inst {
+            Inst::For { body, hint, .. } => {
+                usize::from(depth > 0 && hint.parallel) + nested_parallel_loops(body, depth + 1)
+            }
+            Inst::While { cond, body, .. } => {
+                nested_parallel_loops(cond, depth + 1) + nested_parallel_loops(body, depth + 1)
+            }
+            Inst::If { then, els, .. } => nested_parallel_loops(then, depth) + nested_parallel_loops(els, depth),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Every read of a function's variables, counted in one walk: the reads
@@ -436,6 +466,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             ctx: None,
             imports: HashMap::new(),
             exp_table: None,
+            loop_depth: 0,
+            nested_kernels: nested_parallel_loops(&func.body, 0) <= NESTED_KERNELS,
             kernels,
             name,
             read_outside: HashMap::new(),
@@ -575,11 +607,18 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     .zip(self.integer(*end))
                     .map(|(s, e)| e.wrapping_sub(s));
                 let (start, end) = (self.operand(*start), self.operand(*end));
-                let worth_threads = trip.is_none_or(|n| n >= self.options.parallel_threshold);
-                if self.mode == Mode::Entry && self.options.parallel && hint.parallel && worth_threads {
-                    return self.parallel_for(*index, start, end, body, hint, trip.is_some());
-                }
-                self.for_loop(*index, start, end, body, hint)?;
+                let worth_threads = match trip {
+                    Some(n) => n >= self.options.parallel_threshold,
+                    None => self.loop_depth == 0 || self.nested_kernels,
+                };
+                self.loop_depth += 1;
+                let done = if self.mode == Mode::Entry && self.options.parallel && hint.parallel && worth_threads {
+                    self.parallel_for(*index, start, end, body, hint, trip.is_some())
+                } else {
+                    self.for_loop(*index, start, end, body, hint)
+                };
+                self.loop_depth -= 1;
+                done?;
             }
             Inst::While { cond, test, body } => {
                 let (head, body_block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
@@ -589,7 +628,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let test = self.operand(*test);
                 self.b.ins().brif(test, body_block, &[], exit, &[]);
                 self.b.switch_to_block(body_block);
-                self.block(body)?;
+                self.loop_depth += 1;
+                let done = self.block(body);
+                self.loop_depth -= 1;
+                done?;
                 self.b.ins().jump(head, &[]);
                 self.b.switch_to_block(exit);
             }
