@@ -7,7 +7,7 @@
 //! annihilates any factor, inf and NaN included (see RULES.md).
 
 use super::{atom, let_, splice, Env, Rewrite};
-use crate::core::ir::{Atom, Rhs, Stmt, Type};
+use crate::core::ir::{Atom, Block, Rhs, Stmt, Type};
 use crate::core::value::Value;
 use crate::prim::Prim;
 
@@ -296,6 +296,28 @@ pub fn add_tangent_f64(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (a, b) = binary(s, Prim::AddTangent)?;
     (env.ty(&a) == Type::F64).then_some(())?;
     Some(Rewrite::Rhs(Rhs::Prim(Prim::Add, vec![a, b])))
+}
+
+// add_tangent(a, a) == map(\x -> add_tangent(x, x), a)   (a an array)
+pub fn add_tangent_twice(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    // Reverse mode's cotangent of an array read twice (`dot(r, r)`): as a
+    // map it fuses with the map that makes `a`, which the sum did not.
+    let elem = match env.ty(&a) {
+        Type::Array(elem) if a == b => *elem,
+        _ => return None,
+    };
+    let x = env.fresh("x", elem.clone());
+    let y = env.fresh("t", elem);
+    let body = Block {
+        result: y.atom(),
+        stmts: vec![let_(y, Rhs::Prim(Prim::AddTangent, vec![x.atom(), x.atom()]), s)],
+    };
+    Some(Rewrite::Rhs(Rhs::Map {
+        arrays: vec![a],
+        params: vec![x],
+        body,
+    }))
 }
 
 // add_tangent((a0, .., an), (b0, .., bn)) == (add_tangent(a0, b0), .., add_tangent(an, bn))

@@ -81,6 +81,7 @@ catalogue! {
     algebra::add_tangent_onehot,
     algebra::add_tangent_update,
     algebra::add_tangent_f64,
+    algebra::add_tangent_twice,
     algebra::add_tangent_tuple,
     algebra::sum_zero,
     algebra::index_zero,
