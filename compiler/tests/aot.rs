@@ -475,6 +475,12 @@ int main(void) {
     dl_free(g);
     dl_free(h);
     if (call % 50 == 0 && pick(x, 16, 99, &total) != 1) return 1;
+    /* A result written in place, then an index past the end. */
+    double *s;
+    int64_t m;
+    if (call % 10 == 0 && shift(x, 16, 1 + call % 3, &s, &m) != 1) return 1;
+    if (shift(x, 16, 0, &s, &m) != 0 || m != 16 || s[3] != 2.0 * x[3]) return 1;
+    dl_free(s);
   }
   printf("%.17g\n", total);
   return 0;

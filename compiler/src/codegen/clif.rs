@@ -133,6 +133,13 @@ pub fn define<M: Module>(
             };
             e.b.def_var(e.vars[var.0 as usize], value);
         }
+        // Result buffers allocated before the end start null, so that a
+        // failure frees those it has ([`Emitter::fail_return`]).
+        e.result_buffers = result_buffers(&func.body);
+        for var in e.result_buffers.clone() {
+            let null = e.b.ins().iconst(ptr, 0);
+            e.b.def_var(e.vars[var.0 as usize], null);
+        }
         e.block(&func.body)?;
         for (k, result) in func.results.iter().enumerate() {
             let v = e.operand(*result);
@@ -393,6 +400,24 @@ struct Emitter<'a, 'b, M: Module> {
     /// Whether parallel loops inside other loops get kernels: only in a
     /// function with few of them ([`NESTED_KERNELS`]).
     nested_kernels: bool,
+    /// The entry's variables that hold result memory
+    /// ([`result_buffers`]).
+    result_buffers: Vec<Var>,
+}
+
+/// The variables `code` sets (at its top level) to result memory: the
+/// results it computes in place, or copies into at its end.
+fn result_buffers(code: &[Inst]) -> Vec<Var> {
+    code.iter()
+        .filter_map(|inst| match inst {
+            Inst::Call {
+                func: "dl_result_alloc",
+                result: Some(var),
+                ..
+            } => Some(*var),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The most parallel loops nested in other loops that a function compiles
@@ -468,6 +493,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             exp_table: None,
             loop_depth: 0,
             nested_kernels: nested_parallel_loops(&func.body, 0) <= NESTED_KERNELS,
+            result_buffers: Vec::new(),
             kernels,
             name,
             read_outside: HashMap::new(),
@@ -676,10 +702,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     self.b.set_cold_block(current);
                 }
                 match self.mode {
-                    Mode::Entry => {
-                        let failed = self.b.ins().iconst(types::I32, 1);
-                        self.b.ins().return_(&[failed]);
-                    }
+                    Mode::Entry => self.fail_return()?,
                     // The caller of the pool sees the error in the context.
                     Mode::Kernel => {
                         self.b.ins().return_(&[]);
@@ -1138,6 +1161,18 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Ok(self.b.ins().symbol_value(types::I64, table))
     }
 
+    /// Returns status 1 from the entry point, after freeing the result
+    /// memory it took so far (null, and so nothing, where it took none).
+    fn fail_return(&mut self) -> R<()> {
+        for var in self.result_buffers.clone() {
+            let buffer = self.b.use_var(self.vars[var.0 as usize]);
+            self.call("dl_result_free", &[buffer])?;
+        }
+        let failed = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().return_(&[failed]);
+        Ok(())
+    }
+
     /// `x ** y` inline for a small non-negative integer `y`, else the
     /// runtime's `dl_pow`. Exponents below 128 (the usual ones) take two
     /// squaring steps fewer than the largest.
@@ -1323,8 +1358,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().brif(failed, fail, &[], fine, &[]);
         self.b.switch_to_block(fail);
         self.b.set_cold_block(fail);
-        let status = self.b.ins().iconst(types::I32, 1);
-        self.b.ins().return_(&[status]);
+        self.fail_return()?;
         self.b.switch_to_block(fine);
         // The partial results in chunk order.
         for (r, (acc, op)) in hint.reductions.iter().enumerate() {

@@ -598,12 +598,22 @@ impl Lowering<'_> {
         Val::new(v.ty.clone(), comps)
     }
 
-    /// The result components: buffers copied into result memory.
+    /// The result components: buffers in result memory. A buffer the
+    /// function allocated once, at its top level, and of exactly the
+    /// result's size is allocated in result memory from the start
+    /// ([`Lowering::allocate_as_result`]); others are copied there at the
+    /// end.
     fn copy_out(&mut self, v: &Val) -> Vec<Operand> {
         let counts = self.buffer_counts(v);
         let mut comps = v.comps.clone();
         for (j, c) in counts.into_iter().enumerate() {
             if let Some((ty, n)) = c {
+                let shared = comps[..j].contains(&comps[j]);
+                if let (Operand::Var(buf), false) = (comps[j], shared) {
+                    if self.allocate_as_result(buf, ty, n) {
+                        continue;
+                    }
+                }
                 let bytes = self.binary(BinOp::IMul, n, Operand::I64(ty.size()));
                 let buf = self.call_value("dl_result_alloc", vec![bytes], Ty::Ptr);
                 self.copy(ty, buf, v.comps[j], n);
@@ -611,6 +621,29 @@ impl Lowering<'_> {
             }
         }
         comps
+    }
+
+    /// Turns the top-level `buf = alloc(n)` of the function into
+    /// `buf = dl_result_alloc(n * size)`, when that is the one place that
+    /// sets `buf`: the result is then computed where it is returned, not
+    /// copied there. Generated code frees such a buffer if the function
+    /// fails after allocating it.
+    fn allocate_as_result(&mut self, buf: Var, ty: Ty, n: Operand) -> bool {
+        let at = self.code.iter().position(
+            |inst| matches!(inst, Inst::Set(v, Expr::Alloc { ty: t, n: m }) if *v == buf && *t == ty && *m == n),
+        );
+        let Some(at) = at else { return false };
+        if assignments(&self.code, buf) != 1 {
+            return false;
+        }
+        let (mut bytes_code, bytes) = self.nested(|l| l.binary(BinOp::IMul, n, Operand::I64(ty.size())));
+        bytes_code.push(Inst::Call {
+            func: "dl_result_alloc",
+            args: vec![bytes],
+            result: Some(buf),
+        });
+        self.code.splice(at..=at, bytes_code);
+        true
     }
 
     /// An array of `n` elements of type `elem`, element `i` computed by
