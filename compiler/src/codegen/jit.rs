@@ -130,12 +130,19 @@ impl Jit {
     }
 
     /// Compiles `entry` for the sizes of `args` (what the first call
-    /// would do), without calling it.
-    pub fn compile(&mut self, entry: &str, args: &[Value]) -> Result<(), RunError> {
+    /// would do), without calling it. Returns the time spent compiling:
+    /// lowering and code generation, not checking and marshalling the
+    /// arguments (a million-element argument takes longer to marshal than
+    /// a small program to compile).
+    pub fn compile(&mut self, entry: &str, args: &[Value]) -> Result<Duration, RunError> {
         self.check_args(entry, args)?;
+        let start = Instant::now();
         let func = self.lir(entry)?;
+        let lowering = start.elapsed();
         let marshalled = marshal(&func.param_types, args)?;
-        self.compiled_for(&func, &marshalled).map(|_| ())
+        let start = Instant::now();
+        self.compiled_for(&func, &marshalled)?;
+        Ok(lowering + start.elapsed())
     }
 
     /// Calls `entry` on `args` `runs` times and returns the duration of
