@@ -309,3 +309,36 @@ def past(a: [n]f64) -> [_]f64 = build(n + 1, \\i -> a[i])
     let past = lower(&program, "past").expect("lowers");
     assert!(eval(&past, &[a]).is_err(), "reading past the end must fail");
 }
+
+/// The sum of a map just made is added up in the map's loop, from -0.0:
+/// one pass, and the signed zeros of the fold from the first element (the
+/// sum of [-0.0] is -0.0, of [] 0.0).
+#[test]
+fn the_sum_of_a_map_is_added_up_in_its_loop() {
+    let source = "def f(a: [n]f64) -> f64 = sum(map(\\x -> x * 2.0, a))\n";
+    let compiled = dl_compiler::driver::compile_source("sum.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let func = lower(&program, "f").expect("lowers");
+    verify(&func).expect("verifies");
+    assert_eq!(loops(&func.body), 1, "{}", print(&func));
+    let bits = |xs: &[f64]| {
+        let a = Value::array(xs.iter().map(|x| Value::F64(*x)).collect());
+        match eval(&func, &[a]) {
+            Ok(Value::F64(s)) => s.to_bits(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(bits(&[]), 0.0f64.to_bits());
+    assert_eq!(bits(&[-0.0]), (-0.0f64).to_bits());
+    assert_eq!(bits(&[-0.0, 0.0]), 0.0f64.to_bits());
+    assert_eq!(
+        bits(&[1.0, 1e16, -1e16]),
+        0.0f64.to_bits(),
+        "added in order: (2 + 2e16) - 2e16"
+    );
+    for xs in [vec![], vec![-0.0], vec![0.5, -3.25, 7.0]] {
+        let a = Value::array(xs.into_iter().map(Value::F64).collect());
+        check_entry(&program, "f", &[a]).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

@@ -1917,6 +1917,11 @@ impl Lowering<'_> {
             (_, true) => FMin,
             (_, false) => IMin,
         };
+        if p == Prim::Sum && float {
+            if let Some(sum) = self.sum_in_producer(n, buf) {
+                return Ok(Val::scalar(ty.clone(), sum));
+            }
+        }
         let acc = self.var("acc", elem);
         if float && matches!(p, Prim::Maximum | Prim::Minimum) {
             // A fold from -inf (inf), as the interpreter's.
@@ -1982,6 +1987,60 @@ impl Lowering<'_> {
         }
         self.set_reduction(acc, op);
         Ok(Val::scalar(ty.clone(), Operand::Var(acc)))
+    }
+
+    /// The sum of the f64 buffer `buf` of `n` elements, added up in the
+    /// loop that just wrote it (the last instruction, storing element `i`
+    /// at iteration `i` of `0..n`): no second pass over the buffer. The
+    /// accumulator starts at -0.0, so the sum of the elements in order is
+    /// the fold from the first one, bit for bit; an empty sum is 0.0.
+    fn sum_in_producer(&mut self, n: Operand, buf: Operand) -> Option<Operand> {
+        let Operand::Var(buf_var) = buf else { return None };
+        let Some(Inst::For {
+            index,
+            start: Operand::I64(0),
+            end,
+            body,
+            ..
+        }) = self.code.last()
+        else {
+            return None;
+        };
+        let index = *index;
+        let stores: Vec<Operand> = body
+            .iter()
+            .filter_map(|inst| match inst {
+                Inst::Store {
+                    ty: Ty::F64,
+                    base,
+                    index: Operand::Var(i),
+                    value,
+                } if *base == buf && *i == index => Some(*value),
+                _ => None,
+            })
+            .collect();
+        let (&[value], true) = (&stores[..], *end == n) else {
+            return None;
+        };
+        if stores_into(body, buf_var) != 1 {
+            return None;
+        }
+        let Some(Inst::For { mut body, .. }) = self.code.pop() else {
+            return None;
+        };
+        let acc = self.var("acc", Ty::F64);
+        body.push(Inst::Set(acc, Expr::Binary(BinOp::FAdd, Operand::Var(acc), value)));
+        self.emit(Inst::Set(acc, Expr::Atom(Operand::F64(-0.0))));
+        self.emit(Inst::For {
+            index,
+            start: Operand::I64(0),
+            end: n,
+            body,
+            hint: LoopHint::default(),
+        });
+        self.set_reduction(acc, BinOp::FAdd);
+        let empty = self.binary(BinOp::IEq, n, Operand::I64(0));
+        Some(self.select(empty, Operand::F64(0.0), Operand::Var(acc)))
     }
 
     fn arg_extreme(&mut self, p: Prim, a: &Val) -> R<Val> {
@@ -2513,4 +2572,18 @@ fn field_view(array: &Val, field: usize, ty: &Type) -> Option<Val> {
 /// True when `op` is a variable that some instruction of `code` sets.
 fn sets(code: &[Inst], op: Operand) -> bool {
     matches!(op, Operand::Var(v) if assignments(code, v) > 0)
+}
+
+/// How many stores and copies of `code` (nested ones included) write
+/// through `buf`.
+fn stores_into(code: &[Inst], buf: Var) -> usize {
+    code.iter()
+        .map(|inst| match inst {
+            Inst::Store { base, .. } | Inst::Copy { dst: base, .. } => usize::from(*base == Operand::Var(buf)),
+            Inst::If { then, els, .. } => stores_into(then, buf) + stores_into(els, buf),
+            Inst::For { body, .. } => stores_into(body, buf),
+            Inst::While { cond, body, .. } => stores_into(cond, buf) + stores_into(body, buf),
+            _ => 0,
+        })
+        .sum()
 }
