@@ -17,7 +17,7 @@
 use super::abi;
 use super::elementary;
 use crate::lower::abi::AbiTy;
-use crate::lower::lir::{BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
+use crate::lower::lir::{each_assignment, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, MemFlagsData, Signature, StackSlotData,
@@ -1177,25 +1177,22 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// runtime's `dl_pow`. Exponents below 128 (the usual ones) take two
     /// squaring steps fewer than the largest.
     fn pow(&mut self, x: Value, y: Value) -> R<Value> {
-        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        let result = self.b.append_block_param(done, types::F64);
         let inside = elementary::pow_in_range(&mut self.b, y);
-        self.b.ins().brif(inside, fast, &[], slow, &[]);
-        self.b.switch_to_block(fast);
-        let (short, long) = (self.b.create_block(), self.b.create_block());
-        let limit = self.b.ins().f64const(128.0);
-        let below = self.b.ins().fcmp(FloatCC::LessThan, y, limit);
-        self.b.ins().brif(below, short, &[], long, &[]);
-        for (block, bits) in [(short, 7), (long, elementary::POW_BITS)] {
-            self.b.switch_to_block(block);
-            let r = elementary::pow_kernel(&mut self.b, x, y, bits);
-            self.b.ins().jump(done, &[BlockArg::Value(r)]);
-        }
-        self.b.switch_to_block(slow);
-        let r = self.call("dl_pow", &[x, y])?.expect("a result");
-        self.b.ins().jump(done, &[BlockArg::Value(r)]);
-        self.b.switch_to_block(done);
-        Ok(result)
+        self.either(
+            types::F64,
+            inside,
+            |e| {
+                let limit = e.b.ins().f64const(128.0);
+                let below = e.b.ins().fcmp(FloatCC::LessThan, y, limit);
+                e.either(
+                    types::F64,
+                    below,
+                    |e| Ok(elementary::pow_kernel(&mut e.b, x, y, 7)),
+                    |e| Ok(elementary::pow_kernel(&mut e.b, x, y, elementary::POW_BITS)),
+                )
+            },
+            |e| Ok(e.call("dl_pow", &[x, y])?.expect("a result")),
+        )
     }
 
     /// `kernel(x)` when `in_range(x)` holds for every lane, else the
@@ -1208,26 +1205,44 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         kernel: impl FnOnce(&mut FunctionBuilder, Value) -> Value,
     ) -> R<Value> {
         let ty = self.b.func.dfg.value_type(x);
-        let (fast, slow, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        let result = self.b.append_block_param(done, ty);
         let inside = in_range(&mut self.b, x);
-        self.b.ins().brif(inside, fast, &[], slow, &[]);
-        self.b.switch_to_block(fast);
-        let y = kernel(&mut self.b, x);
-        self.b.ins().jump(done, &[BlockArg::Value(y)]);
-        self.b.switch_to_block(slow);
-        let y = if ty.is_vector() {
-            let mut y = x;
-            for lane in 0..2u8 {
-                let xi = self.b.ins().extractlane(x, lane);
-                let yi = self.call(name, &[xi])?.expect("a result");
-                y = self.b.ins().insertlane(y, yi, lane);
-            }
-            y
-        } else {
-            self.call(name, &[x])?.expect("a result")
-        };
-        self.b.ins().jump(done, &[BlockArg::Value(y)]);
+        self.either(
+            ty,
+            inside,
+            |e| Ok(kernel(&mut e.b, x)),
+            |e| {
+                if !ty.is_vector() {
+                    return Ok(e.call(name, &[x])?.expect("a result"));
+                }
+                let mut y = x;
+                for lane in 0..2u8 {
+                    let xi = e.b.ins().extractlane(x, lane);
+                    let yi = e.call(name, &[xi])?.expect("a result");
+                    y = e.b.ins().insertlane(y, yi, lane);
+                }
+                Ok(y)
+            },
+        )
+    }
+
+    /// The value of type `ty` that `then` computes where `condition`
+    /// holds and `otherwise` computes elsewhere, each in a block of its own.
+    fn either(
+        &mut self,
+        ty: Type,
+        condition: Value,
+        then: impl FnOnce(&mut Self) -> R<Value>,
+        otherwise: impl FnOnce(&mut Self) -> R<Value>,
+    ) -> R<Value> {
+        let (yes, no, done) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let result = self.b.append_block_param(done, ty);
+        self.b.ins().brif(condition, yes, &[], no, &[]);
+        self.b.switch_to_block(yes);
+        let value = then(self)?;
+        self.b.ins().jump(done, &[BlockArg::Value(value)]);
+        self.b.switch_to_block(no);
+        let value = otherwise(self)?;
+        self.b.ins().jump(done, &[BlockArg::Value(value)]);
         self.b.switch_to_block(done);
         Ok(result)
     }
@@ -1607,27 +1622,9 @@ fn little_endian() -> MemFlagsData {
 
 /// Collects the variables `code` assigns.
 fn assigns(code: &[Inst], out: &mut HashSet<Var>) {
-    for inst in code {
-        match inst {
-            Inst::Set(v, _) | Inst::ArenaMark(v) => {
-                out.insert(*v);
-            }
-            Inst::Call { result, .. } => out.extend(result.iter().copied()),
-            Inst::If { then, els, .. } => {
-                assigns(then, out);
-                assigns(els, out);
-            }
-            Inst::For { index, body, .. } => {
-                out.insert(*index);
-                assigns(body, out);
-            }
-            Inst::While { cond, body, .. } => {
-                assigns(cond, out);
-                assigns(body, out);
-            }
-            Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => {}
-        }
-    }
+    each_assignment(code, &mut |v| {
+        out.insert(v);
+    });
 }
 
 /// True when `code` takes no arena memory (a kernel may not).

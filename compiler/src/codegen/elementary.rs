@@ -78,9 +78,14 @@ fn all(b: &mut FunctionBuilder, condition: Value) -> Value {
 
 /// Whether every lane of `x` is in the fast range of [`exp_kernel`].
 pub fn exp_in_range(b: &mut FunctionBuilder, x: Value) -> Value {
+    magnitude_at_most(b, x, EXP_LIMIT)
+}
+
+/// Whether `|x| <= limit` in every lane of `x` (NaN is not).
+fn magnitude_at_most(b: &mut FunctionBuilder, x: Value, limit: f64) -> Value {
     let ty = b.func.dfg.value_type(x);
     let magnitude = b.ins().fabs(x);
-    let limit = float(b, ty, EXP_LIMIT);
+    let limit = float(b, ty, limit);
     let inside = b.ins().fcmp(FloatCC::LessThanOrEqual, magnitude, limit);
     all(b, inside)
 }
@@ -242,11 +247,7 @@ pub fn log_kernel(b: &mut FunctionBuilder, x: Value) -> Value {
 
 /// Whether every lane of `x` is in the range of [`tanh_kernel`].
 pub fn tanh_in_range(b: &mut FunctionBuilder, x: Value) -> Value {
-    let ty = b.func.dfg.value_type(x);
-    let magnitude = b.ins().fabs(x);
-    let limit = float(b, ty, TANH_LIMIT);
-    let inside = b.ins().fcmp(FloatCC::LessThanOrEqual, magnitude, limit);
-    all(b, inside)
+    magnitude_at_most(b, x, TANH_LIMIT)
 }
 
 /// `tanh x` as `dl_runtime::elementary::tanh_kernel` computes it: both of

@@ -22,7 +22,7 @@
 //! count.
 
 use super::failure::{self, EMPTY_ARGMAX, EMPTY_ARGMIN, EMPTY_MAXIMUM, EMPTY_MINIMUM};
-use super::lir::{components, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo};
+use super::lir::{components, each_assignment, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo};
 use super::marshal::{element_layout, layout, Slot};
 use super::verify::{binop_types, unop_types};
 use crate::core::ir::{self, Atom, Block, LoopKind, Program, Rhs, Stmt, Type, VarId};
@@ -2532,16 +2532,9 @@ fn place_buffer(code: &mut [Inst], buffer: Var, expr: Expr) {
 
 /// How many instructions of `code` (nested ones included) set `var`.
 fn assignments(code: &[Inst], var: Var) -> usize {
-    code.iter()
-        .map(|inst| match inst {
-            Inst::Set(v, _) | Inst::ArenaMark(v) => usize::from(*v == var),
-            Inst::Call { result, .. } => usize::from(*result == Some(var)),
-            Inst::If { then, els, .. } => assignments(then, var) + assignments(els, var),
-            Inst::For { index, body, .. } => usize::from(*index == var) + assignments(body, var),
-            Inst::While { cond, body, .. } => assignments(cond, var) + assignments(body, var),
-            Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => 0,
-        })
-        .sum()
+    let mut count = 0;
+    each_assignment(code, &mut |v| count += usize::from(v == var));
+    count
 }
 
 /// The field a `map` over one array of tuples projects out of every

@@ -264,6 +264,31 @@ pub enum UnOp {
 
 /// The component types of a core value of type `ty` (see the module
 /// documentation).
+/// Calls `f` on each variable `code` sets (nested blocks included), once
+/// per instruction that sets it: `Set`, `ArenaMark`, a `Call`'s result and
+/// a `For`'s index.
+pub fn each_assignment(code: &[Inst], f: &mut dyn FnMut(Var)) {
+    for inst in code {
+        match inst {
+            Inst::Set(v, _) | Inst::ArenaMark(v) => f(*v),
+            Inst::Call { result, .. } => result.iter().for_each(|v| f(*v)),
+            Inst::If { then, els, .. } => {
+                each_assignment(then, f);
+                each_assignment(els, f);
+            }
+            Inst::For { index, body, .. } => {
+                f(*index);
+                each_assignment(body, f);
+            }
+            Inst::While { cond, body, .. } => {
+                each_assignment(cond, f);
+                each_assignment(body, f);
+            }
+            Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => {}
+        }
+    }
+}
+
 pub fn components(ty: &Type) -> Vec<Ty> {
     fn go(ty: &Type, in_array: bool, out: &mut Vec<Ty>) {
         let leaf = |scalar: Ty| if in_array { Ty::Ptr } else { scalar };
