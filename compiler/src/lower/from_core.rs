@@ -217,6 +217,7 @@ fn fold_binary(op: BinOp, a: Operand, b: Operand) -> Option<Operand> {
         (Or, B(false), x) | (Or, x, B(false)) => x,
         (Or, B(true), _) | (Or, _, B(true)) => B(true),
         (IEq | ILe | IGe, Operand::Var(x), Operand::Var(y)) if x == y => B(true),
+        (INe | ILt | IGt, Operand::Var(x), Operand::Var(y)) if x == y => B(false),
         _ => return None,
     })
 }
@@ -954,11 +955,12 @@ impl Lowering<'_> {
                 // unchanged (a buffer updated in place or passed through,
                 // its lengths) needs no variable of its own: the loop then
                 // sees its own buffer as the next state, and its lengths
-                // stay invariant.
+                // stay invariant. Nor does a length both give, set before.
                 let mut comps = Vec::new();
                 let (mut dst, mut from_a, mut from_b) = (Vec::new(), Vec::new(), Vec::new());
                 for ((v, x), y) in result.iter().zip(&a.comps).zip(&b.comps) {
-                    if x == y && matches!(x, Operand::Var(s) if self.state_vars.contains(s)) {
+                    let same_length = self.ty(*x) == Ty::I64 && !sets(&then_code, *x) && !sets(&els_code, *x);
+                    if x == y && (same_length || matches!(x, Operand::Var(s) if self.state_vars.contains(s))) {
                         comps.push(*x);
                     } else {
                         comps.push(Operand::Var(*v));
@@ -1019,13 +1021,14 @@ impl Lowering<'_> {
                 let ne = self.atom(env, &c.ne)?;
                 let array = self.atom(env, &c.array)?;
                 let acc = self.loop_state("acc", &ne);
-                self.for_(Operand::I64(0), array.len(), |l, i| -> R<()> {
+                let result = self.for_(Operand::I64(0), array.len(), |l, i| {
                     let x = l.element(&array, i)?;
-                    env.insert(c.acc.var, acc.value());
-                    env.insert(c.elem.var, x);
-                    l.iteration(&acc, None, |l| l.loop_body(&acc, env, &c.body))
+                    l.iteration_fixing_lengths(&acc, &ne, env, |l, env, value| {
+                        env.insert(c.acc.var, value);
+                        env.insert(c.elem.var, x.clone());
+                        l.loop_body(&acc, env, &c.body)
+                    })
                 })?;
-                let result = acc.value();
                 self.set_reduction_hint(&acc);
                 Ok(result)
             }
@@ -1168,7 +1171,51 @@ impl Lowering<'_> {
     /// the state is copied out.
     fn iteration(&mut self, state: &State, mark: Option<Var>, body: impl FnOnce(&mut Self) -> R<Val>) -> R<()> {
         let (code, next) = self.nested(body);
-        let next = next?;
+        self.finish_iteration(state, mark, code, next?);
+        Ok(())
+    }
+
+    /// [`Lowering::iteration`] of a loop whose state started as `init`,
+    /// given the state's value to `body`. It is first lowered as if the
+    /// state's array lengths kept their initial values: those the body
+    /// gives back unchanged are invariants, so bounds checks against them
+    /// and size checks between them fold away, and loops over them
+    /// vectorise. The others are dropped from the assumption and the body
+    /// lowered again (with `env` as it was), until the assumption holds.
+    /// Returns the state's value for the code after the loop.
+    fn iteration_fixing_lengths(
+        &mut self,
+        state: &State,
+        init: &Val,
+        env: &mut Env,
+        mut body: impl FnMut(&mut Self, &mut Env, Val) -> R<Val>,
+    ) -> R<Val> {
+        let mut pinned: Vec<usize> = layout(&state.ty)
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot, Slot::Len))
+            .map(|(j, _)| j)
+            .collect();
+        let saved = env.clone();
+        loop {
+            let mut value = state.value();
+            for &j in &pinned {
+                value.comps[j] = init.comps[j];
+            }
+            let (code, next) = self.nested(|l| body(l, env, value.clone()));
+            let next = next?;
+            let before = pinned.len();
+            pinned.retain(|&j| next.comps[j] == value.comps[j] && !sets(&code, value.comps[j]));
+            if pinned.len() == before {
+                self.finish_iteration(state, None, code, next);
+                return Ok(value);
+            }
+            env.clone_from(&saved);
+        }
+    }
+
+    /// The rest of [`Lowering::iteration`], once the body is lowered.
+    fn finish_iteration(&mut self, state: &State, mark: Option<Var>, code: Vec<Inst>, next: Val) {
         let mark = match mark {
             Some(m) => Some(m),
             None if allocates(&code) => {
@@ -1180,7 +1227,6 @@ impl Lowering<'_> {
         };
         self.code.extend(code);
         self.advance(state, &next, mark);
-        Ok(())
     }
 
     /// Makes `next` the state. A buffer the body passed through (updated in
@@ -1249,11 +1295,14 @@ impl Lowering<'_> {
         match &l.kind {
             LoopKind::For { n, index } => {
                 let n = self.atom(env, n)?.op();
-                self.for_(Operand::I64(0), n, |lw, i| -> R<()> {
-                    env.insert(l.state.var, state.value());
-                    env.insert(index.var, Val::scalar(Type::I64, i));
-                    lw.iteration(&state, None, |lw| lw.loop_body(&state, env, &l.body))
+                let after = self.for_(Operand::I64(0), n, |lw, i| {
+                    lw.iteration_fixing_lengths(&state, &init, env, |lw, env, value| {
+                        env.insert(l.state.var, value);
+                        env.insert(index.var, Val::scalar(Type::I64, i));
+                        lw.loop_body(&state, env, &l.body)
+                    })
                 })?;
+                return Ok(after);
             }
             LoopKind::While { cond } => {
                 env.insert(l.state.var, state.value());
