@@ -13,6 +13,7 @@ use dl_compiler::core::interp;
 use dl_compiler::core::ir::Program;
 use dl_compiler::core::value::Value;
 use dl_compiler::lower::from_core::lower;
+use dl_compiler::lower::lir::{Inst, Operand};
 
 /// Runs `entry` natively and on the interpreter and compares them.
 fn check_entry(program: &Program, entry: &str, args: &[Value]) -> Result<(), String> {
@@ -107,7 +108,8 @@ fn long_arrays_run_in_parallel_chunks_and_agree() {
     let cases = [
         ("map_reduce", vec![Value::array(a.clone()), Value::array(b.clone())]),
         ("gather", vec![Value::array(a.clone()), Value::array(idx)]),
-        ("loop", vec![Value::array(a), Value::I64(3)]),
+        ("loop", vec![Value::array(a.clone()), Value::I64(3)]),
+        ("stencil", vec![Value::array(a), Value::I64(3)]),
     ];
     for (name, args) in cases {
         let path = common::repo().join(format!("tests/clif/{name}.dl"));
@@ -136,6 +138,37 @@ def churn(n: i64, rounds: i64) -> f64 =
         check_entry(&program, "churn", &[Value::I64(n), Value::I64(rounds)])
             .unwrap_or_else(|e| panic!("churn({n}, {rounds}): {e}"));
     }
+}
+
+/// A build whose first element is computed apart from the loop over the
+/// others: results at lengths around the vector width, and the error of
+/// the first failing element, as the interpreter reports it.
+#[test]
+fn builds_with_their_first_element_apart_agree_with_the_interpreter() {
+    let source = "
+def diffs(x: [n]f64) -> [n]f64 = build(n, \\i -> if i == 0 then x[0] else x[i] - x[i - 1])
+def both_fail(a: [n]f64, b: [m]f64) -> [n]f64 = build(n, \\i -> if i == 0 then b[5] else b[i - 1])
+";
+    let compiled = dl_compiler::driver::compile_source("apart.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let array = |n: usize| Value::array((0..n).map(|k| Value::F64((k * k) as f64 / 3.0)).collect());
+    for n in [0, 1, 2, 3, 4, 5, 8, 33] {
+        check_entry(&program, "diffs", &[array(n)]).unwrap_or_else(|e| panic!("diffs at {n}: {e}"));
+    }
+    let lir = lower(&program, "diffs").expect("lowers");
+    assert!(
+        lir.body
+            .iter()
+            .any(|inst| matches!(inst, Inst::For { start: Operand::I64(1), hint, .. } if hint.vector)),
+        "the loop from 1 is not a vector loop"
+    );
+    check_entry(&program, "both_fail", &[array(4), array(2)]).unwrap_or_else(|e| panic!("both_fail: {e}"));
+    let jit_error = Jit::new(program.clone())
+        .expect("a JIT")
+        .call("both_fail", vec![array(4), array(2)])
+        .expect_err("fails");
+    assert!(jit_error.message.contains("index 5"), "{}", jit_error.message);
 }
 
 /// The functions generated code computes inline (`exp`, `log`, `sigmoid`,

@@ -1000,6 +1000,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                         self.b.def_var(accs[*r], next);
                         continue;
                     }
+                    if plan.shifts.contains_key(var) {
+                        // Loads add the shift to their address.
+                        continue;
+                    }
                     let v = match expr {
                         Expr::Atom(a) => self.lanes(&lanes, *a),
                         Expr::Unary(op, a) => {
@@ -1010,10 +1014,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                             let (a, b) = (self.lanes(&lanes, *a), self.lanes(&lanes, *b));
                             self.binary(*op, a, b)
                         }
-                        Expr::Load { base, .. } => {
+                        Expr::Load { base, index, .. } => {
                             let base = self.operand(*base);
                             let at = self.address(Ty::F64, base, lane_index);
-                            self.b.ins().load(types::F64X2, vector_flags, at, 0)
+                            let shift = match index {
+                                Operand::Var(t) => plan.shifts.get(t).copied().unwrap_or(0),
+                                _ => 0,
+                            };
+                            self.b.ins().load(types::F64X2, vector_flags, at, shift)
                         }
                         _ => unreachable!("checked by vector_plan"),
                     };
@@ -1487,13 +1495,18 @@ fn known_integers(func: &Func, known: &[Option<i64>]) -> HashMap<Var, i64> {
     }
 }
 
-/// Why a loop may run in `f64x2` lanes: its reductions, numbered.
+/// Why a loop may run in `f64x2` lanes: its reductions, numbered, and its
+/// shifted indices (`t = index + shift`, read only as load indices), each
+/// with its shift in bytes.
 struct VectorPlan {
     reductions: HashMap<Var, usize>,
+    shifts: HashMap<Var, i32>,
 }
 
-/// Checks that a loop's body is straight-line f64 code whose loads and
-/// stores are at the loop index of invariant buffers, whose variables are
+/// Checks that a loop's body is straight-line f64 code whose stores are at
+/// the loop index of invariant buffers and whose loads are there or at a
+/// shifted index (`index` plus or minus a constant; lowering's hint says
+/// they read no memory the loop writes), whose variables are
 /// either set before they are read in each iteration (and not read after
 /// the loop) or the hint's f64 reductions, each updated once as `acc = acc
 /// op x`.
@@ -1516,6 +1529,7 @@ fn vector_plan(
     assigns(body, &mut assigned);
     let mut defined: HashSet<Var> = HashSet::new();
     let mut updated: HashSet<Var> = HashSet::new();
+    let mut shifts: HashMap<Var, i32> = HashMap::new();
     // An f64 operand: a constant, a lane value set earlier in this
     // iteration, or an invariant.
     let lane_operand = |o: &Operand, defined: &HashSet<Var>| match o {
@@ -1547,7 +1561,26 @@ fn vector_plan(
                     }
                     continue;
                 }
-                if ty(*var) != Ty::F64 || read_after.contains(var) || *var == index {
+                if read_after.contains(var) || *var == index {
+                    return None;
+                }
+                if ty(*var) == Ty::I64 {
+                    // Only a shifted index, set once, used by loads alone
+                    // (its other uses fail `lane_operand`, which takes f64s).
+                    let shift = match expr {
+                        Expr::Binary(BinOp::IAdd, Operand::Var(i), Operand::I64(c)) if *i == index => *c,
+                        Expr::Binary(BinOp::ISub, Operand::Var(i), Operand::I64(c)) if *i == index => {
+                            c.checked_neg()?
+                        }
+                        _ => return None,
+                    };
+                    let bytes = shift.checked_mul(Ty::F64.size()).and_then(|b| i32::try_from(b).ok())?;
+                    if shifts.insert(*var, bytes).is_some() {
+                        return None;
+                    }
+                    continue;
+                }
+                if ty(*var) != Ty::F64 {
                     return None;
                 }
                 let fits = match expr {
@@ -1563,7 +1596,10 @@ fn vector_plan(
                         ) && lane_operand(a, &defined)
                             && lane_operand(b, &defined)
                     }
-                    Expr::Load { ty, base, index } => *ty == Ty::F64 && invariant_buffer(base) && at_index(index),
+                    Expr::Load { ty, base, index } => {
+                        let shifted = matches!(index, Operand::Var(t) if shifts.contains_key(t));
+                        *ty == Ty::F64 && invariant_buffer(base) && (at_index(index) || shifted)
+                    }
                     _ => false,
                 };
                 if !fits {
@@ -1594,7 +1630,7 @@ fn vector_plan(
             _ => return None,
         }
     }
-    Some(VectorPlan { reductions })
+    Some(VectorPlan { reductions, shifts })
 }
 
 /// The runtime functions computed inline ([`Emitter::elementary`]).

@@ -187,9 +187,11 @@ struct Lowering<'p> {
     /// The variables of loop states, which an `if` that gives one of them
     /// from both branches passes on as it is.
     state_vars: HashSet<Var>,
-    /// `i -> n` where `i` is the index of a loop from 0 (or more) to `n`
-    /// that nothing in the loop sets: `0 <= i < n` needs no check there.
-    in_bounds: HashMap<Var, Operand>,
+    /// `i -> (k, n)` where `k <= i < n` with `k >= 0` holds wherever `i`
+    /// is read: `i` is the index of a loop from `k` to `n` that nothing in
+    /// the loop sets, or such an index less a constant up to its start.
+    /// Indexing an array of length `n` by `i` needs no check.
+    in_bounds: HashMap<Var, (i64, Operand)>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -257,7 +259,32 @@ impl Lowering<'_> {
         if let Some(folded) = fold_binary(op, a, b) {
             return folded;
         }
-        self.set("t", binop_types(op).1, Expr::Binary(op, a, b))
+        // A loop index against a constant below its start.
+        if let (Operand::Var(i), Operand::I64(c)) = (a, b) {
+            if self.in_bounds.get(&i).is_some_and(|&(low, _)| c < low) {
+                match op {
+                    BinOp::IEq | BinOp::ILt | BinOp::ILe => return Operand::Bool(false),
+                    BinOp::INe | BinOp::IGt | BinOp::IGe => return Operand::Bool(true),
+                    _ => {}
+                }
+            }
+        }
+        let t = self.set("t", binop_types(op).1, Expr::Binary(op, a, b));
+        // A loop index less a constant up to the loop's start stays in
+        // bounds (`x[i - 1]` in a loop from 1).
+        let less = match (op, a, b) {
+            (BinOp::ISub, Operand::Var(i), Operand::I64(c)) => Some((i, c)),
+            (BinOp::IAdd, Operand::Var(i), Operand::I64(c)) => Some((i, c.wrapping_neg())),
+            _ => None,
+        };
+        if let (Some((i, c)), Operand::Var(t)) = (less, t) {
+            if let Some(&(low, end)) = self.in_bounds.get(&i) {
+                if (0..=low).contains(&c) {
+                    self.in_bounds.insert(t, (low - c, end));
+                }
+            }
+        }
+        t
     }
 
     fn unary(&mut self, op: UnOp, a: Operand) -> Operand {
@@ -368,8 +395,8 @@ impl Lowering<'_> {
     /// functions add one to the loop just emitted).
     fn for_<T>(&mut self, start: Operand, end: Operand, body: impl FnOnce(&mut Self, Operand) -> T) -> T {
         let index = self.var("i", Ty::I64);
-        if matches!(start, Operand::I64(k) if k >= 0) {
-            self.index_below(index, end);
+        if let Operand::I64(k @ 0..) = start {
+            self.index_below(index, k, end);
         }
         let (body, value) = self.nested(|l| body(l, Operand::Var(index)));
         debug_assert!(!sets(&body, end), "a loop's end changes inside it");
@@ -383,11 +410,12 @@ impl Lowering<'_> {
         value
     }
 
-    /// Records that the loop index `index` runs below `end`: indexing an
-    /// array of length `end` by it needs no bounds check. Lowering never
-    /// sets a loop's end inside the loop (a core size is evaluated once).
-    fn index_below(&mut self, index: Var, end: Operand) {
-        self.in_bounds.insert(index, end);
+    /// Records that the loop index `index` runs from `start >= 0` below
+    /// `end`: indexing an array of length `end` by it needs no bounds
+    /// check. Lowering never sets a loop's end inside the loop (a core size
+    /// is evaluated once).
+    fn index_below(&mut self, index: Var, start: i64, end: Operand) {
+        self.in_bounds.insert(index, (start, end));
     }
 
     /// Fresh variables for a value of type `ty`.
@@ -465,7 +493,7 @@ impl Lowering<'_> {
     }
 
     fn check_index(&mut self, i: Operand, n: Operand) {
-        if matches!(i, Operand::Var(v) if self.in_bounds.get(&v) == Some(&n)) {
+        if matches!(i, Operand::Var(v) if self.in_bounds.get(&v).is_some_and(|(_, end)| *end == n)) {
             return;
         }
         let ok = self.in_bounds(i, n);
@@ -648,7 +676,8 @@ impl Lowering<'_> {
     }
 
     /// An array of `n` elements of type `elem`, element `i` computed by
-    /// `body` (which may allocate: the arena is released after each element
+    /// `body` for `i` from `start` (0, or 1 when the caller computes the
+    /// first element apart; only for elements without sizes) (which may allocate: the arena is released after each element
     /// is copied out, unless `keeps_memory`, when values of one iteration
     /// live on in the next). Element sizes come from the first element;
     /// the others must match them. Where the element sizes are known before
@@ -659,11 +688,16 @@ impl Lowering<'_> {
         &mut self,
         elem: &Type,
         n: Operand,
+        start: i64,
         keeps_memory: bool,
         body: impl FnOnce(&mut Self, Operand) -> R<Val>,
     ) -> R<Val> {
         let slots = element_layout(elem);
         let sized = slots.contains(&Slot::Len);
+        debug_assert!(
+            start == 0 || !sized,
+            "the first element of a sized array is not left out"
+        );
         let out: Vec<Operand> = if sized {
             // Sizes and buffers are known once the first element is.
             slots
@@ -680,7 +714,7 @@ impl Lowering<'_> {
         let mark = self.var("mark", Ty::I64);
         let index = self.var("i", Ty::I64);
         let i = Operand::Var(index);
-        self.index_below(index, n);
+        self.index_below(index, start, n);
         let (mut code, value) = self.nested(|l| body(l, i));
         debug_assert!(!sets(&code, n), "an array's length changes while it is filled");
         let value = value?;
@@ -783,7 +817,7 @@ impl Lowering<'_> {
         inner.extend(rest);
         self.emit(Inst::For {
             index,
-            start: Operand::I64(0),
+            start: Operand::I64(start),
             end: n,
             body: inner,
             hint: LoopHint::default(),
@@ -792,6 +826,38 @@ impl Lowering<'_> {
         let mut comps = vec![n];
         comps.extend(out);
         Ok(Val::new(Type::array(elem.clone()), comps))
+    }
+
+    /// A build whose body tests `i == 0` ([`tests_first`]), as element 0
+    /// apart and a loop from 1, where the test folds to false: that loop
+    /// has no such branch, and `i - 1` in it needs no bounds check, so it
+    /// can vectorise (the boundary of a stencil or a recurrence). Element
+    /// 0 still comes first, so a failing call reports what the
+    /// interpreter does.
+    fn build_first_apart(&mut self, env: &mut Env, elem: &Type, n: Operand, index: VarId, body: &Block) -> R<Val> {
+        let array = self.fill_array(elem, n, 1, false, |l, i| {
+            env.insert(index, Val::scalar(Type::I64, i));
+            l.sub_block(env, body)
+        })?;
+        let Some(rest @ Inst::For { .. }) = self.code.pop() else {
+            return bug("a build without its loop");
+        };
+        let (mut code, value) = self.nested(|l| {
+            env.insert(index, Val::scalar(Type::I64, Operand::I64(0)));
+            let value = l.sub_block(env, body)?;
+            l.store_element(elem, &array.comps[1..], Operand::I64(0), &value);
+            Ok(())
+        });
+        value?;
+        if allocates(&code) {
+            let mark = self.var("mark", Ty::I64);
+            code.insert(0, Inst::ArenaMark(mark));
+            code.push(Inst::ArenaRelease(Operand::Var(mark)));
+        }
+        let nonempty = self.binary(BinOp::IGt, n, Operand::I64(0));
+        self.if_(nonempty, code, Vec::new());
+        self.emit(rest);
+        Ok(array)
     }
 
     /// [`Lowering::store_element`] for the parts of an element that are not
@@ -997,7 +1063,7 @@ impl Lowering<'_> {
                     .elem()
                     .cloned()
                     .ok_or_else(|| LowerError("map of a non-array".into()))?;
-                self.fill_array(&elem, n, false, |l, i| {
+                self.fill_array(&elem, n, 0, false, |l, i| {
                     for (p, a) in params.iter().zip(&arrays) {
                         let x = l.element(a, i)?;
                         env.insert(p.var, x);
@@ -1012,7 +1078,10 @@ impl Lowering<'_> {
                     .elem()
                     .cloned()
                     .ok_or_else(|| LowerError("build of a non-array".into()))?;
-                self.fill_array(&elem, n, false, |l, i| {
+                if tests_first(body, index.var) && !element_layout(&elem).contains(&Slot::Len) {
+                    return self.build_first_apart(env, &elem, n, index.var, body);
+                }
+                self.fill_array(&elem, n, 0, false, |l, i| {
                     env.insert(index.var, Val::scalar(Type::I64, i));
                     l.sub_block(env, body)
                 })
@@ -1040,7 +1109,7 @@ impl Lowering<'_> {
                     .elem()
                     .cloned()
                     .ok_or_else(|| LowerError("scan to a non-array".into()))?;
-                self.fill_array(&elem, array.len(), true, |l, i| {
+                self.fill_array(&elem, array.len(), 0, true, |l, i| {
                     let x = l.element(&array, i)?;
                     env.insert(c.acc.var, acc.value());
                     env.insert(c.elem.var, x);
@@ -1884,6 +1953,9 @@ impl Lowering<'_> {
     /// Structural equality (IEEE on floats), or `approx_eq` when `approx`.
     fn equal(&mut self, a: &Val, b: &Val, approx: bool) -> Operand {
         let slots = layout(&a.ty);
+        if let [Slot::Scalar(ty)] = slots[..] {
+            return self.scalar_equal(ty, a.comps[0], b.comps[0], approx);
+        }
         let same = self.var("same", Ty::Bool);
         self.emit(Inst::Set(same, Expr::Atom(Operand::Bool(false))));
         // Sizes first: buffers are compared only when they have one size.
@@ -2276,16 +2348,55 @@ impl Lowering<'_> {
     }
 
     fn hint_last_loop(&mut self, reductions: Vec<(Var, BinOp)>) {
-        let Some(Inst::For { index, body, hint, .. }) = self.code.last_mut() else {
+        let Some(Inst::For { index, body, .. }) = self.code.last() else {
             return;
         };
-        if fits_vector(body, *index, &reductions) {
+        if !fits_vector(body, *index, &reductions) || !self.shifted_loads_unwritten(body) {
+            return;
+        }
+        if let Some(Inst::For { hint, .. }) = self.code.last_mut() {
             *hint = LoopHint {
                 vector: true,
                 parallel: true,
                 reductions,
             };
         }
+    }
+
+    /// True when no buffer that a loop body loads from at a shifted index
+    /// (`x[i - 1]`) may share memory with one it stores into: in lanes,
+    /// the load of one iteration comes before the store of the one before.
+    fn shifted_loads_unwritten(&self, body: &[Inst]) -> bool {
+        let shifted: HashSet<Var> = body
+            .iter()
+            .filter_map(|inst| match inst {
+                Inst::Set(t, Expr::Binary(BinOp::IAdd | BinOp::ISub, _, Operand::I64(_))) => Some(*t),
+                _ => None,
+            })
+            .collect();
+        let roots = |base: &Operand| match base {
+            Operand::Var(v) => self.roots(*v),
+            _ => HashSet::new(),
+        };
+        let mut read = HashSet::new();
+        let mut written = HashSet::new();
+        for inst in body {
+            match inst {
+                Inst::Set(
+                    _,
+                    Expr::Load {
+                        base,
+                        index: Operand::Var(t),
+                        ..
+                    },
+                ) if shifted.contains(t) => {
+                    read.extend(roots(base));
+                }
+                Inst::Store { base, .. } => written.extend(roots(base)),
+                _ => {}
+            }
+        }
+        read.is_disjoint(&written)
     }
 
     /// Marks the `For` of a core `reduce` just emitted as a reduction when
@@ -2338,14 +2449,18 @@ fn commutes(op: BinOp) -> bool {
 }
 
 /// True when a `For` body fits `LoopHint::vector` and `parallel`: only
-/// `Set`, `Store` and calls of scalar maths functions, no allocation, loads and stores at `index` of one
-/// element type, and every variable it sets is either one of the
-/// `reductions` (`acc = acc op x`) or set before it is read in the body (a
-/// temporary of one iteration) and set once.
+/// `Set`, `Store` and calls of scalar maths functions, no allocation,
+/// stores at `index` and loads at `index` or at a shifted index (`index`
+/// plus or minus a constant, set in the body), of one element type, and
+/// every variable it sets is either one of the `reductions` (`acc = acc op
+/// x`) or set before it is read in the body (a temporary of one iteration)
+/// and set once. (A shifted load must not read memory the loop writes:
+/// lowering checks that with what it knows of aliases.)
 pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bool {
     let mut elem: Option<Ty> = None;
     let mut same_elem = |ty: Ty| *elem.get_or_insert(ty) == ty;
     let mut local: Vec<Var> = Vec::new();
+    let mut shifted: Vec<Var> = Vec::new();
     let at_index = |op: &Operand| *op == Operand::Var(index);
     for (k, inst) in body.iter().enumerate() {
         match inst {
@@ -2362,9 +2477,18 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
                 match expr {
                     Expr::Alloc { .. } | Expr::Offset { .. } => return false,
                     Expr::Load { ty, index: i, .. } => {
-                        if !at_index(i) || !same_elem(*ty) {
+                        let shifted_index = matches!(i, Operand::Var(t) if shifted.contains(t));
+                        if !(at_index(i) || shifted_index) || !same_elem(*ty) {
                             return false;
                         }
+                    }
+                    Expr::Binary(BinOp::IAdd | BinOp::ISub, i, Operand::I64(_)) if at_index(i) => {
+                        if local.contains(var) || reads(&body[..k], *var) || reads_other_than_loads(body, *var) {
+                            return false;
+                        }
+                        shifted.push(*var);
+                        local.push(*var);
+                        continue;
                     }
                     Expr::Atom(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => {}
                 }
@@ -2397,6 +2521,14 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
             Inst::Set(v, _) if v == acc => true,
             other => !reads(std::slice::from_ref(other), *acc),
         })
+    })
+}
+
+/// True when `var` is read other than as the index of a load in `code`.
+fn reads_other_than_loads(code: &[Inst], var: Var) -> bool {
+    code.iter().any(|inst| match inst {
+        Inst::Set(_, Expr::Load { base, .. }) => *base == Operand::Var(var),
+        other => reads(std::slice::from_ref(other), var),
     })
 }
 
@@ -2446,6 +2578,17 @@ impl State {
     fn value(&self) -> Val {
         Val::new(self.ty.clone(), self.vars.iter().map(|v| Operand::Var(*v)).collect())
     }
+}
+
+/// True when a build body over `index` tests `index == 0` among its
+/// statements (not inside a nested block).
+fn tests_first(body: &Block, index: VarId) -> bool {
+    body.stmts.iter().any(|stmt| match &stmt.rhs {
+        Rhs::Prim(Prim::Eq, args) => {
+            matches!(&args[..], [Atom::Var(i), Atom::I64(0)] | [Atom::I64(0), Atom::Var(i)] if *i == index)
+        }
+        _ => false,
+    })
 }
 
 /// True when the code allocates arena memory.
