@@ -171,6 +171,41 @@ def both_fail(a: [n]f64, b: [m]f64) -> [n]f64 = build(n, \\i -> if i == 0 then b
     assert!(jit_error.message.contains("index 5"), "{}", jit_error.message);
 }
 
+/// A size check proves two sizes equal only for the code it dominates:
+/// not after the branch it sits in, and not for a variable set again
+/// (a loop state that grows).
+#[test]
+fn size_checks_speak_only_for_the_code_they_dominate() {
+    let source = "
+def branch(a: [n]f64, b: [m]f64, c: bool) -> f64 =
+  (if c then sum(map2(\\x y -> x + y, a, b)) else 0.0) + sum(map2(\\x y -> x * y, a, b))
+def grown(a: [n]f64, b: [m]f64) -> f64 =
+  let s = sum(map2(\\x y -> x + y, a, b))
+  let v = loop v = a for i < 2 do concat(v, v)
+  in s + sum(map2(\\x y -> x * y, v, b))
+";
+    let compiled = dl_compiler::driver::compile_source("sizes.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let array = |n: usize| Value::array((0..n).map(|k| Value::F64(k as f64 + 0.5)).collect());
+    for (n, m, c) in [(3, 3, true), (3, 2, false), (3, 2, true)] {
+        let args = [array(n), array(m), Value::Bool(c)];
+        check_entry(&program, "branch", &args).unwrap_or_else(|e| panic!("branch({n}, {m}, {c}): {e}"));
+    }
+    for (n, m) in [(3, 3), (2, 8)] {
+        check_entry(&program, "grown", &[array(n), array(m)]).unwrap_or_else(|e| panic!("grown({n}, {m}): {e}"));
+    }
+    let error = Jit::new(program.clone())
+        .expect("a JIT")
+        .call("branch", vec![array(3), array(2), Value::Bool(false)])
+        .expect_err("the sizes differ");
+    assert!(
+        error.message.contains('3') && error.message.contains('2'),
+        "{}",
+        error.message
+    );
+}
+
 /// The functions generated code computes inline (`exp`, `log`, `sigmoid`,
 /// `tanh`, and `pow` by an integer) give the interpreter's bits, in
 /// vector lanes and one at a time, at special values, at the edges of

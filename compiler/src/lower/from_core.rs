@@ -73,6 +73,8 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         live_outer: HashSet::new(),
         aliases: HashMap::new(),
         in_bounds: HashMap::new(),
+        equal_sizes: Vec::new(),
+        reassigned: HashSet::new(),
     };
     let mut env = Env::new();
     let mut params = Vec::new();
@@ -192,6 +194,14 @@ struct Lowering<'p> {
     /// the loop sets, or such an index less a constant up to its start.
     /// Indexing an array of length `n` by `i` needs no check.
     in_bounds: HashMap<Var, (i64, Operand)>,
+    /// Pairs of sizes that a size check earlier in the code being written
+    /// (or in a block around it) found equal. A block's checks are
+    /// forgotten when it ends.
+    equal_sizes: Vec<(Operand, Operand)>,
+    /// Variables set more than once (loop states, results of `if`): no
+    /// size check speaks for them once they are set again, so none is
+    /// used for them at all.
+    reassigned: HashSet<Var>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -245,6 +255,15 @@ impl Lowering<'_> {
     }
 
     fn emit(&mut self, inst: Inst) {
+        if let Inst::Set(var, _) = &inst {
+            if self
+                .equal_sizes
+                .iter()
+                .any(|(a, b)| *a == Operand::Var(*var) || *b == Operand::Var(*var))
+            {
+                self.reassigned.insert(*var);
+            }
+        }
         self.code.push(inst);
     }
 
@@ -377,7 +396,9 @@ impl Lowering<'_> {
     /// Runs `f` with a fresh instruction list and returns what it wrote.
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> (Vec<Inst>, T) {
         let outer = std::mem::take(&mut self.code);
+        let facts = self.equal_sizes.len();
         let value = f(self);
+        self.equal_sizes.truncate(facts);
         let inner = std::mem::replace(&mut self.code, outer);
         (inner, value)
     }
@@ -481,8 +502,46 @@ impl Lowering<'_> {
     }
 
     fn check_same_size(&mut self, expected: Operand, actual: Operand) {
+        if self.known_equal(expected, actual) {
+            return;
+        }
         let bad = self.binary(BinOp::INe, expected, actual);
         self.fail_if(bad, failure::SIZE_MISMATCH, vec![expected, actual]);
+        self.equal_sizes.push((expected, actual));
+    }
+
+    /// True when sizes `a` and `b` are the same operand or a chain of size
+    /// checks that hold here makes them equal.
+    fn known_equal(&self, a: Operand, b: Operand) -> bool {
+        let usable = |o: &Operand| !matches!(o, Operand::Var(v) if self.reassigned.contains(v));
+        if a == b {
+            return true;
+        }
+        if !usable(&a) || !usable(&b) {
+            return false;
+        }
+        let mut reached = vec![a];
+        let mut k = 0;
+        while k < reached.len() {
+            let x = reached[k];
+            k += 1;
+            for (p, q) in &self.equal_sizes {
+                let other = if *p == x {
+                    *q
+                } else if *q == x {
+                    *p
+                } else {
+                    continue;
+                };
+                if other == b {
+                    return true;
+                }
+                if usable(&other) && !reached.contains(&other) {
+                    reached.push(other);
+                }
+            }
+        }
+        false
     }
 
     /// `0 <= i < n`.
@@ -493,7 +552,7 @@ impl Lowering<'_> {
     }
 
     fn check_index(&mut self, i: Operand, n: Operand) {
-        if matches!(i, Operand::Var(v) if self.in_bounds.get(&v).is_some_and(|(_, end)| *end == n)) {
+        if matches!(i, Operand::Var(v) if self.in_bounds.get(&v).is_some_and(|&(_, end)| self.known_equal(end, n))) {
             return;
         }
         let ok = self.in_bounds(i, n);
