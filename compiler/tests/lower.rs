@@ -342,3 +342,27 @@ fn the_sum_of_a_map_is_added_up_in_its_loop() {
         check_entry(&program, "f", &[a]).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// An array only summed is not kept: its sum moves into the loop that
+/// computes it, and its buffer, never read, is dropped with its stores.
+/// An array also read, or returned, keeps its buffer.
+#[test]
+fn arrays_written_and_never_read_take_no_memory() {
+    let source = "
+def summed(a: [n]f64) -> f64 = sum(map(\\x -> x * x, a))
+def summed_and_read(a: [n]f64) -> f64 = let s = map(\\x -> x * x, a) in sum(s) + s[0]
+def summed_and_returned(a: [n]f64) -> (f64, [n]f64) = let s = map(\\x -> x * x, a) in (sum(s), s)
+";
+    let compiled = dl_compiler::driver::compile_source("unread.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let a = Value::array((0..40).map(|k| Value::F64(k as f64 - 3.5)).collect());
+    let mut bytes = Vec::new();
+    for entry in ["summed", "summed_and_read", "summed_and_returned"] {
+        check_entry(&program, entry, std::slice::from_ref(&a)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+        let (_, stats) = eval_with_stats(&lower(&program, entry).unwrap(), std::slice::from_ref(&a)).unwrap();
+        bytes.push(stats.arena_bytes);
+    }
+    assert_eq!(bytes[0], 0, "the summed array was kept");
+    assert_eq!(bytes[1], 40 * 8, "the array read after its sum was not kept");
+}

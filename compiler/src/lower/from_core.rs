@@ -90,7 +90,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
     }
     let result = l.block(&mut env, &func.body)?;
     let results = l.copy_out(&result);
-    Ok(Func {
+    let mut lowered = Func {
         name: func.name.clone(),
         vars: l.vars,
         params,
@@ -99,7 +99,9 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         body: l.code,
         results,
         locations: l.locations,
-    })
+    };
+    super::unread::drop_unread_buffers(&mut lowered);
+    Ok(lowered)
 }
 
 /// Names for the variables of a value's components: `a_len` for a length,

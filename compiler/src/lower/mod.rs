@@ -3,6 +3,7 @@
 //! - `lir`: the loop IR's definition (shared with code generation);
 //! - `from_core`: the lowering of one entry point;
 //! - `marshal`: core values to components and back (shared with the JIT);
+//! - `unread`: drops buffers that are written and never read;
 //! - `print`, `verify`: the text form and the checker of a LIR function;
 //! - `eval`: a LIR evaluator with simulated memory, for tests;
 //! - `abi`, `failure`: the runtime functions and error kinds LIR uses.
@@ -14,4 +15,5 @@ pub mod from_core;
 pub mod lir;
 pub mod marshal;
 pub mod print;
+pub mod unread;
 pub mod verify;
