@@ -1151,13 +1151,14 @@ impl Lowering<'_> {
                 let ne = self.atom(env, &c.ne)?;
                 let array = self.atom(env, &c.array)?;
                 let acc = self.loop_state("acc", &ne);
-                let result = self.for_(Operand::I64(0), array.len(), |l, i| {
-                    let x = l.element(&array, i)?;
-                    l.iteration_fixing_lengths(&acc, &ne, env, |l, env, value| {
-                        env.insert(c.acc.var, value);
-                        env.insert(c.elem.var, x.clone());
-                        l.loop_body(&acc, env, &c.body)
-                    })
+                let result = self.fixing_lengths(&acc, &ne, env, |l, env, value| {
+                    let next = l.for_(Operand::I64(0), array.len(), |l, i| {
+                        let x = l.element(&array, i)?;
+                        env.insert(c.acc.var, value.clone());
+                        env.insert(c.elem.var, x);
+                        l.iteration(&acc, None, |l| l.loop_body(&acc, env, &c.body))
+                    })?;
+                    Ok(vec![next])
                 })?;
                 self.set_reduction_hint(&acc);
                 Ok(result)
@@ -1299,26 +1300,29 @@ impl Lowering<'_> {
     /// moves into the state's buffers. When the iteration allocates, the
     /// arena is marked first (at `mark`, or at its start) and released once
     /// the state is copied out.
-    fn iteration(&mut self, state: &State, mark: Option<Var>, body: impl FnOnce(&mut Self) -> R<Val>) -> R<()> {
+    fn iteration(&mut self, state: &State, mark: Option<Var>, body: impl FnOnce(&mut Self) -> R<Val>) -> R<Val> {
         let (code, next) = self.nested(body);
-        self.finish_iteration(state, mark, code, next?);
-        Ok(())
+        let next = next?;
+        self.finish_iteration(state, mark, code, next.clone());
+        Ok(next)
     }
 
-    /// [`Lowering::iteration`] of a loop whose state started as `init`,
-    /// given the state's value to `body`. It is first lowered as if the
-    /// state's array lengths kept their initial values: those the body
-    /// gives back unchanged are invariants, so bounds checks against them
-    /// and size checks between them fold away, and loops over them
-    /// vectorise. The others are dropped from the assumption and the body
-    /// lowered again (with `env` as it was), until the assumption holds.
-    /// Returns the state's value for the code after the loop.
-    fn iteration_fixing_lengths(
+    /// A loop over `state`, which started as `init`, as `write` writes
+    /// it: `write` is given the state's value, lowers the loop's
+    /// iterations over it with [`Lowering::iteration`], and returns the
+    /// next state of each iteration it lowered. It first runs as if the
+    /// state's array lengths kept their initial values: those every
+    /// iteration gives back unchanged are invariants, so bounds checks
+    /// against them and size checks between them fold away, and loops
+    /// over them vectorise. The others are dropped from the assumption
+    /// and the loop written again (with `env` as it was), until the
+    /// assumption holds. Returns the state's value after the loop.
+    fn fixing_lengths(
         &mut self,
         state: &State,
         init: &Val,
         env: &mut Env,
-        mut body: impl FnMut(&mut Self, &mut Env, Val) -> R<Val>,
+        mut write: impl FnMut(&mut Self, &mut Env, &Val) -> R<Vec<Val>>,
     ) -> R<Val> {
         let mut pinned: Vec<usize> = layout(&state.ty)
             .iter()
@@ -1332,12 +1336,13 @@ impl Lowering<'_> {
             for &j in &pinned {
                 value.comps[j] = init.comps[j];
             }
-            let (code, next) = self.nested(|l| body(l, env, value.clone()));
-            let next = next?;
+            let (code, nexts) = self.nested(|l| write(l, env, &value));
+            let nexts = nexts?;
             let before = pinned.len();
-            pinned.retain(|&j| next.comps[j] == value.comps[j] && !sets(&code, value.comps[j]));
+            pinned
+                .retain(|&j| nexts.iter().all(|next| next.comps[j] == value.comps[j]) && !sets(&code, value.comps[j]));
             if pinned.len() == before {
-                self.finish_iteration(state, None, code, next);
+                self.code.extend(code);
                 return Ok(value);
             }
             env.clone_from(&saved);
@@ -1425,14 +1430,30 @@ impl Lowering<'_> {
         match &l.kind {
             LoopKind::For { n, index } => {
                 let n = self.atom(env, n)?.op();
-                let after = self.for_(Operand::I64(0), n, |lw, i| {
-                    lw.iteration_fixing_lengths(&state, &init, env, |lw, env, value| {
-                        env.insert(l.state.var, value);
+                let first_apart = tests_first(&l.body, index.var);
+                return self.fixing_lengths(&state, &init, env, |lw, env, value| {
+                    let iteration = |lw: &mut Self, env: &mut Env, i: Operand| {
+                        env.insert(l.state.var, value.clone());
                         env.insert(index.var, Val::scalar(Type::I64, i));
-                        lw.loop_body(&state, env, &l.body)
-                    })
-                })?;
-                return Ok(after);
+                        lw.iteration(&state, None, |lw| lw.loop_body(&state, env, &l.body))
+                    };
+                    let mut nexts = Vec::new();
+                    let mut start = Operand::I64(0);
+                    if first_apart {
+                        // Iteration 0 apart: in the loop from 1, the
+                        // body's test of `i == 0` folds to false. The loop
+                        // is lowered with `env` as it was before.
+                        let before = env.clone();
+                        let (first, next) = lw.nested(|lw| iteration(lw, env, Operand::I64(0)));
+                        nexts.push(next?);
+                        env.clone_from(&before);
+                        let nonempty = lw.binary(BinOp::IGt, n, Operand::I64(0));
+                        lw.if_(nonempty, first, Vec::new());
+                        start = Operand::I64(1);
+                    }
+                    nexts.push(lw.for_(start, n, |lw, i| iteration(lw, env, i))?);
+                    Ok(nexts)
+                });
             }
             LoopKind::While { cond } => {
                 env.insert(l.state.var, state.value());
@@ -2641,7 +2662,7 @@ impl State {
     }
 }
 
-/// True when a build body over `index` tests `index == 0` among its
+/// True when a build or loop body over `index` tests `index == 0` among its
 /// statements (not inside a nested block).
 fn tests_first(body: &Block, index: VarId) -> bool {
     body.stmts.iter().any(|stmt| match &stmt.rhs {
