@@ -206,6 +206,52 @@ def grown(a: [n]f64, b: [m]f64) -> f64 =
     );
 }
 
+/// An `if` whose branches are a few safe operations computes both and
+/// selects, in vector lanes: the same values as the interpreter's
+/// branches, at NaN, infinities and signed zeros, and the loop around it
+/// is a vector loop.
+#[test]
+fn ifs_computed_as_selects_agree_with_the_interpreter() {
+    let source = "
+def relu_back(x: [n]f64, g: [n]f64) -> [n]f64 = map2(\\a b -> if a >= 0.0 then b else 0.0, x, g)
+def clamp(x: [n]f64) -> [n]f64 = map(\\a -> if a > 1.0 then -a else a * 2.0 + 1.0, x)
+";
+    let compiled = dl_compiler::driver::compile_source("selects.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        3.0,
+        -2.5,
+        1e-310,
+    ];
+    for n in [1, 2, 7, 11, 40_000] {
+        let x = Value::array((0..n).map(|k| Value::F64(specials[k % specials.len()])).collect());
+        let g = Value::array(
+            (0..n)
+                .map(|k| Value::F64(specials[(k * 7 + 3) % specials.len()]))
+                .collect(),
+        );
+        check_entry(&program, "relu_back", &[x.clone(), g]).unwrap_or_else(|e| panic!("relu_back at {n}: {e}"));
+        check_entry(&program, "clamp", &[x]).unwrap_or_else(|e| panic!("clamp at {n}: {e}"));
+    }
+    for entry in ["relu_back", "clamp"] {
+        let lir = lower(&program, entry).expect("lowers");
+        let vector_loop = lir
+            .body
+            .iter()
+            .any(|inst| matches!(inst, Inst::For { hint, body, .. } if hint.vector && !body.iter().any(|i| matches!(i, Inst::If { .. }))));
+        assert!(vector_loop, "{entry}: no branch-free vector loop");
+    }
+}
+
 /// The functions generated code computes inline (`exp`, `log`, `sigmoid`,
 /// `tanh`, and `pow` by an integer) give the interpreter's bits, in
 /// vector lanes and one at a time, at special values, at the edges of

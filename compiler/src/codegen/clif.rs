@@ -1014,6 +1014,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                             let (a, b) = (self.lanes(&lanes, *a), self.lanes(&lanes, *b));
                             self.binary(*op, a, b)
                         }
+                        Expr::Select(Operand::Var(c), a, b) => {
+                            let mask = lanes[c];
+                            let mask = self.b.ins().bitcast(types::F64X2, little_endian(), mask);
+                            let (a, b) = (self.lanes(&lanes, *a), self.lanes(&lanes, *b));
+                            self.b.ins().bitselect(mask, a, b)
+                        }
                         Expr::Load { base, index, .. } => {
                             let base = self.operand(*base);
                             let at = self.address(Ty::F64, base, lane_index);
@@ -1503,7 +1509,8 @@ struct VectorPlan {
     shifts: HashMap<Var, i32>,
 }
 
-/// Checks that a loop's body is straight-line f64 code whose stores are at
+/// Checks that a loop's body is straight-line f64 code (with comparisons
+/// read only by selects, which become bit masks) whose stores are at
 /// the loop index of invariant buffers and whose loads are there or at a
 /// shifted index (`index` plus or minus a constant; lowering's hint says
 /// they read no memory the loop writes), whose variables are
@@ -1530,6 +1537,8 @@ fn vector_plan(
     let mut defined: HashSet<Var> = HashSet::new();
     let mut updated: HashSet<Var> = HashSet::new();
     let mut shifts: HashMap<Var, i32> = HashMap::new();
+    // Comparisons of lanes: masks, read only by selects.
+    let mut masks: HashSet<Var> = HashSet::new();
     // An f64 operand: a constant, a lane value set earlier in this
     // iteration, or an invariant.
     let lane_operand = |o: &Operand, defined: &HashSet<Var>| match o {
@@ -1580,6 +1589,17 @@ fn vector_plan(
                     }
                     continue;
                 }
+                if ty(*var) == Ty::Bool {
+                    let compares = matches!(expr, Expr::Binary(
+                        BinOp::FEq | BinOp::FNe | BinOp::FLt | BinOp::FLe | BinOp::FGt | BinOp::FGe,
+                        a,
+                        b,
+                    ) if lane_operand(a, &defined) && lane_operand(b, &defined));
+                    if !compares || !masks.insert(*var) {
+                        return None;
+                    }
+                    continue;
+                }
                 if ty(*var) != Ty::F64 {
                     return None;
                 }
@@ -1599,6 +1619,9 @@ fn vector_plan(
                     Expr::Load { ty, base, index } => {
                         let shifted = matches!(index, Operand::Var(t) if shifts.contains_key(t));
                         *ty == Ty::F64 && invariant_buffer(base) && (at_index(index) || shifted)
+                    }
+                    Expr::Select(Operand::Var(c), a, b) => {
+                        masks.contains(c) && lane_operand(a, &defined) && lane_operand(b, &defined)
                     }
                     _ => false,
                 };

@@ -1096,6 +1096,19 @@ impl Lowering<'_> {
                         from_b.push(*y);
                     }
                 }
+                if speculable(&then_code)
+                    && speculable(&els_code)
+                    && dst.iter().all(|d| self.ty(Operand::Var(*d)) != Ty::Ptr)
+                {
+                    // Both branches are a few safe operations: compute both
+                    // and select, so the loop around can vectorise.
+                    self.code.extend(then_code);
+                    self.code.extend(els_code);
+                    for ((d, a), b) in dst.iter().zip(from_a).zip(from_b) {
+                        self.emit(Inst::Set(*d, Expr::Select(cond, a, b)));
+                    }
+                    return Ok(Val::new(ty, comps));
+                }
                 then_code.extend(self.nested(|l| l.assign(&dst, &from_a)).0);
                 els_code.extend(self.nested(|l| l.assign(&dst, &from_b)).0);
                 self.emit(Inst::If {
@@ -2671,6 +2684,22 @@ fn tests_first(body: &Block, index: VarId) -> bool {
         }
         _ => false,
     })
+}
+
+/// The most instructions a branch may have for an `if` to compute both
+/// branches and select: more would cost more than the branch it saves.
+const SPECULATED_BRANCH: usize = 4;
+
+/// True when `code` is a few operations that cannot fail, trap or touch
+/// memory, so that running it when its branch is not taken is harmless.
+fn speculable(code: &[Inst]) -> bool {
+    code.len() <= SPECULATED_BRANCH
+        && code.iter().all(|inst| match inst {
+            Inst::Set(_, Expr::Atom(_) | Expr::Select(..)) => true,
+            Inst::Set(_, Expr::Unary(op, _)) => *op != UnOp::FToI,
+            Inst::Set(_, Expr::Binary(op, _, _)) => !matches!(op, BinOp::IDiv | BinOp::IRem),
+            _ => false,
+        })
 }
 
 /// True when the code allocates arena memory.
