@@ -2456,6 +2456,132 @@ impl Lowering<'_> {
                 reductions,
             };
         }
+        self.fuse_with_producer();
+    }
+
+    /// Fuses the vector loop just emitted into the vector loop over the
+    /// same range that wrote, just before, the buffer it reads at its
+    /// index (`t = map(f, x); acc += t`, the accumulation of a
+    /// cotangent): the value is used where it is computed instead of
+    /// being read back. The producer's only store stays (a later pass
+    /// drops it when nothing else reads the buffer). Only plain
+    /// instructions that neither read what the producer writes nor write
+    /// what it reads may stand between the two loops.
+    fn fuse_with_producer(&mut self) {
+        let Some(Inst::For {
+            index: consumer_index,
+            start,
+            end,
+            body: consumer,
+            hint,
+        }) = self.code.last()
+        else {
+            return;
+        };
+        if !hint.vector || !hint.reductions.is_empty() {
+            return;
+        }
+        let last = self.code.len() - 1;
+        let Some(k) = (0..last).rev().find(|&k| !movable(&self.code[k])) else {
+            return;
+        };
+        let Inst::For {
+            index,
+            start: producer_start,
+            end: producer_end,
+            body: producer,
+            hint: producer_hint,
+        } = &self.code[k]
+        else {
+            return;
+        };
+        if producer_start != start || producer_end != end || !producer_hint.vector {
+            return;
+        }
+        let stores: Vec<(Operand, Operand, Operand)> = producer
+            .iter()
+            .filter_map(|inst| match inst {
+                Inst::Store { base, index, value, .. } => Some((*base, *index, *value)),
+                _ => None,
+            })
+            .collect();
+        let [(Operand::Var(buf), at, value)] = stores[..] else {
+            return;
+        };
+        let at_index = |o: &Operand, i: Var| *o == Operand::Var(i);
+        if !at_index(&at, *index) {
+            return;
+        }
+        // The consumer reads the buffer only at its index, and writes
+        // nothing the producer touches.
+        let consumer_reads_elsewhere = consumer.iter().any(|inst| match inst {
+            Inst::Set(_, Expr::Load { base, index: i, .. }) if *base == Operand::Var(buf) => {
+                !at_index(i, *consumer_index)
+            }
+            Inst::Set(_, Expr::Load { .. }) => false,
+            other => reads(std::slice::from_ref(other), buf),
+        });
+        let mut producer_memory = self.roots(buf);
+        for inst in producer {
+            if let Inst::Set(
+                _,
+                Expr::Load {
+                    base: Operand::Var(b), ..
+                },
+            ) = inst
+            {
+                producer_memory.extend(self.roots(*b));
+            }
+        }
+        let consumer_writes_producer_memory = consumer.iter().any(|inst| match inst {
+            Inst::Store {
+                base: Operand::Var(b), ..
+            } => !self.roots(*b).is_disjoint(&producer_memory),
+            _ => false,
+        });
+        if consumer_reads_elsewhere || consumer_writes_producer_memory {
+            return;
+        }
+        // What stands between them neither reads the buffer or anything
+        // the producer sets, nor sets anything the producer reads.
+        let mut producer_sets = vec![buf];
+        each_assignment(producer, &mut |v| producer_sets.push(v));
+        for inst in &self.code[k + 1..last] {
+            let mut sets = Vec::new();
+            each_assignment(std::slice::from_ref(inst), &mut |v| sets.push(v));
+            let reads_producer = producer_sets.iter().any(|v| reads(std::slice::from_ref(inst), *v));
+            if reads_producer || sets.iter().any(|v| reads(producer, *v)) {
+                return;
+            }
+        }
+        let mut fused = producer.clone();
+        for inst in consumer {
+            let mut inst = inst.clone();
+            rename(&mut inst, *consumer_index, Operand::Var(*index));
+            if let Inst::Set(x, Expr::Load { base, .. }) = &inst {
+                if *base == Operand::Var(buf) {
+                    inst = Inst::Set(*x, Expr::Atom(value));
+                }
+            }
+            fused.push(inst);
+        }
+        let reductions = producer_hint.reductions.clone();
+        if !fits_vector(&fused, *index, &reductions) || !self.shifted_loads_unwritten(&fused) {
+            return;
+        }
+        let fused = Inst::For {
+            index: *index,
+            start: *start,
+            end: *end,
+            body: fused,
+            hint: LoopHint {
+                vector: true,
+                parallel: true,
+                reductions,
+            },
+        };
+        self.code[last] = fused;
+        self.code.remove(k);
     }
 
     /// True when no buffer that a loop body loads from at a shifted index
@@ -2684,6 +2810,50 @@ fn tests_first(body: &Block, index: VarId) -> bool {
         }
         _ => false,
     })
+}
+
+/// True when `inst` may stand between a producer loop and the loop fused
+/// into it ([`Lowering::fuse_with_producer`]): a plain assignment, or a
+/// check that fails.
+fn movable(inst: &Inst) -> bool {
+    match inst {
+        Inst::Set(..) => true,
+        Inst::If { then, els, .. } => then
+            .iter()
+            .chain(els)
+            .all(|i| matches!(i, Inst::Set(..) | Inst::Fail { .. })),
+        _ => false,
+    }
+}
+
+/// Replaces reads of `var` in a straight-line instruction by `by`.
+fn rename(inst: &mut Inst, var: Var, by: Operand) {
+    let swap = |o: &mut Operand| {
+        if *o == Operand::Var(var) {
+            *o = by;
+        }
+    };
+    match inst {
+        Inst::Set(_, expr) => match expr {
+            Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => swap(a),
+            Expr::Binary(_, a, b) | Expr::Load { base: a, index: b, .. } | Expr::Offset { base: a, index: b, .. } => {
+                swap(a);
+                swap(b);
+            }
+            Expr::Select(c, a, b) => {
+                swap(c);
+                swap(a);
+                swap(b);
+            }
+        },
+        Inst::Store { base, index, value, .. } => {
+            swap(base);
+            swap(index);
+            swap(value);
+        }
+        Inst::Call { args, .. } => args.iter_mut().for_each(swap),
+        _ => {}
+    }
 }
 
 /// The most instructions a branch may have for an `if` to compute both
