@@ -177,6 +177,7 @@ fn pass(
         uses: count_uses(f),
         index_bounds: FxHashMap::default(),
         innermost: None,
+        loop_index: None,
         depth: 0,
         next: f.next_var(),
         subst: FxHashMap::default(),
@@ -219,6 +220,8 @@ pub struct Env<'p> {
     /// statement is in its body itself (not in an `if` or another
     /// combinator inside it).
     innermost: Option<VarId>,
+    /// The same, also inside an `if` in that body.
+    loop_index: Option<VarId>,
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
@@ -297,6 +300,25 @@ impl Env<'_> {
             && self.innermost == Some(*i)
             && self.index_bounds.get(i) == Some(n)
             && self.defs.get(v).is_some_and(|(_, d)| *d + 1 == self.depth)
+    }
+
+    /// True when `a` is read once, at `j`, in the body of the `build` or
+    /// `for` loop beside its definition (or in an `if` there), where `j`
+    /// is the loop's index plus or minus a constant: no element is then
+    /// read twice, since the iterations read distinct elements.
+    pub fn read_once_per_iteration(&self, a: &Atom, j: &Atom) -> bool {
+        let Atom::Var(v) = a else {
+            return false;
+        };
+        let Some(i) = self.loop_index else {
+            return false;
+        };
+        let shifted = match (j, self.prim_def(j)) {
+            (Atom::Var(x), _) if *x == i => true,
+            (_, Some((Prim::Add | Prim::Sub, [Atom::Var(x), Atom::I64(_)]))) => *x == i,
+            _ => false,
+        };
+        shifted && self.uses(a) == 1 && self.defs.get(v).is_some_and(|(_, d)| *d + 1 == self.depth)
     }
 
     /// A map in scope that applies `p` alone to each element of `a`.
@@ -450,6 +472,10 @@ impl Env<'_> {
         }
         let outer = self.innermost;
         self.innermost = bounded.map(|(i, _)| i);
+        let outer_loop_index = self.loop_index;
+        if !matches!(rhs, Rhs::If(..)) {
+            self.loop_index = self.innermost;
+        }
         for (block, binders) in rhs_blocks_mut(rhs) {
             for b in binders {
                 self.types.insert(b.var, b.ty);
@@ -462,6 +488,7 @@ impl Env<'_> {
             self.depth -= deeper;
         }
         self.innermost = outer;
+        self.loop_index = outer_loop_index;
     }
 }
 

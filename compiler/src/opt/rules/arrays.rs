@@ -105,12 +105,18 @@ pub fn map_reuse(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
 }
 
 // index(map(\x y -> e, a, b), j) == e[a[j]/x, b[j]/y]
+//   (the map read only there, at the same depth, or in the loop beside it
+//   at that loop's index shifted by a constant when e cannot fail)
 pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (m, j) = binary(s, Prim::Index)?;
     let Some(Rhs::Map { arrays, params, body }) = env.def(&m) else {
         return None;
     };
-    if !(env.linear(&m) || body.stmts.is_empty()) {
+    // Read once per iteration of the loop beside it, the map computes each
+    // element read where it is read, and no other: those it skips cannot
+    // fail, so no error is lost.
+    let per_iteration = env.read_once_per_iteration(&m, &j) && cannot_fail(body);
+    if !(env.linear(&m) || body.stmts.is_empty() || per_iteration) {
         return None;
     }
     let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
@@ -123,6 +129,36 @@ pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let body = env.rename(&body, &mut map);
     stmts.extend(body.stmts);
     splice(stmts, body.result)
+}
+
+/// True when a block is float arithmetic and elementary functions alone,
+/// which give a value (perhaps NaN or infinite) and never fail.
+fn cannot_fail(body: &Block) -> bool {
+    body.stmts.iter().all(|st| {
+        st.binder.ty == Type::F64
+            && match &st.rhs {
+                Rhs::Atom(_) => true,
+                Rhs::Prim(p, _) => matches!(
+                    p,
+                    Prim::Add
+                        | Prim::Sub
+                        | Prim::Mul
+                        | Prim::Div
+                        | Prim::Neg
+                        | Prim::Abs
+                        | Prim::Min
+                        | Prim::Max
+                        | Prim::Sqrt
+                        | Prim::Exp
+                        | Prim::Log
+                        | Prim::Sin
+                        | Prim::Cos
+                        | Prim::Tanh
+                        | Prim::Sigmoid
+                ),
+                _ => false,
+            }
+    })
 }
 
 // index(iota(n), j) == check_index(j, n)
