@@ -296,6 +296,73 @@ def one(x: f64) -> (f64, f64, f64, f64, f64) =
     }
 }
 
+/// Powers whose exponent differs from lane to lane, and the index as a
+/// float in lanes (`x ** f64(j)`, least squares' polynomial): both lanes
+/// square at once when both exponents are small non-negative integers,
+/// and the lanes go one by one otherwise (negative, fractional, large,
+/// NaN or infinite exponents, mixed with small ones in one pair), with
+/// the interpreter's bits either way.
+#[test]
+fn powers_in_lanes_agree_bit_for_bit() {
+    let source = "
+def powers(a: [n]f64, e: [n]f64) -> [n]f64 = map2(\\x y -> x ** y, a, e)
+def polynomial(t: f64, m: i64) -> [m]f64 = build(m, \\j -> t ** f64(j))
+";
+    let compiled = dl_compiler::driver::compile_source("powers.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let exponents = [
+        0.0,
+        1.0,
+        2.0,
+        7.0,
+        127.0,
+        128.0,
+        255.0,
+        256.0,
+        257.0,
+        -1.0,
+        -3.0,
+        0.5,
+        2.5,
+        -0.0,
+        1e9,
+        f64::NAN,
+        f64::INFINITY,
+    ];
+    let bases = [
+        1.0001,
+        -1.3,
+        0.0,
+        -0.0,
+        2.0,
+        0.999,
+        -7.5,
+        1e-3,
+        f64::INFINITY,
+        f64::NAN,
+        3.25,
+    ];
+    let mut a = Vec::new();
+    let mut e = Vec::new();
+    for (k, x) in bases.iter().enumerate() {
+        for j in 0..exponents.len() {
+            a.push(Value::F64(*x));
+            e.push(Value::F64(exponents[(j + k) % exponents.len()]));
+        }
+    }
+    check_entry(&program, "powers", &[Value::array(a), Value::array(e)]).unwrap_or_else(|e| panic!("powers: {e}"));
+    for t in [-1.0, -0.37, 0.0, 0.999, 1.0 + 1e-9, 3.0] {
+        for m in [0, 1, 2, 5, 64, 300] {
+            check_entry(&program, "polynomial", &[Value::F64(t), Value::I64(m)])
+                .unwrap_or_else(|e| panic!("polynomial({t}, {m}): {e}"));
+        }
+    }
+    let lir = lower(&program, "polynomial").expect("lowers");
+    let clif = clif_text(&lir, &[]).expect("compiles");
+    assert!(clif.contains("f64x2"), "the powers are not computed in lanes");
+}
+
 /// A parallel loop inside another loop gets a kernel (a function of its
 /// own) while a function has few of them; a function with many, as a
 /// derivative over small arrays has, runs them on the calling thread and

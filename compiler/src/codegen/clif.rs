@@ -1006,6 +1006,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     }
                     let v = match expr {
                         Expr::Atom(a) => self.lanes(&lanes, *a),
+                        Expr::Unary(UnOp::IToF, _) => {
+                            // The lanes' indices as f64s, exact below 2^53.
+                            let first = self.b.ins().fcvt_from_sint(types::F64, lane_index);
+                            let one = self.b.ins().f64const(1.0);
+                            let second = self.b.ins().fadd(first, one);
+                            let lanes = self.b.ins().splat(types::F64X2, first);
+                            self.b.ins().insertlane(lanes, second, 1)
+                        }
                         Expr::Unary(op, a) => {
                             let a = self.lanes(&lanes, *a);
                             self.unary(*op, a)
@@ -1038,9 +1046,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     args,
                     result: Some(var),
                 } => {
-                    let kind = inline_elementary(func).expect("checked by vector_plan");
                     let x = self.lanes(&lanes, args[0]);
-                    let v = self.elementary(kind, x)?;
+                    let v = match inline_elementary(func) {
+                        Some(kind) => self.elementary(kind, x)?,
+                        None => {
+                            let y = self.lanes(&lanes, args[1]);
+                            self.pow(x, y)?
+                        }
+                    };
                     lanes.insert(*var, v);
                 }
                 Inst::Store { base, value, .. } => {
@@ -1191,6 +1204,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// runtime's `dl_pow`. Exponents below 128 (the usual ones) take two
     /// squaring steps fewer than the largest.
     fn pow(&mut self, x: Value, y: Value) -> R<Value> {
+        if self.b.func.dfg.value_type(x).is_vector() {
+            return self.pow_lanes(x, y);
+        }
         let inside = elementary::pow_in_range(&mut self.b, y);
         self.either(
             types::F64,
@@ -1206,6 +1222,42 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 )
             },
             |e| Ok(e.call("dl_pow", &[x, y])?.expect("a result")),
+        )
+    }
+
+    /// [`Emitter::pow`] on two lanes: repeated squaring in both lanes at
+    /// once when both exponents are small non-negative integers, else
+    /// `pow` lane by lane.
+    fn pow_lanes(&mut self, x: Value, y: Value) -> R<Value> {
+        let exponents = [self.b.ins().extractlane(y, 0), self.b.ins().extractlane(y, 1)];
+        let inside = exponents.map(|yi| elementary::pow_in_range(&mut self.b, yi));
+        let both_inside = self.b.ins().band(inside[0], inside[1]);
+        self.either(
+            types::F64X2,
+            both_inside,
+            |e| {
+                let n = exponents.map(|yi| e.b.ins().fcvt_to_sint_sat(types::I64, yi));
+                let lanes = e.b.ins().splat(types::I64X2, n[0]);
+                let n_lanes = e.b.ins().insertlane(lanes, n[1], 1);
+                let limit = e.b.ins().iconst(types::I64, 128);
+                let below = n.map(|ni| e.b.ins().icmp(IntCC::SignedLessThan, ni, limit));
+                let both_below = e.b.ins().band(below[0], below[1]);
+                e.either(
+                    types::F64X2,
+                    both_below,
+                    |e| Ok(elementary::pow_by_bits(&mut e.b, x, n_lanes, 7)),
+                    |e| Ok(elementary::pow_by_bits(&mut e.b, x, n_lanes, elementary::POW_BITS)),
+                )
+            },
+            |e| {
+                let mut r = x;
+                for lane in 0..2u8 {
+                    let xi = e.b.ins().extractlane(x, lane);
+                    let ri = e.pow(xi, exponents[usize::from(lane)])?;
+                    r = e.b.ins().insertlane(r, ri, lane);
+                }
+                Ok(r)
+            },
         )
     }
 
@@ -1605,6 +1657,7 @@ fn vector_plan(
                 }
                 let fits = match expr {
                     Expr::Atom(a) => lane_operand(a, &defined),
+                    Expr::Unary(UnOp::IToF, i) => at_index(i),
                     Expr::Unary(op, a) => {
                         matches!(op, UnOp::FNeg | UnOp::FAbs | UnOp::FSqrt | UnOp::FFloor | UnOp::FCeil)
                             && lane_operand(a, &defined)
@@ -1635,8 +1688,9 @@ fn vector_plan(
                 args,
                 result: Some(var),
             } => {
-                let fits = inline_elementary(func).is_some()
-                    && matches!(&args[..], [a] if lane_operand(a, &defined))
+                let fits = (inline_elementary(func).is_some() && matches!(&args[..], [a] if lane_operand(a, &defined))
+                    || *func == "dl_pow"
+                        && matches!(&args[..], [a, b] if lane_operand(a, &defined) && lane_operand(b, &defined)))
                     && ty(*var) == Ty::F64
                     && !read_after.contains(var)
                     && !reductions.contains_key(var);

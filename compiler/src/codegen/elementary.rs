@@ -318,17 +318,27 @@ pub const POW_BITS: u32 = u64::BITS - (POW_BY_SQUARING_MAX as u64).leading_zeros
 /// The factor of each step is chosen by a mask, not a branch.
 pub fn pow_kernel(b: &mut FunctionBuilder, x: Value, y: Value, bits: u32) -> Value {
     let n = b.ins().fcvt_to_sint_sat(types::I64, y);
-    let one = b.ins().f64const(1.0);
-    let one_bits = reinterpret(b, types::I64, one);
+    pow_by_bits(b, x, n, bits)
+}
+
+/// [`pow_kernel`] given the exponent as an integer `n`: an `i64` for an
+/// `f64` base, an `i64x2` for two lanes.
+pub fn pow_by_bits(b: &mut FunctionBuilder, x: Value, n: Value, bits: u32) -> Value {
+    let ty = b.func.dfg.value_type(x);
+    let int_ty = b.func.dfg.value_type(n);
+    let one = float(b, ty, 1.0);
+    let one_bits = reinterpret(b, int_ty, one);
+    let low_bit = int(b, int_ty, 1);
     let mut base = x;
     let mut result = one;
     for bit in 0..bits {
-        let shifted = b.ins().ushr_imm_u(n, i64::from(bit));
-        let set = b.ins().band_imm_u(shifted, 1);
+        let amount = b.ins().iconst(types::I64, i64::from(bit));
+        let shifted = b.ins().ushr(n, amount);
+        let set = b.ins().band(shifted, low_bit);
         let mask = b.ins().ineg(set);
-        let base_bits = reinterpret(b, types::I64, base);
+        let base_bits = reinterpret(b, int_ty, base);
         let chosen = b.ins().bitselect(mask, base_bits, one_bits);
-        let factor = reinterpret(b, types::F64, chosen);
+        let factor = reinterpret(b, ty, chosen);
         result = b.ins().fmul(result, factor);
         if bit + 1 < bits {
             base = b.ins().fmul(base, base);
