@@ -363,6 +363,53 @@ def polynomial(t: f64, m: i64) -> [m]f64 = build(m, \\j -> t ** f64(j))
     assert!(clif.contains("f64x2"), "the powers are not computed in lanes");
 }
 
+/// A matrix product of a transpose reads the matrix in place with the
+/// kernel's transposed flag, and a transpose of a transpose is the
+/// matrix: at every shape, including empty ones, the interpreter's values.
+#[test]
+fn products_of_transposes_agree_with_the_interpreter() {
+    let source = "
+def right(a: [n][k]f64, b: [m][k]f64) -> [n][m]f64 = a @ transpose(b)
+def left(a: [k][n]f64, b: [k][m]f64) -> [n][m]f64 = transpose(a) @ b
+def both(a: [k][n]f64, b: [m][k]f64) -> [n][m]f64 = transpose(a) @ transpose(b)
+def twice(a: [n][k]f64) -> [n][k]f64 = transpose(transpose(a))
+def kept(a: [n][k]f64, b: [n][m]f64) -> ([k][n]f64, [k][m]f64) = let t = transpose(a) in (t, t @ b)
+";
+    let compiled = dl_compiler::driver::compile_source("transposes.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let matrix = |rows: usize, cols: usize, seed: usize| {
+        Value::array(
+            (0..rows)
+                .map(|i| {
+                    Value::array(
+                        (0..cols)
+                            .map(|j| Value::F64(((i * 7 + j * 3 + seed) % 11) as f64 - 5.0))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    for (n, k, m) in [(2, 3, 4), (1, 5, 1), (0, 0, 0), (3, 1, 2), (17, 9, 13)] {
+        let case = |entry: &str, args: &[Value]| {
+            check_entry(&program, entry, args).unwrap_or_else(|e| panic!("{entry} {n}x{k}x{m}: {e}"))
+        };
+        case("right", &[matrix(n, k, 1), matrix(m, k, 2)]);
+        case("left", &[matrix(k, n, 3), matrix(k, m, 4)]);
+        case("both", &[matrix(k, n, 5), matrix(m, k, 6)]);
+        case("twice", &[matrix(n, k, 7)]);
+        case("kept", &[matrix(n, k, 8), matrix(n, m, 9)]);
+    }
+    for entry in ["right", "left", "both", "twice"] {
+        let lir = lower(&program, entry).expect("lowers");
+        assert!(
+            !dl_compiler::lower::print::print(&lir).contains("dl_transpose"),
+            "{entry} still transposes"
+        );
+    }
+}
+
 /// A parallel loop inside another loop gets a kernel (a function of its
 /// own) while a function has few of them; a function with many, as a
 /// derivative over small arrays has, runs them on the calling thread and

@@ -75,6 +75,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         in_bounds: HashMap::new(),
         equal_sizes: Vec::new(),
         reassigned: HashSet::new(),
+        transposed: HashMap::new(),
     };
     let mut env = Env::new();
     let mut params = Vec::new();
@@ -204,6 +205,11 @@ struct Lowering<'p> {
     /// size check speaks for them once they are set again, so none is
     /// used for them at all.
     reassigned: HashSet<Var>,
+    /// `out -> a` for the buffer `out` of `transpose(a)` (an alias of
+    /// `a`'s buffer, so that no update in place writes `a` while `out`
+    /// lives): a matrix product reads `a` with a transposed flag instead,
+    /// and a transpose of `out` is `a` itself.
+    transposed: HashMap<Var, Val>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -1779,11 +1785,20 @@ impl Lowering<'_> {
                 let m = self.select(nonempty, m, Operand::I64(0));
                 let total = self.binary(IMul, n, m);
                 let c = self.alloc(Ty::F64, total);
-                let lda = self.binary(IMax, k, Operand::I64(1));
-                let ldb = self.binary(IMax, m, Operand::I64(1));
+                let ldc = self.binary(IMax, m, Operand::I64(1));
+                // A transposed parameter is read in place, transposed by
+                // the kernel: its rows are the product's columns.
+                let (ta, pa, lda) = match self.transposed_source(pa) {
+                    Some(source) => (1, source.comps[2], self.binary(IMax, n, Operand::I64(1))),
+                    None => (0, pa, self.binary(IMax, k, Operand::I64(1))),
+                };
+                let (tb, pb, ldb) = match self.transposed_source(pb) {
+                    Some(source) => (1, source.comps[2], self.binary(IMax, k, Operand::I64(1))),
+                    None => (0, pb, ldc),
+                };
                 self.call(
                     "dl_gemm",
-                    vec![Operand::I64(0), Operand::I64(0), n, m, k, pa, lda, pb, ldb, c, ldb],
+                    vec![Operand::I64(ta), Operand::I64(tb), n, m, k, pa, lda, pb, ldb, c, ldc],
                     None,
                 );
                 Ok(Val::new(ty.clone(), vec![n, m, c]))
@@ -1967,6 +1982,15 @@ impl Lowering<'_> {
         self.fail_if(bad, failure::SIZE_MISMATCH, vec![expected, len]);
     }
 
+    /// The matrix whose transpose has its elements in `buffer`
+    /// ([`Lowering::transposed`]).
+    fn transposed_source(&self, buffer: Operand) -> Option<Val> {
+        match buffer {
+            Operand::Var(v) => self.transposed.get(&v).cloned(),
+            _ => None,
+        }
+    }
+
     fn transpose(&mut self, a: &Val, ty: &Type) -> R<Val> {
         use BinOp::*;
         let (n, m) = (a.comps[0], a.comps[1]);
@@ -1979,8 +2003,17 @@ impl Lowering<'_> {
         let n_out = self.select(empty, Operand::I64(0), n);
         let total = self.binary(IMul, n, m);
         if elem == Type::F64 {
+            if let Some(source) = self.transposed_source(a.comps[2]) {
+                return Ok(source);
+            }
             let out = self.alloc(Ty::F64, total);
             self.call("dl_transpose", vec![n, m, a.comps[2], out], None);
+            if let Operand::Var(o) = out {
+                // While the transpose lives, so must `a`'s elements: no
+                // update in place may write them.
+                self.note_alias(out, a.comps[2]);
+                self.transposed.insert(o, a.clone());
+            }
             return Ok(Val::new(ty.clone(), vec![m, n_out, out]));
         }
         // Any element type: element (i, j) moves to (j, i) of the flat view.
