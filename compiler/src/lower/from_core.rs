@@ -2579,6 +2579,11 @@ impl Lowering<'_> {
         // the producer sets, nor sets anything the producer reads.
         let mut producer_sets = vec![buf];
         each_assignment(producer, &mut |v| producer_sets.push(v));
+        // Nor does the consumer read a variable the producer sets: it
+        // would see this iteration's value, not the last one's.
+        if producer_sets[1..].iter().any(|v| reads(consumer, *v)) {
+            return;
+        }
         for inst in &self.code[k + 1..last] {
             let mut sets = Vec::new();
             each_assignment(std::slice::from_ref(inst), &mut |v| sets.push(v));
