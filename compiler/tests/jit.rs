@@ -141,20 +141,34 @@ def churn(n: i64, rounds: i64) -> f64 =
 }
 
 /// A build whose first element is computed apart from the loop over the
-/// others: results at lengths around the vector width, and the error of
-/// the first failing element, as the interpreter reports it.
+/// others: results at lengths around the vector width, also when element
+/// 0 reads elements of a build whose loop was fused with this one's, and
+/// the error of the first failing element, as the interpreter reports it.
 #[test]
 fn builds_with_their_first_element_apart_agree_with_the_interpreter() {
     let source = "
 def diffs(x: [n]f64) -> [n]f64 = build(n, \\i -> if i == 0 then x[0] else x[i] - x[i - 1])
 def both_fail(a: [n]f64, b: [m]f64) -> [n]f64 = build(n, \\i -> if i == 0 then b[5] else b[i - 1])
+def after_fused(x: [n]f64) -> [n]f64 =
+  let a = build(n, \\i -> if i == 0 then 0.0 else x[i] * 2.0)
+  in build(n, \\i -> if i == 0 then sum(a) else a[i])
+def reads_ahead(x: [n]f64) -> [n]f64 =
+  let a = build(n, \\i -> if i == 0 then x[0] else 3.0 * x[i])
+  in build(n, \\i -> if i == 0 then a[n - 1] else a[i] + 1.0)
+def fused_sums(x: [n]f64) -> (f64, f64) =
+  let a = map(\\v -> v * v, x)
+  let s = sum(a)
+  let b = map(\\v -> v + s, a)
+  in (s, sum(b))
 ";
     let compiled = dl_compiler::driver::compile_source("apart.dl", source);
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let program = compiled.program.expect("a program");
     let array = |n: usize| Value::array((0..n).map(|k| Value::F64((k * k) as f64 / 3.0)).collect());
     for n in [0, 1, 2, 3, 4, 5, 8, 33] {
-        check_entry(&program, "diffs", &[array(n)]).unwrap_or_else(|e| panic!("diffs at {n}: {e}"));
+        for entry in ["diffs", "after_fused", "reads_ahead", "fused_sums"] {
+            check_entry(&program, entry, &[array(n)]).unwrap_or_else(|e| panic!("{entry} at {n}: {e}"));
+        }
     }
     let lir = lower(&program, "diffs").expect("lowers");
     assert!(

@@ -889,7 +889,11 @@ impl Lowering<'_> {
             body: inner,
             hint: LoopHint::default(),
         });
-        self.set_vector_hint();
+        // A loop from 1 is hinted once its caller has put element 0 before
+        // it (hinting may fuse it with the loop before).
+        if start == 0 {
+            self.set_vector_hint();
+        }
         let mut comps = vec![n];
         comps.extend(out);
         Ok(Val::new(Type::array(elem.clone()), comps))
@@ -924,6 +928,7 @@ impl Lowering<'_> {
         let nonempty = self.binary(BinOp::IGt, n, Operand::I64(0));
         self.if_(nonempty, code, Vec::new());
         self.emit(rest);
+        self.set_vector_hint();
         Ok(array)
     }
 
@@ -2274,7 +2279,7 @@ impl Lowering<'_> {
         if stores_into(body, buf_var) != 1 {
             return None;
         }
-        let Some(Inst::For { mut body, .. }) = self.code.pop() else {
+        let Some(Inst::For { mut body, hint, .. }) = self.code.pop() else {
             return None;
         };
         let acc = self.var("acc", Ty::F64);
@@ -2285,7 +2290,7 @@ impl Lowering<'_> {
             start: Operand::I64(0),
             end: n,
             body,
-            hint: LoopHint::default(),
+            hint,
         });
         self.set_reduction(acc, BinOp::FAdd);
         let empty = self.binary(BinOp::IEq, n, Operand::I64(0));
@@ -2475,10 +2480,17 @@ impl Lowering<'_> {
         self.hint_last_loop(vec![(acc, op)]);
     }
 
-    fn hint_last_loop(&mut self, reductions: Vec<(Var, BinOp)>) {
-        let Some(Inst::For { index, body, .. }) = self.code.last() else {
+    fn hint_last_loop(&mut self, new: Vec<(Var, BinOp)>) {
+        let Some(Inst::For { index, body, hint, .. }) = self.code.last() else {
             return;
         };
+        // A loop fused before keeps its reductions beside the new ones.
+        let mut reductions = if hint.vector {
+            hint.reductions.clone()
+        } else {
+            Vec::new()
+        };
+        reductions.extend(new);
         if !fits_vector(body, *index, &reductions) || !self.shifted_loads_unwritten(body) {
             return;
         }
@@ -2751,7 +2763,7 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
                     }
                     Expr::Atom(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => {}
                 }
-                if *var == index || local.contains(var) || reads(&body[..k], *var) {
+                if *var == index || local.contains(var) || reads(&body[..=k], *var) {
                     return false;
                 }
                 local.push(*var);
