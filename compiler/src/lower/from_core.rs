@@ -2596,11 +2596,16 @@ impl Lowering<'_> {
         if producer_sets[1..].iter().any(|v| reads(consumer, *v)) {
             return;
         }
+        let written = self.roots(buf);
         for inst in &self.code[k + 1..last] {
             let mut sets = Vec::new();
             each_assignment(std::slice::from_ref(inst), &mut |v| sets.push(v));
             let reads_producer = producer_sets.iter().any(|v| reads(std::slice::from_ref(inst), *v));
-            if reads_producer || sets.iter().any(|v| reads(producer, *v)) {
+            let reads_written = sets
+                .iter()
+                .any(|v| self.ty(Operand::Var(*v)) == Ty::Ptr && !self.roots(*v).is_disjoint(&written))
+                || loaded_from(inst).iter().any(|b| !self.roots(*b).is_disjoint(&written));
+            if reads_producer || reads_written || sets.iter().any(|v| reads(producer, *v)) {
                 return;
             }
         }
@@ -2873,6 +2878,20 @@ fn movable(inst: &Inst) -> bool {
             .chain(els)
             .all(|i| matches!(i, Inst::Set(..) | Inst::Fail { .. })),
         _ => false,
+    }
+}
+
+/// The buffers an instruction (and the blocks in it) loads from.
+fn loaded_from(inst: &Inst) -> Vec<Var> {
+    match inst {
+        Inst::Set(
+            _,
+            Expr::Load {
+                base: Operand::Var(b), ..
+            },
+        ) => vec![*b],
+        Inst::If { then, els, .. } => then.iter().chain(els).flat_map(loaded_from).collect(),
+        _ => Vec::new(),
     }
 }
 
