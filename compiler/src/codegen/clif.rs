@@ -940,9 +940,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// The vector part of a loop: iterations from `start` in steps of two
     /// lanes times the unrolling, while they fit before `end`; returns
     /// where the scalar remainder starts. Reductions keep one `f64x2`
-    /// accumulator per unrolled copy, combined into the scalar one after.
+    /// accumulator per unrolled copy (four, or one for a body that calls
+    /// an elementary function), combined into the scalar one after.
     fn vector_loop(&mut self, plan: &VectorPlan, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<Value> {
-        let copies: i64 = if hint.reductions.is_empty() { 1 } else { 4 };
+        // Several accumulators hide the latency of a cheap body's
+        // reduction; a body that computes `exp` or `pow` hides it itself,
+        // and copies of it would only lengthen the compile.
+        let heavy = body.iter().any(|inst| matches!(inst, Inst::Call { .. }));
+        let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
         let step = 2 * copies;
         let i = self.b.declare_var(types::I64);
         let mut accumulators: Vec<Vec<Variable>> = Vec::new();
@@ -1226,8 +1231,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     /// [`Emitter::pow`] on two lanes: repeated squaring in both lanes at
-    /// once when both exponents are small non-negative integers, else
-    /// `pow` lane by lane.
+    /// once when both exponents are small non-negative integers, else the
+    /// runtime's `pow` lane by lane.
     fn pow_lanes(&mut self, x: Value, y: Value) -> R<Value> {
         let exponents = [self.b.ins().extractlane(y, 0), self.b.ins().extractlane(y, 1)];
         let inside = exponents.map(|yi| elementary::pow_in_range(&mut self.b, yi));
@@ -1250,10 +1255,13 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 )
             },
             |e| {
+                // Rare: the runtime's `pow` lane by lane keeps the code small.
                 let mut r = x;
                 for lane in 0..2u8 {
                     let xi = e.b.ins().extractlane(x, lane);
-                    let ri = e.pow(xi, exponents[usize::from(lane)])?;
+                    let ri = e
+                        .call("dl_pow", &[xi, exponents[usize::from(lane)]])?
+                        .expect("a result");
                     r = e.b.ins().insertlane(r, ri, lane);
                 }
                 Ok(r)
