@@ -17,7 +17,7 @@
 use super::abi;
 use super::elementary;
 use crate::lower::abi::AbiTy;
-use crate::lower::lir::{each_assignment, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
+use crate::lower::lir::{each_assignment, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, MemFlagsData, Signature, StackSlotData,
@@ -1636,13 +1636,7 @@ fn vector_plan(
                 if ty(*var) == Ty::I64 {
                     // Only a shifted index, set once, used by loads alone
                     // (its other uses fail `lane_operand`, which takes f64s).
-                    let shift = match expr {
-                        Expr::Binary(BinOp::IAdd, Operand::Var(i), Operand::I64(c)) if *i == index => *c,
-                        Expr::Binary(BinOp::ISub, Operand::Var(i), Operand::I64(c)) if *i == index => {
-                            c.checked_neg()?
-                        }
-                        _ => return None,
-                    };
+                    let shift = index_shift(expr, index)?;
                     let bytes = shift.checked_mul(Ty::F64.size()).and_then(|b| i32::try_from(b).ok())?;
                     if shifts.insert(*var, bytes).is_some() {
                         return None;

@@ -22,7 +22,9 @@
 //! count.
 
 use super::failure::{self, EMPTY_ARGMAX, EMPTY_ARGMIN, EMPTY_MAXIMUM, EMPTY_MINIMUM};
-use super::lir::{components, each_assignment, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo};
+use super::lir::{
+    components, each_assignment, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo,
+};
 use super::marshal::{element_layout, layout, Slot};
 use super::verify::{binop_types, unop_types};
 use crate::core::ir::{self, Atom, Block, LoopKind, Program, Rhs, Stmt, Type, VarId};
@@ -2491,7 +2493,7 @@ impl Lowering<'_> {
             Vec::new()
         };
         reductions.extend(new);
-        if !fits_vector(body, *index, &reductions) || !self.shifted_loads_unwritten(body) {
+        if !fits_vector(body, *index, &reductions) || !self.shifted_loads_unwritten(body, *index) {
             return;
         }
         if let Some(Inst::For { hint, .. }) = self.code.last_mut() {
@@ -2621,7 +2623,7 @@ impl Lowering<'_> {
             fused.push(inst);
         }
         let reductions = producer_hint.reductions.clone();
-        if !fits_vector(&fused, *index, &reductions) || !self.shifted_loads_unwritten(&fused) {
+        if !fits_vector(&fused, *index, &reductions) || !self.shifted_loads_unwritten(&fused, *index) {
             return;
         }
         let fused = Inst::For {
@@ -2642,11 +2644,11 @@ impl Lowering<'_> {
     /// True when no buffer that a loop body loads from at a shifted index
     /// (`x[i - 1]`) may share memory with one it stores into: in lanes,
     /// the load of one iteration comes before the store of the one before.
-    fn shifted_loads_unwritten(&self, body: &[Inst]) -> bool {
+    fn shifted_loads_unwritten(&self, body: &[Inst], index: Var) -> bool {
         let shifted: HashSet<Var> = body
             .iter()
             .filter_map(|inst| match inst {
-                Inst::Set(t, Expr::Binary(BinOp::IAdd | BinOp::ISub, _, Operand::I64(_))) => Some(*t),
+                Inst::Set(t, expr) if index_shift(expr, index).is_some() => Some(*t),
                 _ => None,
             })
             .collect();
@@ -2758,7 +2760,7 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
                             return false;
                         }
                     }
-                    Expr::Binary(BinOp::IAdd | BinOp::ISub, i, Operand::I64(_)) if at_index(i) => {
+                    _ if index_shift(expr, index).is_some() => {
                         if local.contains(var) || reads(&body[..k], *var) || reads_other_than_loads(body, *var) {
                             return false;
                         }

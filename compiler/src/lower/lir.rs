@@ -264,6 +264,16 @@ pub enum UnOp {
 
 /// The component types of a core value of type `ty` (see the module
 /// documentation).
+/// The constant `c` when `expr` is `index + c` (or `index - c`, giving
+/// `-c`): a shifted loop index, which vector loops may load at.
+pub fn index_shift(expr: &Expr, index: Var) -> Option<i64> {
+    match expr {
+        Expr::Binary(BinOp::IAdd, Operand::Var(i), Operand::I64(c)) if *i == index => Some(*c),
+        Expr::Binary(BinOp::ISub, Operand::Var(i), Operand::I64(c)) if *i == index => c.checked_neg(),
+        _ => None,
+    }
+}
+
 /// Calls `f` on each variable `code` sets (nested blocks included), once
 /// per instruction that sets it: `Set`, `ArenaMark`, a `Call`'s result and
 /// a `For`'s index.
