@@ -140,6 +140,11 @@ fn onehot() {
 }
 
 #[test]
+fn updates() {
+    check_file("updates");
+}
+
+#[test]
 fn gradient() {
     check_file("gradient");
 }
@@ -183,7 +188,8 @@ fn every_file_is_checked() {
             "gradient",
             "lets",
             "onehot",
-            "tuples"
+            "tuples",
+            "updates"
         ]
     );
 }

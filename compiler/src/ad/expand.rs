@@ -147,7 +147,8 @@ impl Expander {
         if self.program.func(&name).is_none() {
             self.expand_func(g)?;
             let g = self.func(g)?;
-            let mut flat = crate::timings::time("ad: flatten", || crate::opt::inline_calls(&self.program, g));
+            let flat = crate::timings::time("ad: flatten", || crate::opt::inline_calls(&self.program, g));
+            let mut flat = crate::opt::before_derivatives(&self.program, &flat);
             flat.name = name.clone();
             self.program.funcs.push(flat);
             self.done.insert(name.clone());

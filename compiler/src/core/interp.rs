@@ -238,6 +238,7 @@ impl<'p> Interpreter<'p> {
                     out.push(self.block(body, frame)?);
                 }
                 self.count(|c| c.map(&arrays, &out));
+                regular(&out)?;
                 Ok(Value::array(out))
             }
             Rhs::Build { n, index, body } => {
@@ -251,6 +252,7 @@ impl<'p> Interpreter<'p> {
                     out.push(self.block(body, frame)?);
                 }
                 self.count(|c| c.build(&out));
+                regular(&out)?;
                 Ok(Value::array(out))
             }
             Rhs::Reduce(c) => {
@@ -357,5 +359,17 @@ impl Frame {
             Value::Array(a) => Ok(a),
             v => Err(internal(format!("expected an array, got {}", v.kind()))),
         }
+    }
+}
+
+/// Checks that the elements of an array have the same sizes, as compiled
+/// code does: arrays of arrays are regular.
+fn regular(elems: &[Value]) -> Result<(), RunError> {
+    match elems.split_first() {
+        Some((first, rest)) if matches!(first, Value::Array(_) | Value::Tuple(_)) => rest
+            .iter()
+            .try_for_each(|e| crate::prim::same_sizes(first, e))
+            .map_err(|e| RunError::new(e.0)),
+        _ => Ok(()),
     }
 }

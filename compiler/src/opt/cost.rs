@@ -67,8 +67,10 @@ impl Cost {
         let (read, write, alloc) = match p {
             Prim::Index => (top(result), 0, 0),
             Prim::Length | Prim::StopGradient | Prim::SizeEq | Prim::CheckIndex | Prim::CheckSlice => (0, 0, 0),
+            // The element is placed as a `build` places one: its nested
+            // arrays count as views.
             Prim::IndexSet => {
-                let v = args.get(2).map(deep).unwrap_or(0);
+                let v = args.get(2).map(top).unwrap_or(0);
                 (v, v, 0)
             }
             Prim::IndexAdd | Prim::SliceAdd => {

@@ -20,6 +20,7 @@ mod cse;
 mod dead_state;
 pub(crate) mod fuse;
 mod inline;
+mod lengths;
 pub mod rules;
 pub(crate) mod walk;
 
@@ -143,6 +144,31 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
     Ok(f)
 }
 
+/// The rules run on a function before it is differentiated: they turn a
+/// `build` that replaces a few rows of an array into updates of those
+/// rows, whose derivatives move a row instead of transposing a branch per
+/// element.
+const BEFORE_DERIVATIVES: &[&str] = &["length_of", "build_identity", "build_update"];
+
+/// Prepares a function for differentiation: [`BEFORE_DERIVATIVES`] to a
+/// fixpoint, without the rest of the optimiser, whose rewrites are for the
+/// derivative that comes out.
+pub fn before_derivatives(program: &Program, func: &Func) -> Func {
+    let rules: Vec<&rules::Rule> = rules::CATALOGUE
+        .iter()
+        .filter(|r| BEFORE_DERIVATIVES.contains(&r.name))
+        .collect();
+    let mut f = func.clone();
+    let mut consumed = HashSet::new();
+    for _ in 0..Options::default().max_iterations {
+        let changed = pass(program, &mut f, Phase::Symbolic, &rules, true, &mut consumed);
+        if !(dce(&mut f, &consumed) || changed) {
+            break;
+        }
+    }
+    f
+}
+
 fn check(program: &Program, f: &Func, rule: &str, options: &Options) -> Result<(), String> {
     if !options.verify_each_rule {
         return Ok(());
@@ -178,6 +204,7 @@ fn pass(
         index_bounds: FxHashMap::default(),
         innermost: None,
         loop_index: None,
+        state_lengths: FxHashMap::default(),
         depth: 0,
         next: f.next_var(),
         subst: FxHashMap::default(),
@@ -222,6 +249,10 @@ pub struct Env<'p> {
     innermost: Option<VarId>,
     /// The same, also inside an `if` in that body.
     loop_index: Option<VarId>,
+    /// Loop states (a field of a tuple state, or the whole state) that keep
+    /// the length of their initial value in every iteration, with that
+    /// initial value.
+    state_lengths: FxHashMap<(VarId, Option<usize>), Atom>,
     depth: usize,
     next: u32,
     /// Copies propagated so far: each variable stands for the atom.
@@ -448,6 +479,26 @@ impl Env<'_> {
         Block { stmts: out, result }
     }
 
+    /// An array in scope known to have the length of `a`, when `a` is (a
+    /// field of) a loop's state whose length never changes: its initial
+    /// value.
+    pub fn same_length(&self, a: &Atom) -> Option<Atom> {
+        let Atom::Var(v) = a else { return None };
+        match self.def(a) {
+            Some(Rhs::Proj(Atom::Var(state), k)) => self.state_lengths.get(&(*state, Some(*k))).copied(),
+            _ => self.state_lengths.get(&(*v, None)).copied(),
+        }
+    }
+
+    /// True when `n` is known to be the length of the array `a`.
+    pub fn is_length_of(&self, n: &Atom, a: &Atom) -> bool {
+        match (self.prim_def(n), self.def(a)) {
+            (Some((Prim::Length, [b])), _) if b == a || self.same_length(a) == Some(*b) => true,
+            (_, Some(Rhs::Build { n: m, .. })) => m == n,
+            _ => false,
+        }
+    }
+
     /// True when `i` is known to lie in `0..n`: it is the index of an
     /// enclosing `build` or `for` loop over `n`.
     pub fn index_in_range(&self, i: &Atom, n: &Atom) -> bool {
@@ -469,6 +520,11 @@ impl Env<'_> {
         };
         if let Some((i, n)) = bounded {
             self.index_bounds.insert(i, n);
+        }
+        if let Rhs::Loop(l) = &*rhs {
+            for (field, init) in lengths::invariant(l, self) {
+                self.state_lengths.insert((l.state.var, field), init);
+            }
         }
         let outer = self.innermost;
         self.innermost = bounded.map(|(i, _)| i);

@@ -656,7 +656,7 @@ fn irregular<T>(expected: usize, actual: usize) -> Result<T, PrimError> {
 
 /// Checks that `actual` has the sizes of `expected`, both regular, outer
 /// sizes first: an element replaced by it leaves its array regular.
-fn same_sizes(expected: &Value, actual: &Value) -> Result<(), PrimError> {
+pub(crate) fn same_sizes(expected: &Value, actual: &Value) -> Result<(), PrimError> {
     match (expected, actual) {
         (Value::Array(a), Value::Array(b)) if a.len() != b.len() => irregular(a.len(), b.len()),
         (Value::Array(a), Value::Array(b)) => match (a.first(), b.first()) {

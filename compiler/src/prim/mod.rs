@@ -17,6 +17,7 @@ pub mod jvp;
 mod types;
 pub mod vjp;
 
+pub(crate) use eval::same_sizes;
 pub use eval::{PrimError, APPROX_EQ_TOLERANCE};
 
 macro_rules! prims {

@@ -8,9 +8,10 @@
 //! is repeated; a body with no statement is free to copy.
 
 use super::{atom, let_, splice, Env, Rewrite};
-use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type};
+use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::opt::cost::transcendental;
 use crate::opt::fuse::is_add_tangent_reduce;
+use crate::opt::walk::block_uses;
 use crate::prim::Prim;
 use std::collections::HashMap;
 
@@ -26,10 +27,14 @@ fn length(a: Atom) -> Option<Rewrite> {
 }
 
 // length(map(f, a, ..)) == length(a);  length(build(n, f)) == n;  length(iota(n)) == n; ..
+// length(s) == length(init)   (s a loop state that keeps its initial length, see `opt/lengths.rs`)
 pub fn length_of(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let Rhs::Prim(Prim::Length, args) = &s.rhs else {
         return None;
     };
+    if let Some(init) = env.same_length(&args[0]) {
+        return length(init);
+    }
     match env.def(&args[0])? {
         Rhs::Map { arrays, .. } => length(arrays[0]),
         Rhs::Build { n, .. } => atom(*n),
@@ -131,6 +136,117 @@ pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     splice(stmts, body.result)
 }
 
+// build(n, \i -> a[i]) == a   (n the length of a)
+pub fn build_identity(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Build { n, index, body } = &s.rhs else {
+        return None;
+    };
+    let [read] = body.stmts.as_slice() else {
+        return None;
+    };
+    match &read.rhs {
+        Rhs::Prim(Prim::Index, args)
+            if args[1] == Atom::Var(index.var)
+                && body.result == Atom::Var(read.binder.var)
+                && env.is_length_of(n, &args[0]) =>
+        {
+            atom(args[0])
+        }
+        _ => None,
+    }
+}
+
+// build(n, \i -> if i == e then x else r) == index_set(build(n, \i -> r), e, x)   when 0 <= e < n,
+//                                          == build(n, \i -> r)                      otherwise
+//   (e and x independent of i; r total, for it is now computed at e too, and overwritten)
+pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Build { n, index, body } = &s.rhs else {
+        return None;
+    };
+    let [test, branch] = body.stmts.as_slice() else {
+        return None;
+    };
+    let i = Atom::Var(index.var);
+    let e = match &test.rhs {
+        Rhs::Prim(Prim::Eq, args) if args[0] == i && args[1] != i => args[1],
+        Rhs::Prim(Prim::Eq, args) if args[1] == i && args[0] != i => args[0],
+        _ => return None,
+    };
+    let Rhs::If(cond, then, rest) = &branch.rhs else {
+        return None;
+    };
+    let c = test.binder.var;
+    if *cond != Atom::Var(c)
+        || body.result != Atom::Var(branch.binder.var)
+        || block_uses(then, index.var)
+        || block_uses(then, c)
+        || block_uses(rest, c)
+        || !total_at(rest, index.var, n, env)
+    {
+        return None;
+    }
+    let (n, ty) = (*n, s.binder.ty.clone());
+    let others = env.fresh("b", ty.clone());
+    let build = Rhs::Build {
+        n,
+        index: index.clone(),
+        body: rest.clone(),
+    };
+    let updated = env.fresh("u", ty.clone());
+    let set = Rhs::Prim(Prim::IndexSet, vec![others.atom(), e, then.result]);
+    let mut stmts = vec![let_(others.clone(), build, s)];
+    if env.index_in_range(&e, &n) {
+        stmts.extend(then.stmts.iter().cloned());
+        stmts.push(let_(updated.clone(), set, s));
+        return splice(stmts, updated.atom());
+    }
+    let mut set_stmts = then.stmts.clone();
+    set_stmts.push(let_(updated.clone(), set, s));
+    let (low, high, inside) = (
+        env.fresh("lo", Type::Bool),
+        env.fresh("hi", Type::Bool),
+        env.fresh("inb", Type::Bool),
+    );
+    let out = env.fresh("r", ty);
+    let result = out.atom();
+    stmts.extend([
+        let_(low.clone(), Rhs::Prim(Prim::Le, vec![Atom::I64(0), e]), s),
+        let_(high.clone(), Rhs::Prim(Prim::Lt, vec![e, n]), s),
+        let_(inside.clone(), Rhs::Prim(Prim::And, vec![low.atom(), high.atom()]), s),
+        let_(
+            out,
+            Rhs::If(
+                inside.atom(),
+                Block {
+                    stmts: set_stmts,
+                    result: updated.atom(),
+                },
+                Block::atom(others.atom()),
+            ),
+            s,
+        ),
+    ]);
+    splice(stmts, result)
+}
+
+/// True when `block`, in a `build` over `n` with index `i`, cannot fail
+/// for any `i` in `0..n`: arithmetic, comparisons, tuples, branches, and
+/// reads at `i` of arrays of length `n`.
+fn total_at(block: &Block, i: VarId, n: &Atom, env: &Env) -> bool {
+    block.stmts.iter().all(|st| match &st.rhs {
+        Rhs::Atom(_) | Rhs::Tuple(_) | Rhs::Proj(..) => true,
+        Rhs::Prim(Prim::Index, args) => args[1] == Atom::Var(i) && env.is_length_of(n, &args[0]),
+        Rhs::Prim(p, _) => {
+            matches!(
+                p,
+                Prim::Eq | Prim::Ne | Prim::Lt | Prim::Le | Prim::Gt | Prim::Ge | Prim::And | Prim::Or | Prim::Not
+            ) || (st.binder.ty == Type::F64 && float_total(*p))
+        }
+        Rhs::If(_, a, b) => total_at(a, i, n, env) && total_at(b, i, n, env),
+        _ => false,
+    })
+}
+
 /// True when a block is float arithmetic and elementary functions alone,
 /// which give a value (perhaps NaN or infinite) and never fail.
 fn cannot_fail(body: &Block) -> bool {
@@ -138,27 +254,33 @@ fn cannot_fail(body: &Block) -> bool {
         st.binder.ty == Type::F64
             && match &st.rhs {
                 Rhs::Atom(_) => true,
-                Rhs::Prim(p, _) => matches!(
-                    p,
-                    Prim::Add
-                        | Prim::Sub
-                        | Prim::Mul
-                        | Prim::Div
-                        | Prim::Neg
-                        | Prim::Abs
-                        | Prim::Min
-                        | Prim::Max
-                        | Prim::Sqrt
-                        | Prim::Exp
-                        | Prim::Log
-                        | Prim::Sin
-                        | Prim::Cos
-                        | Prim::Tanh
-                        | Prim::Sigmoid
-                ),
+                Rhs::Prim(p, _) => float_total(*p),
                 _ => false,
             }
     })
+}
+
+/// True when `p` on floats gives a value (perhaps NaN or infinite) and
+/// never fails.
+fn float_total(p: Prim) -> bool {
+    matches!(
+        p,
+        Prim::Add
+            | Prim::Sub
+            | Prim::Mul
+            | Prim::Div
+            | Prim::Neg
+            | Prim::Abs
+            | Prim::Min
+            | Prim::Max
+            | Prim::Sqrt
+            | Prim::Exp
+            | Prim::Log
+            | Prim::Sin
+            | Prim::Cos
+            | Prim::Tanh
+            | Prim::Sigmoid
+    )
 }
 
 // index(iota(n), j) == check_index(j, n)

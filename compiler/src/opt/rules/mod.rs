@@ -88,6 +88,8 @@ catalogue! {
     // arrays
     arrays::length_of,
     arrays::index_build,
+    arrays::build_identity,
+    arrays::build_update,
     arrays::index_map,
     arrays::index_iota,
     arrays::index_replicate,
