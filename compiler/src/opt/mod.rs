@@ -22,6 +22,7 @@ pub(crate) mod fuse;
 mod inline;
 mod lengths;
 pub mod rules;
+mod share;
 pub(crate) mod walk;
 
 pub use inline::inline_calls;
@@ -130,6 +131,11 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "fuse_reductions", options)?;
+            }
+            if phase == Phase::Final && timings::time("opt: share", || share::share_indexed_values(&mut f)) {
+                changed = true;
+                dce(&mut f, &consumed);
+                check(program, &f, "share_indexed_values", options)?;
             }
             if timings::time("opt: dead state", || dead_state::drop_dead_components(&mut f)) {
                 changed = true;
