@@ -457,3 +457,46 @@ fn nested_parallel_loops_get_kernels_only_when_few() {
     // steps make eleven loops.
     assert_eq!(kernels(10), 1, "ten sums and maps in a loop: the function alone");
 }
+
+/// A loop takes an array allocated just before it as its state without a
+/// copy, unless something else reads that array: the body, the code after
+/// the loop, or another part of the state. Each case gives the
+/// interpreter's values; the first one takes its state uncopied.
+#[test]
+fn loops_take_fresh_states_only_when_nothing_else_reads_them() {
+    let source = "
+def adopted(a: [n]f64) -> [n]f64 =
+  let b = map(\\x -> x * 2.0, a)
+  in loop y = b for i < 3 do y * 2.0 + 1.0
+def read_in_body(a: [n]f64) -> [n]f64 =
+  let b = map(\\x -> x * 2.0, a)
+  in loop y = b for i < 3 do y + b
+def read_after(a: [n]f64) -> [n]f64 =
+  let b = map(\\x -> x * 2.0, a)
+  let y = loop y = b for i < 3 do y + 1.0
+  in y + b
+def twice(a: [n]f64) -> [n]f64 =
+  let b = map(\\x -> x * 2.0, a)
+  let (p, q) = loop (p, q) = (b, b) for i < 3 do (p + 1.0, q * 2.0)
+  in p + q
+";
+    let compiled = dl_compiler::driver::compile_source("states.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    for n in [1, 3, 40_000] {
+        let a = Value::array((0..n).map(|k| Value::F64(k as f64 * 0.5 - 1.0)).collect());
+        for entry in ["adopted", "read_in_body", "read_after", "twice"] {
+            check_entry(&program, entry, std::slice::from_ref(&a)).unwrap_or_else(|e| panic!("{entry} at {n}: {e}"));
+        }
+    }
+    let copies = |entry: &str| {
+        let lir = lower(&program, entry).expect("lowers");
+        lir.body.iter().filter(|inst| matches!(inst, Inst::Copy { .. })).count()
+    };
+    // Both copy their result out; `read_in_body` also copies its state.
+    assert_eq!(
+        copies("adopted") + 1,
+        copies("read_in_body"),
+        "the states are copied otherwise"
+    );
+}

@@ -77,6 +77,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         in_bounds: HashMap::new(),
         equal_sizes: Vec::new(),
         reassigned: HashSet::new(),
+        nonempty_sizes: Vec::new(),
         transposed: HashMap::new(),
     };
     let mut env = Env::new();
@@ -207,6 +208,10 @@ struct Lowering<'p> {
     /// size check speaks for them once they are set again, so none is
     /// used for them at all.
     reassigned: HashSet<Var>,
+    /// `(n, s, len)`: `s` is `len` unless `n` is 0 (the element sizes of an
+    /// array of `n` elements, 0 when it is empty). In a loop below `n`,
+    /// `s` is `len`.
+    nonempty_sizes: Vec<(Operand, Var, Operand)>,
     /// `out -> a` for the buffer `out` of `transpose(a)` (an alias of
     /// `a`'s buffer, so that no update in place writes `a` while `out`
     /// lives): a matrix product reads `a` with a transposed flag instead,
@@ -429,7 +434,10 @@ impl Lowering<'_> {
         if let Operand::I64(k @ 0..) = start {
             self.index_below(index, k, end);
         }
-        let (body, value) = self.nested(|l| body(l, Operand::Var(index)));
+        let (body, value) = self.nested(|l| {
+            l.nonempty_facts(end);
+            body(l, Operand::Var(index))
+        });
         debug_assert!(!sets(&body, end), "a loop's end changes inside it");
         self.emit(Inst::For {
             index,
@@ -439,6 +447,26 @@ impl Lowering<'_> {
             hint: LoopHint::default(),
         });
         value
+    }
+
+    /// In the body of a loop below `end` (so `end > 0`), the element sizes
+    /// of arrays of `end` elements are those of their elements: adds them
+    /// to the equal sizes, unless `end` or a size may have been set again.
+    fn nonempty_facts(&mut self, end: Operand) {
+        let settled = |l: &Self, o: &Operand| match o {
+            Operand::Var(v) => !l.reassigned.contains(v) && !l.state_vars.contains(v),
+            _ => true,
+        };
+        if !settled(self, &end) {
+            return;
+        }
+        let facts: Vec<(Operand, Operand)> = self
+            .nonempty_sizes
+            .iter()
+            .filter(|(n, s, len)| *n == end && settled(self, &Operand::Var(*s)) && settled(self, len))
+            .map(|(_, s, len)| (Operand::Var(*s), *len))
+            .collect();
+        self.equal_sizes.extend(facts);
     }
 
     /// Records that the loop index `index` runs from `start >= 0` below
@@ -655,6 +683,9 @@ impl Lowering<'_> {
         for (j, slot) in element_layout(elem).iter().enumerate() {
             if *slot == Slot::Len {
                 out[j] = self.select(empty, Operand::I64(0), parts[j]);
+                if let Operand::Var(s) = out[j] {
+                    self.nonempty_sizes.push((n, s, parts[j]));
+                }
             }
         }
         out
@@ -1176,7 +1207,7 @@ impl Lowering<'_> {
             Rhs::Reduce(c) => {
                 let ne = self.atom(env, &c.ne)?;
                 let array = self.atom(env, &c.array)?;
-                let acc = self.loop_state("acc", &ne);
+                let acc = self.loop_state("acc", &ne, &HashSet::new());
                 let result = self.fixing_lengths(&acc, &ne, env, |l, env, value| {
                     let next = l.for_(Operand::I64(0), array.len(), |l, i| {
                         let x = l.element(&array, i)?;
@@ -1252,18 +1283,72 @@ impl Lowering<'_> {
 
     // ---- Loops ----
 
+    /// The components of `init` (the initial state of loop `l`) that are
+    /// buffers this block allocated, that nothing read after the loop or
+    /// inside it (but through the state) and no other component points
+    /// into: the loop may take them as its state's buffers, uncopied.
+    /// Reverse mode's record of a loop's states is such a buffer.
+    fn adoptable_buffers(&self, env: &Env, init: &Val, l: &ir::Loop) -> HashSet<usize> {
+        let mut read = HashSet::new();
+        let mut note = |a: &Atom| {
+            if let Atom::Var(v) = a {
+                read.insert(*v);
+            }
+        };
+        crate::opt::walk::block_atoms_deep(&l.body, &mut note);
+        if let LoopKind::While { cond } = &l.kind {
+            crate::opt::walk::block_atoms_deep(cond, &mut note);
+        }
+        let slots = layout(&init.ty);
+        let buffer_roots: Vec<(usize, HashSet<Var>)> = slots
+            .iter()
+            .zip(&init.comps)
+            .enumerate()
+            .filter_map(|(j, (slot, c))| match (slot, c) {
+                (Slot::Buffer { .. }, Operand::Var(v)) => Some((j, self.roots(*v))),
+                _ => None,
+            })
+            .collect();
+        let touches = |v: &Val, roots: &HashSet<Var>| {
+            v.comps
+                .iter()
+                .any(|c| matches!(c, Operand::Var(w) if !self.roots(*w).is_disjoint(roots)))
+        };
+        buffer_roots
+            .iter()
+            .filter(|(j, roots)| {
+                let Operand::Var(v) = init.comps[*j] else { return false };
+                self.fresh.contains(&v)
+                    && !buffer_roots
+                        .iter()
+                        .any(|(k, other)| k != j && !other.is_disjoint(roots))
+                    && !self
+                        .live_after
+                        .iter()
+                        .chain(self.live_outer.iter())
+                        .chain(read.iter())
+                        .filter_map(|x| env.get(x))
+                        .any(|val| touches(val, roots))
+            })
+            .map(|(j, _)| *j)
+            .collect()
+    }
+
     /// Variables holding a loop's state, set to `init`; the state's
-    /// buffers are copies the loop owns (see [`Lowering::advance`]).
-    fn loop_state(&mut self, name: &str, init: &Val) -> State {
+    /// buffers are copies the loop owns (see [`Lowering::advance`]), or the
+    /// `adopted` components of `init` themselves.
+    fn loop_state(&mut self, name: &str, init: &Val, adopted: &HashSet<usize>) -> State {
         let vars = self.vars_for(name, &init.ty);
         let counts = self.buffer_counts(init);
         let mut comps = init.comps.clone();
         let mut buffers = Vec::new();
         for (j, c) in counts.into_iter().enumerate() {
             let Some((elem, n)) = c else { continue };
-            let copy = self.alloc(elem, n);
-            self.copy(elem, copy, init.comps[j], n);
-            comps[j] = copy;
+            if !adopted.contains(&j) {
+                let copy = self.alloc(elem, n);
+                self.copy(elem, copy, init.comps[j], n);
+                comps[j] = copy;
+            }
             let cap = self.var("cap", Ty::I64);
             self.emit(Inst::Set(cap, Expr::Atom(n)));
             let spare = self.var("spare", Ty::Ptr);
@@ -1452,7 +1537,8 @@ impl Lowering<'_> {
 
     fn lower_loop(&mut self, env: &mut Env, l: &ir::Loop) -> R<Val> {
         let init = self.atom(env, &l.init)?;
-        let state = self.loop_state(&l.state.name, &init);
+        let adopted = self.adoptable_buffers(env, &init, l);
+        let state = self.loop_state(&l.state.name, &init, &adopted);
         match &l.kind {
             LoopKind::For { n, index } => {
                 let n = self.atom(env, n)?.op();
