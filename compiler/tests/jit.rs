@@ -500,3 +500,37 @@ def twice(a: [n]f64) -> [n]f64 =
         "the states are copied otherwise"
     );
 }
+
+/// Reverse mode scatters the cotangent of `y[i - 1]` into element `i - 1`
+/// of an accumulator: a loop that stores at the index less one, in vector
+/// lanes. At every length the values are the interpreter's.
+#[test]
+fn scatters_at_a_shifted_index_agree_with_the_interpreter() {
+    let source = "
+def chain(x: [n]f64, y: [n]f64) -> f64 = sum(build(n, \\i -> if i == 0 then x[0] else x[i] * y[i - 1]))
+def chain_grad(x: [n]f64, y: [n]f64) -> ([n]f64, [n]f64) = grad(chain)(x, y)
+";
+    let compiled = dl_compiler::driver::compile_source("scatter.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("derivatives expand");
+    for n in [1, 2, 3, 5, 8, 1001] {
+        let x = Value::array((0..n).map(|k| Value::F64(k as f64 * 0.25 - 1.0)).collect());
+        let y = Value::array((0..n).map(|k| Value::F64(2.0 - k as f64 * 0.5)).collect());
+        check_entry(&program, "chain_grad", &[x, y]).unwrap_or_else(|e| panic!("chain_grad at {n}: {e}"));
+    }
+    let lir = lower(&program, "chain_grad").expect("lowers");
+    fn shifted_store(code: &[Inst]) -> bool {
+        code.iter().any(|inst| match inst {
+            Inst::For { hint, body, index, .. } => {
+                (hint.vector
+                    && body
+                        .iter()
+                        .any(|i| matches!(i, Inst::Store { index: Operand::Var(t), .. } if t != index)))
+                    || shifted_store(body)
+            }
+            Inst::If { then, els, .. } => shifted_store(then) || shifted_store(els),
+            _ => false,
+        })
+    }
+    assert!(shifted_store(&lir.body), "no vector loop stores at a shifted index");
+}

@@ -1061,11 +1061,15 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     };
                     lanes.insert(*var, v);
                 }
-                Inst::Store { base, value, .. } => {
+                Inst::Store { base, index, value, .. } => {
                     let value = self.lanes(&lanes, *value);
                     let base = self.operand(*base);
                     let at = self.address(Ty::F64, base, lane_index);
-                    self.b.ins().store(vector_flags, value, at, 0);
+                    let shift = match index {
+                        Operand::Var(t) => plan.shifts.get(t).copied().unwrap_or(0),
+                        _ => 0,
+                    };
+                    self.b.ins().store(vector_flags, value, at, shift);
                 }
                 _ => unreachable!("checked by vector_plan"),
             }
@@ -1702,7 +1706,12 @@ fn vector_plan(
                 defined.insert(*var);
             }
             Inst::Store { ty, base, index, value } => {
-                if *ty != Ty::F64 || !invariant_buffer(base) || !at_index(index) || !lane_operand(value, &defined) {
+                let shifted = matches!(index, Operand::Var(t) if shifts.contains_key(t));
+                if *ty != Ty::F64
+                    || !invariant_buffer(base)
+                    || !(at_index(index) || shifted)
+                    || !lane_operand(value, &defined)
+                {
                     return None;
                 }
             }

@@ -23,7 +23,8 @@
 
 use super::failure::{self, EMPTY_ARGMAX, EMPTY_ARGMIN, EMPTY_MAXIMUM, EMPTY_MINIMUM};
 use super::lir::{
-    components, each_assignment, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo,
+    components, each_assignment, index_shift, retain_deep, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var,
+    VarInfo,
 };
 use super::marshal::{element_layout, layout, Slot};
 use super::verify::{binop_types, unop_types};
@@ -1453,7 +1454,17 @@ impl Lowering<'_> {
             pinned
                 .retain(|&j| nexts.iter().all(|next| next.comps[j] == value.comps[j]) && !sets(&code, value.comps[j]));
             if pinned.len() == before {
+                // The pinned lengths are their initial values throughout:
+                // the iterations' assignments of them are dead, and would
+                // keep the loop from being a vector loop.
+                let dead: HashSet<Var> = pinned.iter().map(|&j| state.vars[j]).collect();
+                let mut code = code;
+                retain_deep(&mut code, &|inst| !matches!(inst, Inst::Set(v, _) if dead.contains(v)));
                 self.code.extend(code);
+                // A loop whose state is only updated in place, element by
+                // element (reverse mode's scatter into a cotangent), may
+                // now be a vector loop.
+                self.set_vector_hint();
                 return Ok(value);
             }
             env.clone_from(&saved);
@@ -2532,15 +2543,18 @@ impl Lowering<'_> {
             let Slot::Buffer { elem: ty, dims } = slot else {
                 continue;
             };
+            if single && dims.is_empty() {
+                // At the index itself, so that a loop of such additions
+                // can be a vector loop.
+                let base = out.parts()[j];
+                let old = self.load(Ty::F64, base, at);
+                let new = self.binary(BinOp::FAdd, old, v_parts[j]);
+                self.store(Ty::F64, base, at, new);
+                continue;
+            }
             let stride = self.count(out.parts(), dims);
             let start = self.binary(BinOp::IMul, at, stride);
             let dst = self.offset(*ty, out.parts()[j], start);
-            if single && dims.is_empty() {
-                let old = self.load(Ty::F64, dst, Operand::I64(0));
-                let new = self.binary(BinOp::FAdd, old, v_parts[j]);
-                self.store(Ty::F64, dst, Operand::I64(0), new);
-                continue;
-            }
             let n = self.binary(BinOp::IMul, count, stride);
             let src = v_parts[j];
             self.for_(Operand::I64(0), n, |l, k| {
@@ -2727,40 +2741,47 @@ impl Lowering<'_> {
         self.code.remove(k);
     }
 
-    /// True when no buffer that a loop body loads from at a shifted index
-    /// (`x[i - 1]`) may share memory with one it stores into: in lanes,
-    /// the load of one iteration comes before the store of the one before.
+    /// True when every buffer the loop body writes is read and written at
+    /// one index only, the loop's index or that index shifted by one
+    /// constant: each iteration then touches its own element of it, and
+    /// no iteration reads what another writes.
     fn shifted_loads_unwritten(&self, body: &[Inst], index: Var) -> bool {
-        let shifted: HashSet<Var> = body
+        let shifts: HashMap<Var, i64> = body
             .iter()
             .filter_map(|inst| match inst {
-                Inst::Set(t, expr) if index_shift(expr, index).is_some() => Some(*t),
+                Inst::Set(t, expr) => index_shift(expr, index).map(|c| (*t, c)),
                 _ => None,
             })
             .collect();
+        let shift_of = |i: &Operand| match i {
+            Operand::Var(v) if *v == index => Some(0),
+            Operand::Var(v) => shifts.get(v).copied(),
+            _ => None,
+        };
         let roots = |base: &Operand| match base {
             Operand::Var(v) => self.roots(*v),
             _ => HashSet::new(),
         };
-        let mut read = HashSet::new();
+        let mut accesses: Vec<(HashSet<Var>, Option<i64>)> = Vec::new();
         let mut written = HashSet::new();
         for inst in body {
             match inst {
-                Inst::Set(
-                    _,
-                    Expr::Load {
-                        base,
-                        index: Operand::Var(t),
-                        ..
-                    },
-                ) if shifted.contains(t) => {
-                    read.extend(roots(base));
+                Inst::Set(_, Expr::Load { base, index: i, .. }) => accesses.push((roots(base), shift_of(i))),
+                Inst::Store { base, index: i, .. } => {
+                    let r = roots(base);
+                    written.extend(r.iter().copied());
+                    accesses.push((r, shift_of(i)));
                 }
-                Inst::Store { base, .. } => written.extend(roots(base)),
                 _ => {}
             }
         }
-        read.is_disjoint(&written)
+        let mut shift_of_written: HashMap<Var, i64> = HashMap::new();
+        accesses.iter().all(|(r, shift)| {
+            r.iter().filter(|v| written.contains(v)).all(|v| match shift {
+                None => false,
+                Some(c) => *shift_of_written.entry(*v).or_insert(*c) == *c,
+            })
+        })
     }
 
     /// Marks the `For` of a core `reduce` just emitted as a reduction when
@@ -2872,7 +2893,8 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
                 local.push(*var);
             }
             Inst::Store { ty, index: i, .. } => {
-                if !at_index(i) || !same_elem(*ty) {
+                let shifted_index = matches!(i, Operand::Var(t) if shifted.contains(t));
+                if !(at_index(i) || shifted_index) || !same_elem(*ty) {
                     return false;
                 }
             }
@@ -2888,10 +2910,13 @@ pub fn fits_vector(body: &[Inst], index: Var, reductions: &[(Var, BinOp)]) -> bo
     })
 }
 
-/// True when `var` is read other than as the index of a load in `code`.
+/// True when `var` is read other than as the index of a load or a store
+/// in `code`.
 fn reads_other_than_loads(code: &[Inst], var: Var) -> bool {
+    let at = Operand::Var(var);
     code.iter().any(|inst| match inst {
-        Inst::Set(_, Expr::Load { base, .. }) => *base == Operand::Var(var),
+        Inst::Set(_, Expr::Load { base, .. }) => *base == at,
+        Inst::Store { base, value, .. } => *base == at || *value == at,
         other => reads(std::slice::from_ref(other), var),
     })
 }

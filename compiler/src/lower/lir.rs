@@ -274,6 +274,26 @@ pub fn index_shift(expr: &Expr, index: Var) -> Option<i64> {
     }
 }
 
+/// Keeps the instructions of `code` (nested blocks included) that `keep`
+/// accepts: `Vec::retain` at every depth.
+pub fn retain_deep(code: &mut Vec<Inst>, keep: &dyn Fn(&Inst) -> bool) {
+    code.retain(|inst| keep(inst));
+    for inst in code.iter_mut() {
+        match inst {
+            Inst::If { then, els, .. } => {
+                retain_deep(then, keep);
+                retain_deep(els, keep);
+            }
+            Inst::For { body, .. } => retain_deep(body, keep),
+            Inst::While { cond, body, .. } => {
+                retain_deep(cond, keep);
+                retain_deep(body, keep);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Calls `f` on each variable `code` sets (nested blocks included), once
 /// per instruction that sets it: `Set`, `ArenaMark`, a `Call`'s result and
 /// a `For`'s index.

@@ -5,7 +5,7 @@
 //! parameter in place: the array itself is then not needed.
 
 use super::from_core::reads;
-use super::lir::{each_assignment, Expr, Func, Inst, Operand, Var};
+use super::lir::{each_assignment, retain_deep, Expr, Func, Inst, Operand, Var};
 use std::collections::{HashMap, HashSet};
 
 /// Removes from `func` every buffer allocated in the arena whose only uses
@@ -83,25 +83,11 @@ fn read(code: &[Inst], buf: Var) -> bool {
 /// Removes the allocations of `unread` and the stores and copies into them.
 fn drop_writes(code: &mut Vec<Inst>, unread: &HashSet<Var>) {
     let dropped = |o: &Operand| matches!(o, Operand::Var(v) if unread.contains(v));
-    code.retain(|inst| match inst {
+    retain_deep(code, &|inst| match inst {
         Inst::Set(var, Expr::Alloc { .. }) => !unread.contains(var),
         Inst::Store { base, .. } => !dropped(base),
         Inst::Copy { dst, .. } => !dropped(dst),
         call @ Inst::Call { .. } => !written_by_call(call).as_ref().is_some_and(dropped),
         _ => true,
     });
-    for inst in code.iter_mut() {
-        match inst {
-            Inst::If { then, els, .. } => {
-                drop_writes(then, unread);
-                drop_writes(els, unread);
-            }
-            Inst::For { body, .. } => drop_writes(body, unread),
-            Inst::While { cond, body, .. } => {
-                drop_writes(cond, unread);
-                drop_writes(body, unread);
-            }
-            _ => {}
-        }
-    }
 }
