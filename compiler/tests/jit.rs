@@ -378,8 +378,9 @@ def polynomial(t: f64, m: i64) -> [m]f64 = build(m, \\j -> t ** f64(j))
 }
 
 /// A matrix product of a transpose reads the matrix in place with the
-/// kernel's transposed flag, and a transpose of a transpose is the
-/// matrix: at every shape, including empty ones, the interpreter's values.
+/// kernel's transposed flag, a transpose of a transpose is the matrix, and
+/// a transpose of a product is the swapped product of the transposes: at
+/// every shape, including empty ones, the interpreter's values.
 #[test]
 fn products_of_transposes_agree_with_the_interpreter() {
     let source = "
@@ -388,6 +389,9 @@ def left(a: [k][n]f64, b: [k][m]f64) -> [n][m]f64 = transpose(a) @ b
 def both(a: [k][n]f64, b: [m][k]f64) -> [n][m]f64 = transpose(a) @ transpose(b)
 def twice(a: [n][k]f64) -> [n][k]f64 = transpose(transpose(a))
 def kept(a: [n][k]f64, b: [n][m]f64) -> ([k][n]f64, [k][m]f64) = let t = transpose(a) in (t, t @ b)
+def of_product(a: [n][k]f64, b: [k][m]f64) -> [m][n]f64 = transpose(a @ b)
+def of_product_of_transposes(a: [k][n]f64, b: [m][k]f64) -> [m][n]f64 = transpose(transpose(a) @ transpose(b))
+def product_kept(a: [n][k]f64, b: [k][m]f64) -> ([n][m]f64, [m][n]f64) = let p = a @ b in (p, transpose(p))
 ";
     let compiled = dl_compiler::driver::compile_source("transposes.dl", source);
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
@@ -414,14 +418,32 @@ def kept(a: [n][k]f64, b: [n][m]f64) -> ([k][n]f64, [k][m]f64) = let t = transpo
         case("both", &[matrix(k, n, 5), matrix(m, k, 6)]);
         case("twice", &[matrix(n, k, 7)]);
         case("kept", &[matrix(n, k, 8), matrix(n, m, 9)]);
+        case("of_product", &[matrix(n, k, 10), matrix(k, m, 11)]);
+        case("of_product_of_transposes", &[matrix(k, n, 12), matrix(m, k, 13)]);
+        case("product_kept", &[matrix(n, k, 14), matrix(k, m, 15)]);
     }
-    for entry in ["right", "left", "both", "twice"] {
+    for entry in [
+        "right",
+        "left",
+        "both",
+        "twice",
+        "of_product",
+        "of_product_of_transposes",
+    ] {
         let lir = lower(&program, entry).expect("lowers");
         assert!(
             !dl_compiler::lower::print::print(&lir).contains("dl_transpose"),
             "{entry} still transposes"
         );
     }
+    // A product that is read besides its transpose is transposed, not
+    // computed twice.
+    let lir = lower(&program, "product_kept").expect("lowers");
+    assert_eq!(
+        dl_compiler::lower::print::print(&lir).matches("dl_gemm").count(),
+        1,
+        "product_kept multiplies twice"
+    );
 }
 
 /// A parallel loop inside another loop gets a kernel (a function of its

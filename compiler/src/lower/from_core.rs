@@ -79,6 +79,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         equal_sizes: Vec::new(),
         reassigned: HashSet::new(),
         nonempty_sizes: Vec::new(),
+        products: HashMap::new(),
         transposed: HashMap::new(),
     };
     let mut env = Env::new();
@@ -213,6 +214,10 @@ struct Lowering<'p> {
     /// array of `n` elements, 0 when it is empty). In a loop below `n`,
     /// `s` is `len`.
     nonempty_sizes: Vec<(Operand, Var, Operand)>,
+    /// `c -> args` for the buffer `c` a `dl_gemm` call with `args` wrote:
+    /// the transpose of the product is the product of the transposes,
+    /// swapped.
+    products: HashMap<Var, Vec<Operand>>,
     /// `out -> a` for the buffer `out` of `transpose(a)` (an alias of
     /// `a`'s buffer, so that no update in place writes `a` while `out`
     /// lives): a matrix product reads `a` with a transposed flag instead,
@@ -1076,6 +1081,11 @@ impl Lowering<'_> {
             Rhs::Atom(a) => self.atom(env, a),
             Rhs::Prim(p, args) => {
                 let mut args = args.iter().map(|a| self.atom(env, a)).collect::<R<Vec<_>>>()?;
+                if *p == Prim::Transpose {
+                    if let Some(v) = self.transposed_product(env, &args[0], &ty) {
+                        return Ok(v);
+                    }
+                }
                 let mut in_place = false;
                 if matches!(p, Prim::IndexAdd | Prim::IndexSet | Prim::SliceAdd | Prim::AddTangent)
                     && !(self.owned.is_empty() && self.fresh.is_empty())
@@ -1900,11 +1910,11 @@ impl Lowering<'_> {
                     Some(source) => (1, source.comps[2], self.binary(IMax, k, Operand::I64(1))),
                     None => (0, pb, ldc),
                 };
-                self.call(
-                    "dl_gemm",
-                    vec![Operand::I64(ta), Operand::I64(tb), n, m, k, pa, lda, pb, ldb, c, ldc],
-                    None,
-                );
+                let args = vec![Operand::I64(ta), Operand::I64(tb), n, m, k, pa, lda, pb, ldb, c, ldc];
+                if let Operand::Var(cv) = c {
+                    self.products.insert(cv, args.clone());
+                }
+                self.call("dl_gemm", args, None);
                 Ok(Val::new(ty.clone(), vec![n, m, c]))
             }
             Prim::Matvec => {
@@ -2093,6 +2103,68 @@ impl Lowering<'_> {
             Operand::Var(v) => self.transposed.get(&v).cloned(),
             _ => None,
         }
+    }
+
+    /// `transpose(a @ b)` as `transpose(b) @ transpose(a)`: the matrix
+    /// product just computed into `c`, when nothing has touched `c` since
+    /// and nothing reads it later, is computed again with its operands
+    /// swapped and their transposed flags flipped, straight into the
+    /// transposed layout (the first product's call then goes with its
+    /// unread buffer).
+    fn transposed_product(&mut self, env: &Env, c: &Val, ty: &Type) -> Option<Val> {
+        let Operand::Var(cv) = *c.comps.get(2)? else {
+            return None;
+        };
+        let args = self.products.get(&cv)?.clone();
+        let call = Inst::Call {
+            func: "dl_gemm",
+            args: args.clone(),
+            result: None,
+        };
+        let at = self.code.iter().rposition(|inst| *inst == call)?;
+        let roots = self.roots(cv);
+        let touches = |v: &Val| {
+            v.comps
+                .iter()
+                .any(|o| matches!(o, Operand::Var(w) if !self.roots(*w).is_disjoint(&roots)))
+        };
+        if reads(&self.code[at + 1..], cv)
+            || self
+                .live_after
+                .iter()
+                .chain(self.live_outer.iter())
+                .filter_map(|x| env.get(x))
+                .any(touches)
+        {
+            return None;
+        }
+        let [Operand::I64(ta), Operand::I64(tb), n, m, k, pa, lda, pb, ldb, _, _] = args[..] else {
+            return None;
+        };
+        // The transpose of an n x m product is m x n (0 x 0 when m is 0).
+        let empty = self.binary(BinOp::IEq, m, Operand::I64(0));
+        let n_out = self.select(empty, Operand::I64(0), n);
+        let total = self.binary(BinOp::IMul, m, n_out);
+        let out = self.alloc(Ty::F64, total);
+        let ldo = self.binary(BinOp::IMax, n_out, Operand::I64(1));
+        let swapped = vec![
+            Operand::I64(1 - tb),
+            Operand::I64(1 - ta),
+            m,
+            n_out,
+            k,
+            pb,
+            ldb,
+            pa,
+            lda,
+            out,
+            ldo,
+        ];
+        if let Operand::Var(o) = out {
+            self.products.insert(o, swapped.clone());
+        }
+        self.call("dl_gemm", swapped, None);
+        Some(Val::new(ty.clone(), vec![m, n_out, out]))
     }
 
     fn transpose(&mut self, a: &Val, ty: &Type) -> R<Val> {
