@@ -436,6 +436,22 @@ def product_kept(a: [n][k]f64, b: [k][m]f64) -> ([n][m]f64, [m][n]f64) = let p =
             "{entry} still transposes"
         );
     }
+    // An operand updated in place after the product, before its
+    // transpose: the transpose reads the product, not the operand again.
+    let updated = "
+def product_then_update(x: [n][k]f64, b: [k][m]f64) -> ([m][n]f64, [n][k]f64) =
+  let a = map(\\r -> r * 2.0, x)
+  let p = a @ b
+  let a2 = build(n, \\i -> if i == 0 then b[0] else a[i])
+  in (transpose(p), a2)
+";
+    let compiled = dl_compiler::driver::compile_source("updated.dl", updated);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let optimised = dl_compiler::driver::prepare(&compiled).expect("optimises");
+    for (n, k) in [(2, 2), (3, 3), (1, 1)] {
+        check_entry(&optimised, "product_then_update", &[matrix(n, k, 16), matrix(k, k, 17)])
+            .unwrap_or_else(|e| panic!("product_then_update {n}x{k}: {e}"));
+    }
     // A product that is read besides its transpose is transposed, not
     // computed twice.
     let lir = lower(&program, "product_kept").expect("lowers");

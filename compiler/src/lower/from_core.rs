@@ -2106,8 +2106,8 @@ impl Lowering<'_> {
     }
 
     /// `transpose(a @ b)` as `transpose(b) @ transpose(a)`: the matrix
-    /// product just computed into `c`, when nothing has touched `c` since
-    /// and nothing reads it later, is computed again with its operands
+    /// product just computed into `c`, when only scalar code ran since and
+    /// nothing reads `c` later, is computed again with its operands
     /// swapped and their transposed flags flipped, straight into the
     /// transposed layout (the first product's call then goes with its
     /// unread buffer).
@@ -2128,7 +2128,15 @@ impl Lowering<'_> {
                 .iter()
                 .any(|o| matches!(o, Operand::Var(w) if !self.roots(*w).is_disjoint(&roots)))
         };
-        if reads(&self.code[at + 1..], cv)
+        // Only scalar arithmetic since the product: nothing has written
+        // its operands (which the second product reads again) or `c`.
+        let scalar_only = self.code[at + 1..].iter().all(|inst| {
+            matches!(
+                inst,
+                Inst::Set(_, Expr::Atom(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..))
+            )
+        });
+        if !scalar_only
             || self
                 .live_after
                 .iter()

@@ -500,6 +500,7 @@ impl Env<'_> {
     pub fn is_length_of(&self, n: &Atom, a: &Atom) -> bool {
         match (self.prim_def(n), self.def(a)) {
             (Some((Prim::Length, [b])), _) if b == a || self.same_length(a) == Some(*b) => true,
+            (Some((Prim::Length, [b])), Some(Rhs::Map { arrays, .. })) => arrays[0] == *b,
             (_, Some(Rhs::Build { n: m, .. })) => m == n,
             _ => false,
         }

@@ -12,8 +12,9 @@
 //! ```
 //!
 //! when two or more builds over the same `n`, side by side in one block,
-//! compute the same transcendental primitive of their index (as it is, or
-//! as `to_f64`) and of values in scope before the first of them. This is
+//! compute the same transcendental primitive (one that never fails on
+//! floats) of their index as a float and of values in scope before the
+//! first of them. This is
 //! what reverse mode makes of a build that computes such values: its
 //! backward sweep builds them again for the cotangent (llsq's powers of
 //! `t`), where JAX keeps the matrix of them. One read costs far less than
@@ -36,12 +37,11 @@ pub fn share_indexed_values(f: &mut Func) -> bool {
     share_in(&mut f.body, &mut next, &mut types)
 }
 
-/// An operand of a shared primitive: a value in scope, the index, or the
-/// index as a float.
+/// An operand of a shared primitive: a value in scope, or the index as a
+/// float.
 #[derive(Clone, Copy, PartialEq)]
 enum Operand {
     Outer(Atom),
-    Index,
     IndexF64,
 }
 
@@ -113,7 +113,6 @@ fn share_in(block: &mut Block, next: &mut u32, types: &mut FxHashMap<VarId, Type
             .iter()
             .map(|o| match o {
                 Operand::Outer(a) => *a,
-                Operand::Index => index.atom(),
                 Operand::IndexF64 => {
                     let f = fresh_binder(next, types, "f", Type::F64);
                     let atom = f.atom();
@@ -163,7 +162,13 @@ fn share_in(block: &mut Block, next: &mut u32, types: &mut FxHashMap<VarId, Type
 /// the body, of `i` and of `to_f64(i)`.
 fn key_of(st: &Stmt, n: Atom, i: VarId, body: &Block) -> Option<Key> {
     let Rhs::Prim(p, args) = &st.rhs else { return None };
-    if !transcendental(*p) {
+    // On floats these give a value (perhaps NaN) and never fail, so the
+    // shared build cannot fail before the builds would have.
+    let total_on_floats = matches!(
+        p,
+        Prim::Pow | Prim::Exp | Prim::Log | Prim::Sin | Prim::Cos | Prim::Tan | Prim::Tanh | Prim::Sigmoid
+    );
+    if !transcendental(*p) || !total_on_floats || st.binder.ty != Type::F64 {
         return None;
     }
     let local = |v: &VarId| body.stmts.iter().find(|s| s.binder.var == *v);
@@ -171,7 +176,8 @@ fn key_of(st: &Stmt, n: Atom, i: VarId, body: &Block) -> Option<Key> {
     let mut indexed = false;
     for a in args {
         let operand = match a {
-            Atom::Var(v) if *v == i => Operand::Index,
+            // The index itself is an integer: not a float operand.
+            Atom::Var(v) if *v == i => return None,
             Atom::Var(v) => match local(v) {
                 None => Operand::Outer(*a),
                 Some(s) => match &s.rhs {

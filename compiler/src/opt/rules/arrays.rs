@@ -163,26 +163,13 @@ pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let Rhs::Build { n, index, body } = &s.rhs else {
         return None;
     };
-    let [test, branch] = body.stmts.as_slice() else {
-        return None;
-    };
-    let i = Atom::Var(index.var);
-    let e = match &test.rhs {
-        Rhs::Prim(Prim::Eq, args) if args[0] == i && args[1] != i => args[1],
-        Rhs::Prim(Prim::Eq, args) if args[1] == i && args[0] != i => args[0],
-        _ => return None,
-    };
-    let Rhs::If(cond, then, rest) = &branch.rhs else {
-        return None;
-    };
-    let c = test.binder.var;
-    if *cond != Atom::Var(c)
-        || body.result != Atom::Var(branch.binder.var)
-        || block_uses(then, index.var)
-        || block_uses(then, c)
-        || block_uses(rest, c)
-        || !total_at(rest, index.var, n, env)
-    {
+    if let Type::Array(elem) = &s.binder.ty {
+        if holds_array(elem) {
+            return build_row_updates(s, env);
+        }
+    }
+    let (e, then, rest) = index_test(body, index.var)?;
+    if !total_at(rest, index.var, n, env) {
         return None;
     }
     let (n, ty) = (*n, s.binder.ty.clone());
@@ -227,6 +214,191 @@ pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         ),
     ]);
     splice(stmts, result)
+}
+
+/// When `body` is `let c = (i == e); if c then x else r` (either operand
+/// order), with `x` reading neither `i` nor `c` and `r` not reading `c`:
+/// `e`, `x` and `r`.
+fn index_test(body: &Block, i: VarId) -> Option<(Atom, &Block, &Block)> {
+    let [test, branch] = body.stmts.as_slice() else {
+        return None;
+    };
+    let index = Atom::Var(i);
+    let e = match &test.rhs {
+        Rhs::Prim(Prim::Eq, args) if args[0] == index && args[1] != index => args[1],
+        Rhs::Prim(Prim::Eq, args) if args[1] == index && args[0] != index => args[0],
+        _ => return None,
+    };
+    let Rhs::If(cond, then, rest) = &branch.rhs else {
+        return None;
+    };
+    let c = test.binder.var;
+    let fits = *cond == Atom::Var(c)
+        && body.result == Atom::Var(branch.binder.var)
+        && !block_uses(then, i)
+        && !block_uses(then, c)
+        && !block_uses(rest, c);
+    fits.then_some((e, then, rest))
+}
+
+/// True when a value of type `t` holds an array, so has sizes.
+fn holds_array(t: &Type) -> bool {
+    match t {
+        Type::Array(_) => true,
+        Type::Tuple(ts) => ts.iter().any(holds_array),
+        Type::F64 | Type::I64 | Type::Bool => false,
+    }
+}
+
+/// The updates of a `build` over the rows of `a`: its body tests
+/// `i == e1`, `i == e2`, .. in turn and gives `x1`, `x2`, .., else `a[i]`.
+/// The tests' values and the branches' blocks, and `a`.
+fn update_chain(body: &Block, i: VarId) -> Option<(Vec<(Atom, Block)>, Atom)> {
+    let mut updates = Vec::new();
+    let mut block = body;
+    loop {
+        match block.stmts.as_slice() {
+            [_, _] => {
+                let (e, then, rest) = index_test(block, i)?;
+                updates.push((e, then.clone()));
+                block = rest;
+            }
+            [read] => {
+                return match &read.rhs {
+                    Rhs::Prim(Prim::Index, args)
+                        if args[1] == Atom::Var(i)
+                            && block.result == Atom::Var(read.binder.var)
+                            && !updates.is_empty() =>
+                    {
+                        Some((updates, args[0]))
+                    }
+                    _ => None,
+                };
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `build_update` for arrays of arrays, whose rows have sizes: a chain
+/// `build(n, \i -> if i == e1 then x1 else .. if i == ek then xk else a[i])`
+/// with `n` the length of `a` is `a` with rows `ek`, .., `e1` set (those in
+/// range; the first test wins) when `n > k`. Some row of `a` is then an
+/// element too, so the build is regular exactly when every `xj` has the
+/// sizes of `a`'s rows, as `index_set` checks. With `n <= k` every row may
+/// be replaced and the `xj` need only agree with each other: the build
+/// stays, its tests turned into `i != ej` (which this rule leaves alone).
+fn build_row_updates(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Build { n, index, body } = &s.rhs else {
+        return None;
+    };
+    let n = *n;
+    let (updates, a) = update_chain(body, index.var)?;
+    if !env.is_length_of(&n, &a) {
+        return None;
+    }
+    let ty = s.binder.ty.clone();
+    let mut set_stmts = Vec::new();
+    let mut current = a;
+    for (e, then) in updates.iter().rev() {
+        let updated = env.fresh("u", ty.clone());
+        let set = let_(
+            updated.clone(),
+            Rhs::Prim(Prim::IndexSet, vec![current, *e, then.result]),
+            s,
+        );
+        if env.index_in_range(e, &n) {
+            set_stmts.extend(then.stmts.iter().cloned());
+            set_stmts.push(set);
+            current = updated.atom();
+            continue;
+        }
+        let (low, high, inside) = (
+            env.fresh("lo", Type::Bool),
+            env.fresh("hi", Type::Bool),
+            env.fresh("inb", Type::Bool),
+        );
+        let out = env.fresh("r", ty.clone());
+        let mut branch = then.stmts.clone();
+        branch.push(set);
+        set_stmts.extend([
+            let_(low.clone(), Rhs::Prim(Prim::Le, vec![Atom::I64(0), *e]), s),
+            let_(high.clone(), Rhs::Prim(Prim::Lt, vec![*e, n]), s),
+            let_(inside.clone(), Rhs::Prim(Prim::And, vec![low.atom(), high.atom()]), s),
+            let_(
+                out.clone(),
+                Rhs::If(
+                    inside.atom(),
+                    Block {
+                        stmts: branch,
+                        result: updated.atom(),
+                    },
+                    Block::atom(current),
+                ),
+                s,
+            ),
+        ]);
+        current = out.atom();
+    }
+    // The build itself, for `n <= k`, renamed apart and with its tests
+    // negated.
+    let mut map = HashMap::new();
+    let fallback_index = env.rename_binder(index, &mut map);
+    let mut fallback_body = env.rename(body, &mut map);
+    negate_chain(&mut fallback_body);
+    let fallback = env.fresh("b", ty.clone());
+    let fallback_result = fallback.atom();
+    let many = env.fresh("many", Type::Bool);
+    let out = env.fresh("r", ty);
+    let result = out.atom();
+    splice(
+        vec![
+            let_(
+                many.clone(),
+                Rhs::Prim(Prim::Lt, vec![Atom::I64(updates.len() as i64), n]),
+                s,
+            ),
+            let_(
+                out,
+                Rhs::If(
+                    many.atom(),
+                    Block {
+                        stmts: set_stmts,
+                        result: current,
+                    },
+                    Block {
+                        stmts: vec![let_(
+                            fallback,
+                            Rhs::Build {
+                                n,
+                                index: fallback_index,
+                                body: fallback_body,
+                            },
+                            s,
+                        )],
+                        result: fallback_result,
+                    },
+                ),
+                s,
+            ),
+        ],
+        result,
+    )
+}
+
+/// Turns the chain of `update_chain` into the same chain with `i != e`
+/// tests and the branches swapped.
+fn negate_chain(block: &mut Block) {
+    let [test, branch] = block.stmts.as_mut_slice() else {
+        return;
+    };
+    if let Rhs::Prim(p @ Prim::Eq, _) = &mut test.rhs {
+        *p = Prim::Ne;
+    }
+    if let Rhs::If(_, then, rest) = &mut branch.rhs {
+        std::mem::swap(then, rest);
+        negate_chain(then);
+    }
 }
 
 /// True when `block`, in a `build` over `n` with index `i`, cannot fail
