@@ -179,16 +179,26 @@ pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         index: index.clone(),
         body: rest.clone(),
     };
-    let updated = env.fresh("u", ty.clone());
-    let set = Rhs::Prim(Prim::IndexSet, vec![others.atom(), e, then.result]);
     let mut stmts = vec![let_(others.clone(), build, s)];
-    if env.index_in_range(&e, &n) {
-        stmts.extend(then.stmts.iter().cloned());
-        stmts.push(let_(updated.clone(), set, s));
-        return splice(stmts, updated.atom());
-    }
+    let (set, result) = set_in_range(env, s, others.atom(), e, n, then, ty);
+    stmts.extend(set);
+    splice(stmts, result)
+}
+
+/// Statements that give `index_set(a, e, x)` when `0 <= e < n` and `a`
+/// otherwise, where `then` computes `x` (run only in range), and the atom
+/// they give. The test goes when `e` is an enclosing index over `n`.
+fn set_in_range(env: &mut Env, s: &Stmt, a: Atom, e: Atom, n: Atom, then: &Block, ty: Type) -> (Vec<Stmt>, Atom) {
+    let updated = env.fresh("u", ty.clone());
     let mut set_stmts = then.stmts.clone();
-    set_stmts.push(let_(updated.clone(), set, s));
+    set_stmts.push(let_(
+        updated.clone(),
+        Rhs::Prim(Prim::IndexSet, vec![a, e, then.result]),
+        s,
+    ));
+    if env.index_in_range(&e, &n) {
+        return (set_stmts, updated.atom());
+    }
     let (low, high, inside) = (
         env.fresh("lo", Type::Bool),
         env.fresh("hi", Type::Bool),
@@ -196,7 +206,7 @@ pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     );
     let out = env.fresh("r", ty);
     let result = out.atom();
-    stmts.extend([
+    let stmts = vec![
         let_(low.clone(), Rhs::Prim(Prim::Le, vec![Atom::I64(0), e]), s),
         let_(high.clone(), Rhs::Prim(Prim::Lt, vec![e, n]), s),
         let_(inside.clone(), Rhs::Prim(Prim::And, vec![low.atom(), high.atom()]), s),
@@ -208,12 +218,12 @@ pub fn build_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
                     stmts: set_stmts,
                     result: updated.atom(),
                 },
-                Block::atom(others.atom()),
+                Block::atom(a),
             ),
             s,
         ),
-    ]);
-    splice(stmts, result)
+    ];
+    (stmts, result)
 }
 
 /// When `body` is `let c = (i == e); if c then x else r` (either operand
@@ -301,44 +311,9 @@ fn build_row_updates(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let mut set_stmts = Vec::new();
     let mut current = a;
     for (e, then) in updates.iter().rev() {
-        let updated = env.fresh("u", ty.clone());
-        let set = let_(
-            updated.clone(),
-            Rhs::Prim(Prim::IndexSet, vec![current, *e, then.result]),
-            s,
-        );
-        if env.index_in_range(e, &n) {
-            set_stmts.extend(then.stmts.iter().cloned());
-            set_stmts.push(set);
-            current = updated.atom();
-            continue;
-        }
-        let (low, high, inside) = (
-            env.fresh("lo", Type::Bool),
-            env.fresh("hi", Type::Bool),
-            env.fresh("inb", Type::Bool),
-        );
-        let out = env.fresh("r", ty.clone());
-        let mut branch = then.stmts.clone();
-        branch.push(set);
-        set_stmts.extend([
-            let_(low.clone(), Rhs::Prim(Prim::Le, vec![Atom::I64(0), *e]), s),
-            let_(high.clone(), Rhs::Prim(Prim::Lt, vec![*e, n]), s),
-            let_(inside.clone(), Rhs::Prim(Prim::And, vec![low.atom(), high.atom()]), s),
-            let_(
-                out.clone(),
-                Rhs::If(
-                    inside.atom(),
-                    Block {
-                        stmts: branch,
-                        result: updated.atom(),
-                    },
-                    Block::atom(current),
-                ),
-                s,
-            ),
-        ]);
-        current = out.atom();
+        let (set, next) = set_in_range(env, s, current, *e, n, then, ty.clone());
+        set_stmts.extend(set);
+        current = next;
     }
     // The build itself, for `n <= k`, renamed apart and with its tests
     // negated.
