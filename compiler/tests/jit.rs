@@ -109,7 +109,8 @@ fn long_arrays_run_in_parallel_chunks_and_agree() {
         ("map_reduce", vec![Value::array(a.clone()), Value::array(b.clone())]),
         ("gather", vec![Value::array(a.clone()), Value::array(idx)]),
         ("loop", vec![Value::array(a.clone()), Value::I64(3)]),
-        ("stencil", vec![Value::array(a), Value::I64(3)]),
+        ("stencil", vec![Value::array(a.clone()), Value::I64(3)]),
+        ("staged_exp", vec![Value::array(a), Value::F64(1.5)]),
     ];
     for (name, args) in cases {
         let path = common::repo().join(format!("tests/clif/{name}.dl"));
@@ -571,4 +572,44 @@ def chain_grad(x: [n]f64, y: [n]f64) -> ([n]f64, [n]f64) = grad(chain)(x, y)
         })
     }
     assert!(shifted_store(&lir.body), "no vector loop stores at a shifted index");
+}
+
+/// Loops whose `exp`, `log`, `tanh` or `sigmoid` run a block at a time in
+/// the runtime's wide kernels: whole blocks, a partial one after them,
+/// lengths below one block, values outside the kernels' ranges in some
+/// blocks (which the kernels compute again with the scalar functions), a
+/// call whose argument needs another call (which stays inline), and a
+/// loop long enough for threads. Element-wise results are the
+/// interpreter's bits; sums are within the reassociation tolerance.
+#[test]
+fn staged_elementary_functions_agree_with_the_interpreter() {
+    let source = "
+def softmax_sum(x: [n]f64) -> f64 =
+  let m = maximum(x) in sum(map(\\v -> exp(v - m), x))
+def mixed(x: [n]f64) -> ([n]f64, [n]f64) =
+  (map(\\v -> tanh(v) * sigmoid(2.0 * v) + log(v * v + 1.0), x), map(\\v -> exp(exp(0.01 * v)), x))
+def staged_grad(x: [n]f64) -> [n]f64 = grad(\\y -> sum(map(\\v -> tanh(v) + exp(0.5 * v), y)))(x)
+";
+    let compiled = dl_compiler::driver::compile_source("staged.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("derivatives expand");
+    for n in [1usize, 255, 256, 257, 1000, 70_001] {
+        let x: Vec<Value> = (0..n)
+            .map(|k| {
+                let v = ((k * 7919 % 2003) as f64 - 1001.0) / 37.0;
+                // Out of range for exp or tanh in a few blocks, NaN in one.
+                let v = match k {
+                    300 => 800.0,
+                    700 => f64::NAN,
+                    900 => -30.0,
+                    _ => v,
+                };
+                Value::F64(v)
+            })
+            .collect();
+        let x = Value::array(x);
+        for entry in ["softmax_sum", "mixed", "staged_grad"] {
+            check_entry(&program, entry, std::slice::from_ref(&x)).unwrap_or_else(|e| panic!("{entry} at {n}: {e}"));
+        }
+    }
 }

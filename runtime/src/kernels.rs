@@ -1,15 +1,27 @@
 //! Whole-buffer transcendental maps: `dst[i] = f(src[i])` for `i < n`.
 //!
-//! Generated code would otherwise make one call per element; one call per
-//! buffer keeps the loop in Rust. Each kernel applies the scalar function
-//! of [`crate::math`], so its results are exactly those of the scalar
-//! function (and of the interpreter). `src == dst` is allowed: the loop
-//! reads element `i` before it writes element `i` and touches nothing else,
-//! and it works through raw pointers so no two references alias.
+//! Generated code calls these where one call per element, or its own
+//! two-lane code, would be slower: they run in the widest vectors the
+//! processor has (AVX-512 or AVX2 on x86-64, chosen once at run time).
+//! Each kernel's results are exactly those of the scalar function of
+//! [`crate::math`] (and of the interpreter): `exp`, `log`, `tanh` and
+//! `sigmoid` work on chunks of [`CHUNK`] elements with the straight-line
+//! kernels of [`crate::elementary`], which the Rust compiler vectorises, and
+//! compute a chunk again with the scalar function when one of its elements
+//! is outside the kernel's range. `src == dst` is allowed: a chunk is
+//! copied out of `src` before anything is written to `dst`.
 
+use crate::elementary::{
+    exp_in_range, exp_kernel, log_in_range, log_kernel, tanh_in_range, TANH_P, TANH_Q, TANH_SPLIT,
+};
 use crate::math;
 
-/// `dst[i] = f(src[i])` for `i < n`; nothing for `n <= 0`.
+/// Elements per chunk: a multiple of every vector width, small enough for
+/// the chunk to stay in registers and the first-level cache.
+const CHUNK: usize = 64;
+
+/// `dst[i] = f(src[i])` for `i < n`, one element at a time; nothing for
+/// `n <= 0`.
 ///
 /// # Safety
 /// For `n > 0`, `src` is readable and `dst` writable for `n` f64s, and the
@@ -23,6 +35,138 @@ unsafe fn map(n: i64, src: *const f64, dst: *mut f64, f: impl Fn(f64) -> f64) {
         // buffers are fine.
         unsafe { dst.add(i).write(f(src.add(i).read())) };
     }
+}
+
+/// `dst[i] = scalar(src[i])` for `i < n` by chunks: `kernel` on every
+/// element of a chunk, or `scalar` on all of them where `in_range` fails
+/// for one. `kernel` must equal `scalar` wherever `in_range` holds, and
+/// must not fail anywhere (its value outside the range is discarded).
+///
+/// # Safety
+/// As [`map`].
+#[inline(always)]
+unsafe fn map_chunked(
+    n: i64,
+    src: *const f64,
+    dst: *mut f64,
+    kernel: impl Fn(f64) -> f64,
+    in_range: impl Fn(f64) -> bool,
+    scalar: impl Fn(f64) -> f64,
+) {
+    let n = usize::try_from(n).unwrap_or(0);
+    let mut at = 0;
+    while at < n {
+        let len = CHUNK.min(n - at);
+        // A whole chunk, the tail padded with ones (in every range), so
+        // the loops below have a fixed length and vectorise without a
+        // remainder.
+        let mut x = [1.0; CHUNK];
+        // SAFETY: `at + len <= n`, inside `src` (caller's contract); `x` is
+        // a local array of at least `len` elements.
+        unsafe { std::ptr::copy_nonoverlapping(src.add(at), x.as_mut_ptr(), len) };
+        let mut y = [0.0; CHUNK];
+        let mut inside = true;
+        for j in 0..CHUNK {
+            y[j] = kernel(x[j]);
+            inside &= in_range(x[j]);
+        }
+        if !inside {
+            for j in 0..CHUNK {
+                y[j] = scalar(x[j]);
+            }
+        }
+        // SAFETY: `at + len <= n`, inside `dst` (caller's contract); the
+        // chunk was read into `x` before this write, so `src == dst` is fine.
+        unsafe { std::ptr::copy_nonoverlapping(y.as_ptr(), dst.add(at), len) };
+        at += len;
+    }
+}
+
+/// `math::sigmoid` for `|x| <= EXP_LIMIT`, both of its branches computed
+/// and one picked, so that it vectorises.
+#[inline(always)]
+fn sigmoid_kernel(x: f64) -> f64 {
+    let e = exp_kernel(-x.abs());
+    let denominator = 1.0 + e;
+    let at_or_above = 1.0 / denominator;
+    let below = e / denominator;
+    if x >= 0.0 {
+        at_or_above
+    } else {
+        below
+    }
+}
+
+/// `elementary::tanh_kernel` with both of its formulas computed and one
+/// picked, so that it vectorises.
+#[inline(always)]
+fn tanh_lanes(x: f64) -> f64 {
+    let f = x.abs();
+    let e = exp_kernel(f + f);
+    let large = 1.0 - 2.0 / (e + 1.0);
+    let g = f * f;
+    let [p0, p1, p2] = TANH_P;
+    let [q0, q1, q2] = TANH_Q;
+    let numerator = g * ((p2 * g + p1) * g + p0);
+    let denominator = ((g + q2) * g + q1) * g + q0;
+    let small = f + f * (numerator / denominator);
+    let r = if f > TANH_SPLIT { large } else { small };
+    r.copysign(x)
+}
+
+macro_rules! chunked_kernels {
+    ($($name:ident => $kernel:path, $in_range:path, $scalar:path;)*) => {$(
+        #[doc = concat!("`dst[i] = ", stringify!($scalar), "(src[i])` for `i < n`, in the widest vectors at hand; `src == dst` is allowed.")]
+        ///
+        /// # Safety
+        /// For `n > 0`, `src` is readable and `dst` writable for `n` f64s,
+        /// and the two are equal or do not overlap.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(n: i64, src: *const f64, dst: *mut f64) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                /// The same loop compiled for AVX-512.
+                ///
+                /// # Safety
+                /// As the kernel's; and the processor has AVX-512F, DQ and VL.
+                #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+                unsafe fn wide(n: i64, src: *const f64, dst: *mut f64) {
+                    // SAFETY: forwarded from this function's contract.
+                    unsafe { map_chunked(n, src, dst, $kernel, $in_range, $scalar) }
+                }
+                /// The same loop compiled for AVX2.
+                ///
+                /// # Safety
+                /// As the kernel's; and the processor has AVX2.
+                #[target_feature(enable = "avx2")]
+                unsafe fn medium(n: i64, src: *const f64, dst: *mut f64) {
+                    // SAFETY: forwarded from this function's contract.
+                    unsafe { map_chunked(n, src, dst, $kernel, $in_range, $scalar) }
+                }
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512dq")
+                    && std::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the features were just detected; the rest is
+                    // this function's contract.
+                    return unsafe { wide(n, src, dst) };
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: as above.
+                    return unsafe { medium(n, src, dst) };
+                }
+            }
+            // SAFETY: forwarded from this function's contract.
+            unsafe { map_chunked(n, src, dst, $kernel, $in_range, $scalar) }
+        }
+    )*};
+}
+
+chunked_kernels! {
+    dl_vexp => exp_kernel, exp_in_range, math::exp;
+    dl_vlog => log_kernel, log_in_range, math::log;
+    dl_vtanh => tanh_lanes, tanh_in_range, math::tanh;
+    dl_vsigmoid => sigmoid_kernel, exp_in_range, math::sigmoid;
 }
 
 macro_rules! buffer_kernels {
@@ -41,10 +185,6 @@ macro_rules! buffer_kernels {
 }
 
 buffer_kernels! {
-    dl_vexp => math::exp,
-    dl_vlog => math::log,
-    dl_vtanh => math::tanh,
-    dl_vsigmoid => math::sigmoid,
     dl_vsin => math::sin,
     dl_vcos => math::cos,
 }

@@ -162,15 +162,28 @@ const KERNELS: [(&str, Kernel, Scalar); 6] = [
     ("cos", dl_vcos, cos),
 ];
 
+/// Values in and out of the kernels' ranges; the wide kernels work on
+/// chunks of 64, and the values out of every range (NaN, infinities,
+/// overflow, zero and subnormals for `log`) sit in a few chunks only.
 fn sample(n: usize) -> Vec<f64> {
     (0..n)
-        .map(|i| (i as f64 * 0.37).sin() * 30.0 + if i % 5 == 0 { 31.0 } else { 0.0 })
+        .map(|i| match i {
+            70 => f64::NAN,
+            140 => f64::INFINITY,
+            141 => f64::NEG_INFINITY,
+            200 => 750.0,
+            210 => -750.0,
+            300 => 0.0,
+            301 => 5e-324,
+            _ if i >= 256 => (i as f64 * 0.37).sin() * 3.0 + 3.5,
+            _ => (i as f64 * 0.37).sin() * 30.0 + if i % 5 == 0 { 31.0 } else { 0.0 },
+        })
         .collect()
 }
 
 #[test]
 fn kernels_equal_the_scalar_functions() {
-    for n in [0usize, 1, 3, 8, 1001] {
+    for n in [0usize, 1, 3, 8, 63, 64, 65, 128, 1001] {
         let src = sample(n);
         for (name, kernel, scalar) in KERNELS {
             let mut dst = vec![f64::NAN; n + 1];

@@ -16,12 +16,13 @@
 
 use super::abi;
 use super::elementary;
+use super::staging::{self, Staging};
 use crate::lower::abi::AbiTy;
 use crate::lower::lir::{each_assignment, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
-    types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, MemFlagsData, Signature, StackSlotData,
-    StackSlotKind, Type, UserFuncName, Value,
+    types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
+    Signature, StackSlot, StackSlotData, StackSlotKind, Type, UserFuncName, Value,
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -941,16 +942,129 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// lanes times the unrolling, while they fit before `end`; returns
     /// where the scalar remainder starts. Reductions keep one `f64x2`
     /// accumulator per unrolled copy (four, or one for a body that calls
-    /// an elementary function), combined into the scalar one after.
+    /// an elementary function), combined into the scalar one after. A body
+    /// whose elementary functions can be staged runs whole blocks of
+    /// [`STAGED_BLOCK`] iterations first ([`Emitter::staged_loop`]).
     fn vector_loop(&mut self, plan: &VectorPlan, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<Value> {
+        let mut start = start;
+        let short = matches!(self.constant(start).zip(self.constant(end)), Some((s, e)) if e - s < STAGED_BLOCK);
+        if !short {
+            let reductions = plan.reductions.keys().copied().collect();
+            if let Some(staging) = staging::stage(body, &reductions) {
+                start = self.staged_loop(plan, &staging, start, end, hint)?;
+            }
+        }
         // Several accumulators hide the latency of a cheap body's
         // reduction; a body that computes `exp` or `pow` hides it itself,
         // and copies of it would only lengthen the compile.
         let heavy = body.iter().any(|inst| matches!(inst, Inst::Call { .. }));
         let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
-        let step = 2 * copies;
         let i = self.b.declare_var(types::I64);
-        let mut accumulators: Vec<Vec<Variable>> = Vec::new();
+        let accumulators = self.lane_accumulators(hint, copies);
+        self.counted_loop(i, start, end, 2 * copies, |e, at| {
+            for copy in 0..copies {
+                let lane_index = e.b.ins().iadd_imm_s(at, 2 * copy);
+                let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
+                e.vector_body(plan, body, lane_index, &accs, None)?;
+            }
+            Ok(())
+        })?;
+        self.combine_lanes(hint, &accumulators);
+        Ok(self.b.use_var(i))
+    }
+
+    /// Whole blocks of [`STAGED_BLOCK`] iterations from `start` while they
+    /// fit before `end`, the staged calls computed by the runtime's kernels:
+    /// for each block, the calls' arguments in lanes into stack buffers,
+    /// the kernels on the buffers, then the rest of the body in lanes
+    /// reading the results back. Returns where the blocks stop.
+    fn staged_loop(
+        &mut self,
+        plan: &VectorPlan,
+        staging: &Staging,
+        start: Value,
+        end: Value,
+        hint: &LoopHint,
+    ) -> R<Value> {
+        let bytes = u32::try_from(STAGED_BLOCK * 8).expect("a small block");
+        let slots: Vec<StackSlot> = staging
+            .calls
+            .iter()
+            .map(|_| {
+                self.b
+                    .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4))
+            })
+            .collect();
+        let staged: HashMap<Var, StackSlot> = staging.calls.iter().map(|(var, ..)| *var).zip(slots.clone()).collect();
+        let heavy = staging.after.iter().any(|inst| match inst {
+            Inst::Call { result: Some(var), .. } => !staged.contains_key(var),
+            _ => false,
+        });
+        let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
+        let accumulators = self.lane_accumulators(hint, copies);
+        let block = self.b.declare_var(types::I64);
+        self.counted_loop(block, start, end, STAGED_BLOCK, |e, base| {
+            let zero = e.b.ins().iconst(types::I64, 0);
+            let size = e.b.ins().iconst(types::I64, STAGED_BLOCK);
+            let j = e.b.declare_var(types::I64);
+            e.counted_loop(j, zero, size, 2, |e, at| {
+                let lane_index = e.b.ins().iadd(base, at);
+                let lanes = e.vector_body(plan, &staging.before, lane_index, &[], None)?;
+                let offset = e.b.ins().ishl_imm_u(at, 3);
+                for ((_, arg, _), slot) in staging.calls.iter().zip(&slots) {
+                    let value = e.lanes(&lanes, *arg);
+                    let at = e.slot_address(*slot, offset);
+                    e.b.ins().store(MemFlagsData::trusted(), value, at, 0);
+                }
+                Ok(())
+            })?;
+            for ((_, _, kernel), slot) in staging.calls.iter().zip(&slots) {
+                let buffer = e.slot_address(*slot, zero);
+                e.call(kernel, &[size, buffer, buffer])?;
+            }
+            let j = e.b.declare_var(types::I64);
+            e.counted_loop(j, zero, size, 2 * copies, |e, at| {
+                for copy in 0..copies {
+                    let at = e.b.ins().iadd_imm_s(at, 2 * copy);
+                    let lane_index = e.b.ins().iadd(base, at);
+                    let offset = e.b.ins().ishl_imm_u(at, 3);
+                    let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
+                    e.vector_body(plan, &staging.after, lane_index, &accs, Some((&staged, offset)))?;
+                }
+                Ok(())
+            })
+        })?;
+        self.combine_lanes(hint, &accumulators);
+        Ok(self.b.use_var(block))
+    }
+
+    /// The address `offset` bytes into a stack slot.
+    fn slot_address(&mut self, slot: StackSlot, offset: Value) -> Value {
+        let ptr = self.pointer_type();
+        let base = self.b.ins().stack_addr(ptr, slot, 0);
+        self.b.ins().iadd(base, offset)
+    }
+
+    fn pointer_type(&self) -> Type {
+        self.module.target_config().pointer_type()
+    }
+
+    /// The value of `v` when it is an integer constant.
+    fn constant(&self, v: Value) -> Option<i64> {
+        let inst = self.b.func.dfg.value_def(v).inst()?;
+        match self.b.func.dfg.insts[inst] {
+            InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            } => Some(imm.bits()),
+            _ => None,
+        }
+    }
+
+    /// `copies` `f64x2` accumulators for each reduction of `hint`, at its
+    /// identity.
+    fn lane_accumulators(&mut self, hint: &LoopHint, copies: i64) -> Vec<Vec<Variable>> {
+        let mut accumulators = Vec::new();
         for (_, op) in &hint.reductions {
             let identity = self.identity(*op);
             let lanes = self.b.ins().splat(types::F64X2, identity);
@@ -963,15 +1077,13 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 .collect();
             accumulators.push(accs);
         }
-        self.counted_loop(i, start, end, step, |e, at| {
-            for copy in 0..copies {
-                let lane_index = e.b.ins().iadd_imm_s(at, 2 * copy);
-                let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
-                e.vector_body(plan, body, lane_index, &accs)?;
-            }
-            Ok(())
-        })?;
-        for ((acc, op), accs) in hint.reductions.iter().zip(&accumulators) {
+        accumulators
+    }
+
+    /// Combines the lane accumulators of each reduction into its scalar
+    /// variable.
+    fn combine_lanes(&mut self, hint: &LoopHint, accumulators: &[Vec<Variable>]) {
+        for ((acc, op), accs) in hint.reductions.iter().zip(accumulators) {
             let mut total = self.b.use_var(accs[0]);
             for a in &accs[1..] {
                 let a = self.b.use_var(*a);
@@ -984,11 +1096,19 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             let combined = self.binary(*op, scalar, lanes);
             self.set(*acc, combined);
         }
-        Ok(self.b.use_var(i))
     }
 
     /// One copy of a vector loop's body: lanes `lane_index` and the next.
-    fn vector_body(&mut self, plan: &VectorPlan, body: &[Inst], lane_index: Value, accs: &[Variable]) -> R<()> {
+    /// The calls in `staged` read their results from their stack buffer,
+    /// `offset` bytes in. Returns the lanes of the values the body set.
+    fn vector_body(
+        &mut self,
+        plan: &VectorPlan,
+        body: &[Inst],
+        lane_index: Value,
+        accs: &[Variable],
+        staged: Option<(&HashMap<Var, StackSlot>, Value)>,
+    ) -> R<HashMap<Var, Value>> {
         let mut lanes: HashMap<Var, Value> = HashMap::new();
         let vector_flags = MemFlagsData::new().with_notrap();
         for inst in body {
@@ -1051,6 +1171,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     args,
                     result: Some(var),
                 } => {
+                    if let Some((slot, offset)) = staged.and_then(|(slots, offset)| Some((*slots.get(var)?, offset))) {
+                        let at = self.slot_address(slot, offset);
+                        let v = self.b.ins().load(types::F64X2, MemFlagsData::trusted(), at, 0);
+                        lanes.insert(*var, v);
+                        continue;
+                    }
                     let x = self.lanes(&lanes, args[0]);
                     let v = match inline_elementary(func) {
                         Some(kind) => self.elementary(kind, x)?,
@@ -1074,7 +1200,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 _ => unreachable!("checked by vector_plan"),
             }
         }
-        Ok(())
+        Ok(lanes)
     }
 
     /// `exp`, `log`, `sigmoid` or `tanh` of `x` (one f64 or two lanes) inline: the
@@ -1721,6 +1847,12 @@ fn vector_plan(
     Some(VectorPlan { reductions, shifts })
 }
 
+/// Iterations per block of a loop whose elementary functions are staged
+/// ([`staging`]): enough to amortise a kernel call, few enough for the
+/// buffers (one per staged call, 8 bytes per iteration) to stay in the
+/// first-level cache.
+const STAGED_BLOCK: i64 = 256;
+
 /// The runtime functions computed inline ([`Emitter::elementary`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Elementary {
@@ -1771,14 +1903,7 @@ fn each_read(code: &[Inst], f: &mut dyn FnMut(Var)) {
     };
     for inst in code {
         match inst {
-            Inst::Set(_, expr) => match expr {
-                Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => read(a, f),
-                Expr::Binary(_, a, b) => [a, b].into_iter().for_each(|o| read(o, f)),
-                Expr::Select(c, a, b) => [c, a, b].into_iter().for_each(|o| read(o, f)),
-                Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => {
-                    [base, index].into_iter().for_each(|o| read(o, f))
-                }
-            },
+            Inst::Set(_, expr) => expr.operands().iter().for_each(|o| read(o, f)),
             Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(|o| read(o, f)),
             Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(|o| read(o, f)),
             Inst::Call { args, .. } => args.iter().for_each(|o| read(o, f)),

@@ -14,6 +14,7 @@ pub mod clif;
 pub mod elementary;
 pub mod jit;
 pub mod object;
+mod staging;
 
 #[cfg(test)]
 mod tests;

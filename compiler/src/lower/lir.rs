@@ -262,8 +262,18 @@ pub enum UnOp {
     BToI,
 }
 
-/// The component types of a core value of type `ty` (see the module
-/// documentation).
+impl Expr {
+    /// The operands the expression reads, in order.
+    pub fn operands(&self) -> Vec<Operand> {
+        match self {
+            Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => vec![*a],
+            Expr::Binary(_, a, b) => vec![*a, *b],
+            Expr::Select(c, a, b) => vec![*c, *a, *b],
+            Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![*base, *index],
+        }
+    }
+}
+
 /// The constant `c` when `expr` is `index + c` (or `index - c`, giving
 /// `-c`): a shifted loop index, which vector loops may load at.
 pub fn index_shift(expr: &Expr, index: Var) -> Option<i64> {
@@ -319,6 +329,8 @@ pub fn each_assignment(code: &[Inst], f: &mut dyn FnMut(Var)) {
     }
 }
 
+/// The component types of a core value of type `ty` (see the module
+/// documentation).
 pub fn components(ty: &Type) -> Vec<Ty> {
     fn go(ty: &Type, in_array: bool, out: &mut Vec<Ty>) {
         let leaf = |scalar: Ty| if in_array { Ty::Ptr } else { scalar };
