@@ -366,3 +366,102 @@ def summed_and_returned(a: [n]f64) -> (f64, [n]f64) = let s = map(\\x -> x * x, 
     assert_eq!(bytes[0], 0, "the summed array was kept");
     assert_eq!(bytes[1], 40 * 8, "the array read after its sum was not kept");
 }
+
+/// A map whose element holds the same row twice (reverse mode makes one
+/// when a cotangent flows to two places): the row is computed in its
+/// place in the first field, copied to the second, and when nothing reads
+/// the second field its buffer, its views and the copies go. Both fields
+/// read keep both.
+#[test]
+fn a_row_held_twice_is_written_once_and_its_unread_copy_dropped() {
+    // Each row doubled, held twice; the first field projected out.
+    let pairs = "  let m.1: []([]f64, []f64) = map(a.0) \\(x.2: []f64) ->
+    let r.3: []f64 = map(x.2) \\(y.4: f64) ->
+      let t.5: f64 = mul(y.4, 2.0)
+      in t.5
+    let t.6: ([]f64, []f64) = (r.3, r.3)
+    in t.6
+  let p.7: [][]f64 = map(m.1) \\(z.8: ([]f64, []f64)) ->
+    let q.9: []f64 = proj(z.8, 0)
+    in q.9
+";
+    let program = format!(
+        "def first(a.0: [][]f64) -> [][]f64 =
+{pairs}  in p.7
+
+def both(a.0: [][]f64) -> ([][]f64, [][]f64) =
+{pairs}  let s.10: [][]f64 = map(m.1) \\(z.11: ([]f64, []f64)) ->
+    let q.12: []f64 = proj(z.11, 1)
+    in q.12
+  let u.13: ([][]f64, [][]f64) = (p.7, s.10)
+  in u.13
+"
+    );
+    let program = dl_compiler::core::parse::parse_program(&program).expect("parses");
+    let (n, m) = (6, 5);
+    let a = Value::array(
+        (0..n)
+            .map(|i| Value::array((0..m).map(|j| Value::F64((i * m + j) as f64 - 7.5)).collect()))
+            .collect(),
+    );
+    for entry in ["first", "both"] {
+        check_entry(&program, entry, std::slice::from_ref(&a)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+    }
+    let first = lower(&program, "first").unwrap();
+    // Only the copy of the result into result memory.
+    assert_eq!(copies(&first.body), 1, "{}", print(&first));
+    let (_, stats) = eval_with_stats(&first, std::slice::from_ref(&a)).unwrap();
+    assert_eq!(stats.arena_bytes, n * m * 8, "the unread field kept its buffer");
+    let both = lower(&program, "both").unwrap();
+    // The second field's copy of each row, and the two results'.
+    assert_eq!(copies(&both.body), 3, "{}", print(&both));
+}
+
+/// A map consumed by the loop of an `index_add` into a loop's state (the
+/// accumulation of a cotangent row by row) whose row length a size check
+/// made equal to the map's: the two loops are one, and the mapped row is
+/// never stored.
+#[test]
+fn loops_over_ranges_a_check_made_equal_fuse() {
+    let program = "def f(acc.0: [][]f64, v.1: [][]f64, c.2: i64) -> [][]f64 =
+  let n.3: i64 = length(v.1)
+  let r.4: [][]f64 = loop (a.5: [][]f64) = acc.0 for (i.6: i64) < n.3 do
+    let row.7: []f64 = index(v.1, i.6)
+    let m.8: []f64 = map(row.7) \\(x.9: f64) ->
+      let t.10: f64 = neg(x.9)
+      in t.10
+    let a.11: [][]f64 = index_add(a.5, c.2, m.8)
+    in a.11
+  in r.4
+";
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let func = lower(&program, "f").expect("lowers");
+    let acc = Value::array(
+        (0..3)
+            .map(|i| Value::array((0..4).map(|j| Value::F64((i * 4 + j) as f64)).collect()))
+            .collect(),
+    );
+    let matrix = |n: usize, m: usize| {
+        Value::array(
+            (0..n)
+                .map(|i| Value::array((0..m).map(|j| Value::F64((i * m + j) as f64 * 0.5 - 1.0)).collect()))
+                .collect(),
+        )
+    };
+    for (v, c) in [
+        (matrix(5, 4), 1),
+        (matrix(0, 4), 1),
+        (matrix(2, 1), 1),
+        (matrix(5, 4), 7),
+    ] {
+        check_entry(&program, "f", &[acc.clone(), v, Value::I64(c)]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The loop's state alone: no buffer for the mapped rows.
+    let (_, stats) = eval_with_stats(&func, &[acc, matrix(5, 4), Value::I64(2)]).unwrap();
+    assert_eq!(
+        stats.arena_bytes,
+        3 * 4 * 8,
+        "the mapped rows were stored:\n{}",
+        print(&func)
+    );
+}

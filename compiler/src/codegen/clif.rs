@@ -18,7 +18,9 @@ use super::abi;
 use super::elementary;
 use super::staging::{self, Staging};
 use crate::lower::abi::AbiTy;
-use crate::lower::lir::{each_assignment, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var};
+use crate::lower::lir::{
+    each_assignment, each_read, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var,
+};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
@@ -1892,40 +1894,6 @@ fn allocation_free(code: &[Inst]) -> bool {
         Inst::While { cond, body, .. } => allocation_free(cond) && allocation_free(body),
         _ => true,
     })
-}
-
-/// Calls `f` on each variable `code` reads, once per read.
-fn each_read(code: &[Inst], f: &mut dyn FnMut(Var)) {
-    let read = |o: &Operand, f: &mut dyn FnMut(Var)| {
-        if let Operand::Var(v) = o {
-            f(*v);
-        }
-    };
-    for inst in code {
-        match inst {
-            Inst::Set(_, expr) => expr.operands().iter().for_each(|o| read(o, f)),
-            Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(|o| read(o, f)),
-            Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(|o| read(o, f)),
-            Inst::Call { args, .. } => args.iter().for_each(|o| read(o, f)),
-            Inst::ArenaRelease(mark) => read(mark, f),
-            Inst::Fail { values, .. } => values.iter().for_each(|o| read(o, f)),
-            Inst::ArenaMark(_) => {}
-            Inst::If { cond, then, els } => {
-                each_read(then, f);
-                each_read(els, f);
-                read(cond, f);
-            }
-            Inst::For { start, end, body, .. } => {
-                each_read(body, f);
-                [start, end].into_iter().for_each(|o| read(o, f));
-            }
-            Inst::While { cond, test, body } => {
-                each_read(cond, f);
-                each_read(body, f);
-                read(test, f);
-            }
-        }
-    }
 }
 
 /// Collects the addresses of the non-empty blocks nested in `code`.

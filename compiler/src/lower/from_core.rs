@@ -653,14 +653,18 @@ impl Lowering<'_> {
             match slot {
                 Slot::Len | Slot::Scalar(_) => {}
                 Slot::Buffer { elem: ty, dims } if dims.is_empty() => self.store(*ty, out[j], i, value.comps[j]),
-                Slot::Buffer { elem: ty, dims } => {
-                    let stride = self.count(out, dims);
-                    let at = self.binary(BinOp::IMul, i, stride);
-                    let dst = self.offset(*ty, out[j], at);
-                    self.copy(*ty, dst, value.comps[j], stride);
-                }
+                Slot::Buffer { elem: ty, dims } => self.copy_element_part(*ty, dims, out, j, i, value.comps[j]),
             }
         }
+    }
+
+    /// Copies `part`, the sized part `j` of element `i`, to its place in
+    /// `out`, whose sizes give its dimensions `dims`.
+    fn copy_element_part(&mut self, ty: Ty, dims: &[usize], out: &[Operand], j: usize, i: Operand, part: Operand) {
+        let stride = self.count(out, dims);
+        let at = self.binary(BinOp::IMul, i, stride);
+        let dst = self.offset(ty, out[j], at);
+        self.copy(ty, dst, part, stride);
     }
 
     /// Fresh buffers for `n` elements of type `elem` whose sizes are those
@@ -972,13 +976,21 @@ impl Lowering<'_> {
     }
 
     /// [`Lowering::store_element`] for the parts of an element that are not
-    /// already in place (`windows`): its scalars.
+    /// already in place (`windows`): its scalars, and the second place of a
+    /// buffer it holds twice.
     fn store_scalar_parts(&mut self, elem: &Type, out: &[Operand], i: Operand, value: &Val, windows: &[Option<Var>]) {
         for (j, slot) in element_layout(elem).iter().enumerate() {
-            if let Slot::Buffer { elem: ty, dims } = slot {
-                if dims.is_empty() && windows[j].is_none() {
-                    self.store(*ty, out[j], i, value.comps[j]);
+            match slot {
+                Slot::Buffer { elem: ty, dims } if windows[j].is_none() => {
+                    if dims.is_empty() {
+                        self.store(*ty, out[j], i, value.comps[j]);
+                    } else {
+                        // A buffer the element holds twice: its window is
+                        // the first place, this one a copy of it.
+                        self.copy_element_part(*ty, dims, out, j, i, value.comps[j]);
+                    }
                 }
+                _ => {}
             }
         }
     }
@@ -2687,13 +2699,13 @@ impl Lowering<'_> {
     }
 
     /// Fuses the vector loop just emitted into the vector loop over the
-    /// same range that wrote, just before, the buffer it reads at its
-    /// index (`t = map(f, x); acc += t`, the accumulation of a
-    /// cotangent): the value is used where it is computed instead of
-    /// being read back. The producer's only store stays (a later pass
-    /// drops it when nothing else reads the buffer). Only plain
-    /// instructions that neither read what the producer writes nor write
-    /// what it reads may stand between the two loops.
+    /// same range (or one that size checks made equal) that wrote, just
+    /// before, the buffer it reads at its index (`t = map(f, x); acc += t`,
+    /// the accumulation of a cotangent): the value is used where it is
+    /// computed instead of being read back. The producer's only store
+    /// stays (a later pass drops it when nothing else reads the buffer).
+    /// Only plain instructions that neither read what the producer writes
+    /// nor write what it reads may stand between the two loops.
     fn fuse_with_producer(&mut self) {
         let Some(Inst::For {
             index: consumer_index,
@@ -2722,7 +2734,9 @@ impl Lowering<'_> {
         else {
             return;
         };
-        if producer_start != start || producer_end != end || !producer_hint.vector {
+        // The same range, or ranges that size checks made equal.
+        if !self.known_equal(*producer_start, *start) || !self.known_equal(*producer_end, *end) || !producer_hint.vector
+        {
             return;
         }
         let stores: Vec<(Operand, Operand, Operand)> = producer
@@ -3216,10 +3230,11 @@ fn block_reads(block: &Block, out: &mut HashSet<VarId>) {
 /// result: one per array part (`None` for scalar parts). Only when every
 /// element size is the same in every iteration (a constant or a variable
 /// the body does not set) and every array part is a buffer the body
-/// allocates once, at its top level, of exactly the part's size, and no
-/// two parts share it. Then the allocation can become a view of the
-/// element's place in the result ([`place_buffer`]): the body owns the
-/// buffer, so nothing else reads or writes it.
+/// allocates once, at its top level, of exactly the part's size (`None`
+/// for the second part that holds the same buffer: it gets a copy). Then
+/// the allocation can become a view of the element's place in the result
+/// ([`place_buffer`]): the body owns the buffer, so nothing else reads or
+/// writes it.
 fn element_windows(slots: &[Slot], code: &[Inst], value: &Val, index: Var) -> Option<Vec<Option<Var>>> {
     let invariant = |op: Operand| match op {
         Operand::Var(v) => v != index && assignments(code, v) == 0,
@@ -3242,10 +3257,13 @@ fn element_windows(slots: &[Slot], code: &[Inst], value: &Val, index: Var) -> Op
                 let allocated = code.iter().any(|inst| {
                     matches!(inst, Inst::Set(v, Expr::Alloc { ty, n }) if *v == buffer && ty == elem && *n == value.comps[d])
                 });
-                if !allocated || assignments(code, buffer) != 1 || windows.contains(&Some(buffer)) {
+                if !allocated || assignments(code, buffer) != 1 {
                     return None;
                 }
-                Some(buffer)
+                // A buffer that is two parts of the element (a tuple of
+                // the same array twice) is the first one's window and is
+                // copied to the second's place.
+                (!windows.contains(&Some(buffer))).then_some(buffer)
             }
             Slot::Scalar(_) => None,
         });

@@ -329,6 +329,40 @@ pub fn each_assignment(code: &[Inst], f: &mut dyn FnMut(Var)) {
     }
 }
 
+/// Calls `f` on each variable `code` reads, once per read.
+pub fn each_read(code: &[Inst], f: &mut dyn FnMut(Var)) {
+    let read = |o: &Operand, f: &mut dyn FnMut(Var)| {
+        if let Operand::Var(v) = o {
+            f(*v);
+        }
+    };
+    for inst in code {
+        match inst {
+            Inst::Set(_, expr) => expr.operands().iter().for_each(|o| read(o, f)),
+            Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(|o| read(o, f)),
+            Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(|o| read(o, f)),
+            Inst::Call { args, .. } => args.iter().for_each(|o| read(o, f)),
+            Inst::ArenaRelease(mark) => read(mark, f),
+            Inst::Fail { values, .. } => values.iter().for_each(|o| read(o, f)),
+            Inst::ArenaMark(_) => {}
+            Inst::If { cond, then, els } => {
+                each_read(then, f);
+                each_read(els, f);
+                read(cond, f);
+            }
+            Inst::For { start, end, body, .. } => {
+                each_read(body, f);
+                [start, end].into_iter().for_each(|o| read(o, f));
+            }
+            Inst::While { cond, test, body } => {
+                each_read(cond, f);
+                each_read(body, f);
+                read(test, f);
+            }
+        }
+    }
+}
+
 /// The component types of a core value of type `ty` (see the module
 /// documentation).
 pub fn components(ty: &Type) -> Vec<Ty> {
