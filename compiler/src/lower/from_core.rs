@@ -53,6 +53,10 @@ fn bug<T>(message: impl Into<String>) -> R<T> {
     Err(LowerError(message.into()))
 }
 
+/// The longest dot product computed by an inline loop rather than the
+/// runtime's `dl_dot` ([`Lowering::dot`]).
+const INLINE_DOT_MAX: i64 = 64;
+
 /// Calls nested deeper than this are taken for recursion.
 const MAX_INLINE_DEPTH: usize = 200;
 
@@ -1897,8 +1901,7 @@ impl Lowering<'_> {
             Prim::Dot => {
                 let (a, b) = (arg(0)?, arg(1)?);
                 self.check_same_size(a.len(), b.len());
-                let r = self.call_value("dl_dot", vec![a.len(), a.comps[1], b.comps[1]], Ty::F64);
-                scalar(r)
+                scalar(self.dot(a.len(), a.comps[1], b.comps[1]))
             }
             Prim::Matmul => {
                 let (a, b) = (arg(0)?, arg(1)?);
@@ -2432,6 +2435,36 @@ impl Lowering<'_> {
         }
         self.set_reduction(acc, op);
         Ok(Val::scalar(ty.clone(), Operand::Var(acc)))
+    }
+
+    /// The dot product of the f64 buffers `x` and `y` of `n` elements: a
+    /// reduction loop up to [`INLINE_DOT_MAX`] elements (a row of a small
+    /// matrix: a call would cost more than the products), the runtime's
+    /// kernel above (wider vectors, threads). Both start from 0.0, as the
+    /// interpreter's fold does.
+    fn dot(&mut self, n: Operand, x: Operand, y: Operand) -> Operand {
+        let acc = self.var("acc", Ty::F64);
+        let short = self.binary(BinOp::ILe, n, Operand::I64(INLINE_DOT_MAX));
+        let (inline, ()) = self.nested(|l| {
+            l.emit(Inst::Set(acc, Expr::Atom(Operand::F64(0.0))));
+            l.for_(Operand::I64(0), n, |l, k| {
+                let (a, b) = (l.load(Ty::F64, x, k), l.load(Ty::F64, y, k));
+                let product = l.binary(BinOp::FMul, a, b);
+                l.emit(Inst::Set(acc, Expr::Binary(BinOp::FAdd, Operand::Var(acc), product)));
+            });
+            l.set_reduction(acc, BinOp::FAdd);
+        });
+        let call = vec![Inst::Call {
+            func: "dl_dot",
+            args: vec![n, x, y],
+            result: Some(acc),
+        }];
+        self.emit(Inst::If {
+            cond: short,
+            then: inline,
+            els: call,
+        });
+        Operand::Var(acc)
     }
 
     /// The sum of the f64 buffer `buf` of `n` elements, added up in the
