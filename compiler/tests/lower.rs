@@ -465,3 +465,29 @@ fn loops_over_ranges_a_check_made_equal_fuse() {
         print(&func)
     );
 }
+
+/// A matrix product that is the result is written by the BLAS kernel
+/// straight into result memory, although the lowering computes its size
+/// twice (for the product's buffer, then for the result): no copy.
+#[test]
+fn a_returned_product_is_computed_in_result_memory() {
+    let source = "def product(a: [n][k]f64, b: [k][m]f64) -> [n][m]f64 = a @ b";
+    let compiled = dl_compiler::driver::compile_source("product.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let func = lower(&program, "product").expect("lowers");
+    verify(&func).expect("verifies");
+    assert_eq!(copies(&func.body), 0, "{}", print(&func));
+    let matrix = |n: usize, m: usize| {
+        Value::array(
+            (0..n)
+                .map(|i| Value::array((0..m).map(|j| Value::F64((i * m + j) as f64 * 0.25)).collect()))
+                .collect(),
+        )
+    };
+    for (n, k, m) in [(3, 4, 5), (0, 2, 3), (2, 0, 3), (2, 3, 0)] {
+        check_entry(&program, "product", &[matrix(n, k), matrix(k, m)]).unwrap_or_else(|e| panic!("{n}x{k}x{m}: {e}"));
+    }
+    let (_, stats) = eval_with_stats(&func, &[matrix(3, 4), matrix(4, 5)]).unwrap();
+    assert_eq!(stats.arena_bytes, 0, "the product took arena memory");
+}

@@ -607,24 +607,19 @@ impl Machine<'_> {
                 let (m, n, k) = (i64_at(2)?, i64_at(3)?, i64_at(4)?);
                 let (a, lda, b, ldb, c, ldc) =
                     (ptr_at(5)?, i64_at(6)?, ptr_at(7)?, i64_at(8)?, ptr_at(9)?, i64_at(10)?);
-                let a_rows = if ta { k } else { m };
-                let b_rows = if tb { n } else { k };
-                let av = self.read_f64s(
-                    a,
-                    if a_rows == 0 {
+                // The elements a strided matrix spans: none when it has no
+                // rows or no columns.
+                let span = |rows: i64, cols: i64, ld: i64| {
+                    if rows == 0 || cols == 0 {
                         0
                     } else {
-                        (a_rows - 1) * lda + if ta { m } else { k }
-                    },
-                )?;
-                let bv = self.read_f64s(
-                    b,
-                    if b_rows == 0 {
-                        0
-                    } else {
-                        (b_rows - 1) * ldb + if tb { k } else { n }
-                    },
-                )?;
+                        (rows - 1) * ld + cols
+                    }
+                };
+                let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
+                let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
+                let av = self.read_f64s(a, span(a_rows, a_cols, lda))?;
+                let bv = self.read_f64s(b, span(b_rows, b_cols, ldb))?;
                 let at = |i: i64, l: i64| {
                     if ta {
                         av[(l * lda + i) as usize]

@@ -772,10 +772,16 @@ impl Lowering<'_> {
     /// copied there. Generated code frees such a buffer if the function
     /// fails after allocating it.
     fn allocate_as_result(&mut self, buf: Var, ty: Ty, n: Operand) -> bool {
-        let at = self.code.iter().position(
-            |inst| matches!(inst, Inst::Set(v, Expr::Alloc { ty: t, n: m }) if *v == buf && *t == ty && *m == n),
-        );
-        let Some(at) = at else { return false };
+        // The allocation's own count: `n` may be set after it.
+        let found = self.code.iter().enumerate().find_map(|(at, inst)| match inst {
+            Inst::Set(v, Expr::Alloc { ty: t, n: m })
+                if *v == buf && *t == ty && same_top_level_value(&self.code, *m, n, 4) =>
+            {
+                Some((at, *m))
+            }
+            _ => None,
+        });
+        let Some((at, n)) = found else { return false };
         if assignments(&self.code, buf) != 1 {
             return false;
         }
@@ -3313,6 +3319,38 @@ fn place_buffer(code: &mut [Inst], buffer: Var, expr: Expr) {
                 return;
             }
         }
+    }
+}
+
+/// True when operands `a` and `b` hold the same value: equal, or
+/// variables each set once in `code`, at its top level, by the same
+/// operation of operands that hold the same values (looking `depth` sets
+/// deep). The sizes a function computes twice, as `n * m` for a buffer and
+/// again for its result, compare equal.
+fn same_top_level_value(code: &[Inst], a: Operand, b: Operand, depth: usize) -> bool {
+    if a == b {
+        return true;
+    }
+    let (Operand::Var(x), Operand::Var(y)) = (a, b) else {
+        return false;
+    };
+    if depth == 0 || assignments(code, x) != 1 || assignments(code, y) != 1 {
+        return false;
+    }
+    let set_by = |var: Var| {
+        code.iter().find_map(|inst| match inst {
+            Inst::Set(v, expr) if *v == var => Some(expr),
+            _ => None,
+        })
+    };
+    match (set_by(x), set_by(y)) {
+        (Some(Expr::Atom(p)), Some(Expr::Atom(q))) => same_top_level_value(code, *p, *q, depth - 1),
+        (Some(Expr::Binary(op, p1, p2)), Some(Expr::Binary(oq, q1, q2))) => {
+            op == oq
+                && same_top_level_value(code, *p1, *q1, depth - 1)
+                && same_top_level_value(code, *p2, *q2, depth - 1)
+        }
+        _ => false,
     }
 }
 
