@@ -128,7 +128,7 @@ macro_rules! chunked_kernels {
                 /// The same loop compiled for AVX-512.
                 ///
                 /// # Safety
-                /// As the kernel's; and the processor has AVX-512F, DQ and VL.
+                /// As the kernel's; and the processor has AVX-512F, DQ and VL, and AVX2.
                 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
                 unsafe fn wide(n: i64, src: *const f64, dst: *mut f64) {
                     // SAFETY: forwarded from this function's contract.
@@ -146,6 +146,7 @@ macro_rules! chunked_kernels {
                 if std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx512dq")
                     && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx2")
                 {
                     // SAFETY: the features were just detected; the rest is
                     // this function's contract.

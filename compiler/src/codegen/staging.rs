@@ -40,19 +40,27 @@ pub(super) fn buffer_kernel(func: &str) -> Option<&'static str> {
 /// `reductions` are updated as `acc = acc op x`), or `None` when no call
 /// can be staged.
 pub(super) fn stage(body: &[Inst], reductions: &HashSet<Var>) -> Option<Staging> {
-    // Where each variable of the body is set.
+    // Where each variable of the body is set; a body that sets one twice
+    // is left alone.
     let mut defined_at: HashMap<Var, usize> = HashMap::new();
     for (k, inst) in body.iter().enumerate() {
-        match inst {
-            Inst::Set(var, _) if !reductions.contains(var) => {
-                defined_at.insert(*var, k);
-            }
-            Inst::Call { result: Some(var), .. } => {
-                defined_at.insert(*var, k);
-            }
-            _ => {}
+        let var = match inst {
+            Inst::Set(var, _) if !reductions.contains(var) => var,
+            Inst::Call { result: Some(var), .. } => var,
+            _ => continue,
+        };
+        if defined_at.insert(*var, k).is_some() {
+            return None;
         }
     }
+    // The arguments are computed for a whole block before any store of
+    // the block: a load after a store in the body might read what it
+    // stored (each buffer is accessed at one index, so iterations do not
+    // see each other's stores).
+    let first_store = body
+        .iter()
+        .position(|inst| matches!(inst, Inst::Store { .. }))
+        .unwrap_or(body.len());
     let mut calls = Vec::new();
     let mut needed: HashSet<usize> = HashSet::new();
     for inst in body {
@@ -67,7 +75,13 @@ pub(super) fn stage(body: &[Inst], reductions: &HashSet<Var>) -> Option<Staging>
         let (Some(kernel), [arg]) = (buffer_kernel(func), &args[..]) else {
             continue;
         };
-        if let Some(slice) = argument_slice(body, &defined_at, *arg) {
+        let Some(slice) = argument_slice(body, &defined_at, *arg) else {
+            continue;
+        };
+        let loads_after_a_store = slice
+            .iter()
+            .any(|&k| k > first_store && matches!(body[k], Inst::Set(_, Expr::Load { .. })));
+        if !loads_after_a_store {
             needed.extend(slice);
             calls.push((*result, *arg, kernel));
         }

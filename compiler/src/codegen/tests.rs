@@ -631,3 +631,77 @@ fn known_sizes_decide_between_threads_and_the_calling_thread() {
     // The kernel, and no test of the threshold (0x8000 iterations).
     assert!(big.contains("func_addr") && !big.contains("iconst.i64 0x8000"), "{big}");
 }
+
+/// A vector loop over a fresh buffer that stores to it and then loads the
+/// stored value back for `exp`: the argument of `exp` is only known after
+/// the store, so the call is not staged a block ahead (which would read
+/// the value before the store); the loop runs long enough for blocks.
+#[test]
+fn a_call_whose_argument_reads_a_store_of_its_iteration_is_not_staged() {
+    let mut b = Builder::new();
+    let n = b.param("n", Ty::I64);
+    let a = b.param("a", Ty::Ptr);
+    let (buf, i, x, y, z, e) = (
+        b.var("buf", Ty::Ptr),
+        b.var("i", Ty::I64),
+        b.var("x", Ty::F64),
+        b.var("y", Ty::F64),
+        b.var("z", Ty::F64),
+        b.var("e", Ty::F64),
+    );
+    let load = |var: Var, base: Var| {
+        set(
+            var,
+            Expr::Load {
+                ty: Ty::F64,
+                base: v(base),
+                index: v(i),
+            },
+        )
+    };
+    let store = |value: Var| Inst::Store {
+        ty: Ty::F64,
+        base: v(buf),
+        index: v(i),
+        value: v(value),
+    };
+    let mut body = vec![
+        set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
+        Inst::For {
+            index: i,
+            start: Operand::I64(0),
+            end: v(n),
+            body: vec![
+                load(x, a),
+                set(y, bin(BinOp::FMul, v(x), Operand::F64(0.5))),
+                store(y),
+                load(z, buf),
+                Inst::Call {
+                    func: "dl_exp",
+                    args: vec![v(z)],
+                    result: Some(e),
+                },
+                store(e),
+            ],
+            hint: LoopHint {
+                vector: true,
+                ..LoopHint::default()
+            },
+        },
+    ];
+    let r = copy_out(&mut b, v(n), v(buf), &mut body);
+    let func = Rc::new(b.func(
+        "store_then_exp",
+        vec![Type::array(Type::F64)],
+        Type::array(Type::F64),
+        body,
+        vec![v(n), v(r)],
+    ));
+    let mut jit = jit();
+    for n in [3, 300, 600] {
+        let xs = inputs(n);
+        let got = agree(&mut jit, &func, &[f64_array(&xs)]);
+        let want: Vec<f64> = xs.iter().map(|x| dl_runtime::math::exp(0.5 * x)).collect();
+        assert_eq!(got, f64_array(&want));
+    }
+}

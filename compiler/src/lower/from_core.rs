@@ -2459,6 +2459,10 @@ impl Lowering<'_> {
                 l.emit(Inst::Set(acc, Expr::Binary(BinOp::FAdd, Operand::Var(acc), product)));
             });
             l.set_reduction(acc, BinOp::FAdd);
+            // At most 64 iterations: never worth threads, nor a kernel.
+            if let Some(Inst::For { hint, .. }) = l.code.last_mut() {
+                hint.parallel = false;
+            }
         });
         let call = vec![Inst::Call {
             func: "dl_dot",
@@ -2773,7 +2777,10 @@ impl Lowering<'_> {
         else {
             return;
         };
-        // The same range, or ranges that size checks made equal.
+        // The same range, or ranges that size checks made equal. The
+        // producer may then move past the checks (`movable`): a vector
+        // body cannot fail, and what it stores is not seen when a check
+        // fails.
         if !self.known_equal(*producer_start, *start) || !self.known_equal(*producer_end, *end) || !producer_hint.vector
         {
             return;
@@ -3329,7 +3336,8 @@ fn place_buffer(code: &mut [Inst], buffer: Var, expr: Expr) {
 /// again for its result, compare equal.
 fn same_top_level_value(code: &[Inst], a: Operand, b: Operand, depth: usize) -> bool {
     if a == b {
-        return true;
+        // A variable set again may hold another value at each read.
+        return !matches!(a, Operand::Var(v) if assignments(code, v) > 1);
     }
     let (Operand::Var(x), Operand::Var(y)) = (a, b) else {
         return false;
