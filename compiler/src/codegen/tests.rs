@@ -257,6 +257,36 @@ fn a_while_loop_counts() {
 }
 
 /// `map(\x -> 2x + 1, a)` into an arena buffer, then copied out.
+/// A function of one f64 array (`n` elements at `a`, both parameters of
+/// `b`) returning a fresh array of `n`: `buf` filled by one loop over `i`
+/// from 0 to `n` with `loop_body` and `hint`, then copied to result memory.
+fn array_to_array(
+    mut b: Builder,
+    name: &str,
+    (n, buf, i): (Var, Var, Var),
+    loop_body: Vec<Inst>,
+    hint: LoopHint,
+) -> Func {
+    let mut body = vec![
+        set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
+        Inst::For {
+            index: i,
+            start: Operand::I64(0),
+            end: v(n),
+            body: loop_body,
+            hint,
+        },
+    ];
+    let r = copy_out(&mut b, v(n), v(buf), &mut body);
+    b.func(
+        name,
+        vec![Type::array(Type::F64)],
+        Type::array(Type::F64),
+        body,
+        vec![v(n), v(r)],
+    )
+}
+
 fn buffer_map(hint: LoopHint) -> Func {
     let mut b = Builder::new();
     let n = b.param("n", Ty::I64);
@@ -268,41 +298,25 @@ fn buffer_map(hint: LoopHint) -> Func {
         b.var("y", Ty::F64),
         b.var("z", Ty::F64),
     );
-    let mut body = vec![
-        set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
-        Inst::For {
-            index: i,
-            start: Operand::I64(0),
-            end: v(n),
-            body: vec![
-                set(
-                    x,
-                    Expr::Load {
-                        ty: Ty::F64,
-                        base: v(a),
-                        index: v(i),
-                    },
-                ),
-                set(y, bin(BinOp::FMul, v(x), Operand::F64(2.0))),
-                set(z, bin(BinOp::FAdd, v(y), Operand::F64(1.0))),
-                Inst::Store {
-                    ty: Ty::F64,
-                    base: v(buf),
-                    index: v(i),
-                    value: v(z),
-                },
-            ],
-            hint,
+    let loop_body = vec![
+        set(
+            x,
+            Expr::Load {
+                ty: Ty::F64,
+                base: v(a),
+                index: v(i),
+            },
+        ),
+        set(y, bin(BinOp::FMul, v(x), Operand::F64(2.0))),
+        set(z, bin(BinOp::FAdd, v(y), Operand::F64(1.0))),
+        Inst::Store {
+            ty: Ty::F64,
+            base: v(buf),
+            index: v(i),
+            value: v(z),
         },
     ];
-    let r = copy_out(&mut b, v(n), v(buf), &mut body);
-    b.func(
-        "map",
-        vec![Type::array(Type::F64)],
-        Type::array(Type::F64),
-        body,
-        vec![v(n), v(r)],
-    )
+    array_to_array(b, "map", (n, buf, i), loop_body, hint)
 }
 
 fn inputs(n: usize) -> Vec<f64> {
@@ -583,28 +597,12 @@ fn an_error_in_a_parallel_kernel_is_reported() {
             value: v(x),
         },
     ];
-    let mut body = vec![
-        set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
-        Inst::For {
-            index: i,
-            start: Operand::I64(0),
-            end: v(n),
-            body: loop_body,
-            hint: LoopHint {
-                vector: false,
-                parallel: true,
-                reductions: Vec::new(),
-            },
-        },
-    ];
-    let r = copy_out(&mut b, v(n), v(buf), &mut body);
-    let func = Rc::new(b.func(
-        "gather",
-        vec![Type::array(Type::F64)],
-        Type::array(Type::F64),
-        body,
-        vec![v(n), v(r)],
-    ));
+    let hint = LoopHint {
+        vector: false,
+        parallel: true,
+        reductions: Vec::new(),
+    };
+    let func = Rc::new(array_to_array(b, "gather", (n, buf, i), loop_body, hint));
     let mut jit = jit();
     // 7 is invertible modulo n + 1: exactly one i reads a[n].
     let args = [f64_array(&inputs(50_002))];
@@ -665,38 +663,23 @@ fn a_call_whose_argument_reads_a_store_of_its_iteration_is_not_staged() {
         index: v(i),
         value: v(value),
     };
-    let mut body = vec![
-        set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
-        Inst::For {
-            index: i,
-            start: Operand::I64(0),
-            end: v(n),
-            body: vec![
-                load(x, a),
-                set(y, bin(BinOp::FMul, v(x), Operand::F64(0.5))),
-                store(y),
-                load(z, buf),
-                Inst::Call {
-                    func: "dl_exp",
-                    args: vec![v(z)],
-                    result: Some(e),
-                },
-                store(e),
-            ],
-            hint: LoopHint {
-                vector: true,
-                ..LoopHint::default()
-            },
+    let loop_body = vec![
+        load(x, a),
+        set(y, bin(BinOp::FMul, v(x), Operand::F64(0.5))),
+        store(y),
+        load(z, buf),
+        Inst::Call {
+            func: "dl_exp",
+            args: vec![v(z)],
+            result: Some(e),
         },
+        store(e),
     ];
-    let r = copy_out(&mut b, v(n), v(buf), &mut body);
-    let func = Rc::new(b.func(
-        "store_then_exp",
-        vec![Type::array(Type::F64)],
-        Type::array(Type::F64),
-        body,
-        vec![v(n), v(r)],
-    ));
+    let hint = LoopHint {
+        vector: true,
+        ..LoopHint::default()
+    };
+    let func = Rc::new(array_to_array(b, "store_then_exp", (n, buf, i), loop_body, hint));
     let mut jit = jit();
     for n in [3, 300, 600] {
         let xs = inputs(n);
