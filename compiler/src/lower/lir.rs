@@ -284,6 +284,26 @@ pub fn index_shift(expr: &Expr, index: Var) -> Option<i64> {
     }
 }
 
+/// Calls `f` on every instruction of `code`, nested blocks included (an
+/// `If`, `For` or `While` before the instructions inside it).
+pub fn each_inst_deep<'c>(code: &'c [Inst], f: &mut dyn FnMut(&'c Inst)) {
+    for inst in code {
+        f(inst);
+        match inst {
+            Inst::If { then, els, .. } => {
+                each_inst_deep(then, f);
+                each_inst_deep(els, f);
+            }
+            Inst::For { body, .. } => each_inst_deep(body, f),
+            Inst::While { cond, body, .. } => {
+                each_inst_deep(cond, f);
+                each_inst_deep(body, f);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Keeps the instructions of `code` (nested blocks included) that `keep`
 /// accepts: `Vec::retain` at every depth.
 pub fn retain_deep(code: &mut Vec<Inst>, keep: &dyn Fn(&Inst) -> bool) {

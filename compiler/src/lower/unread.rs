@@ -6,7 +6,7 @@
 //! needed), or when a field of an array of tuples is never read (its rows
 //! are still copied into it, through views).
 
-use super::lir::{each_assignment, each_read, retain_deep, Expr, Func, Inst, Operand, Var};
+use super::lir::{each_assignment, each_inst_deep, each_read, retain_deep, Expr, Func, Inst, Operand, Var};
 use std::collections::{HashMap, HashSet};
 
 /// Removes from `func` every buffer allocated in the arena whose only uses
@@ -40,7 +40,11 @@ pub fn drop_unread_buffers(func: &mut Func) {
 /// only by offsets into one member of a family.
 fn buffer_families(code: &[Inst]) -> HashMap<Var, Var> {
     let mut defs: HashMap<Var, Vec<&Expr>> = HashMap::new();
-    collect_sets(code, &mut defs);
+    each_inst_deep(code, &mut |inst| {
+        if let Inst::Set(var, expr) = inst {
+            defs.entry(*var).or_default().push(expr);
+        }
+    });
     let mut assignments: HashMap<Var, usize> = HashMap::new();
     each_assignment(code, &mut |var| *assignments.entry(var).or_insert(0) += 1);
     // Set by `Set`s alone: no call result, loop index or mark.
@@ -72,24 +76,6 @@ fn buffer_families(code: &[Inst]) -> HashMap<Var, Var> {
         }
         if !grew {
             return families;
-        }
-    }
-}
-
-fn collect_sets<'c>(code: &'c [Inst], defs: &mut HashMap<Var, Vec<&'c Expr>>) {
-    for inst in code {
-        match inst {
-            Inst::Set(var, expr) => defs.entry(*var).or_default().push(expr),
-            Inst::If { then, els, .. } => {
-                collect_sets(then, defs);
-                collect_sets(els, defs);
-            }
-            Inst::For { body, .. } => collect_sets(body, defs),
-            Inst::While { cond, body, .. } => {
-                collect_sets(cond, defs);
-                collect_sets(body, defs);
-            }
-            _ => {}
         }
     }
 }
