@@ -491,3 +491,54 @@ fn a_returned_product_is_computed_in_result_memory() {
     let (_, stats) = eval_with_stats(&func, &[matrix(3, 4), matrix(4, 5)]).unwrap();
     assert_eq!(stats.arena_bytes, 0, "the product took arena memory");
 }
+
+/// A map over an array that nothing reads afterwards writes its result
+/// into that array's memory (softmax's scaling writes where the
+/// exponentials were, which is result memory from the start), and only
+/// then: not when the body reads the array elsewhere, the array is read
+/// later, a map reads it twice, or it is the caller's.
+#[test]
+fn maps_over_arrays_read_no_more_write_in_place() {
+    let source = "
+def softmax_of(x: [n]f64) -> [n]f64 = let e = map(\\v -> exp(v), x) in let s = sum(e) in map(\\v -> v / s, e)
+def reads_elsewhere(x: [n]f64) -> [n]f64 = let e = map(\\v -> v + 1.0, x) in map(\\v -> v * e[0], e)
+def read_later(x: [n]f64) -> ([n]f64, [n]f64) = let e = map(\\v -> v + 1.0, x) in (map(\\v -> v * 2.0, e), e)
+def read_twice(x: [n]f64) -> [n]f64 = let e = map(\\v -> v + 1.0, x) in map2(\\a b -> a * b, e, e)
+def callers(x: [n]f64) -> [n]f64 = map(\\v -> v * 2.0, x)
+";
+    let compiled = dl_compiler::driver::compile_source("in_place.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare(&compiled).expect("compiles");
+    let x = Value::array((0..7).map(|k| Value::F64(k as f64 * 0.5 - 1.0)).collect());
+    for (entry, in_place) in [
+        ("softmax_of", true),
+        ("reads_elsewhere", false),
+        ("read_later", false),
+        ("read_twice", false),
+        ("callers", false),
+    ] {
+        let func = check_entry(&program, entry, std::slice::from_ref(&x)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+        let loads_and_stores_meet = last_loop_updates_what_it_reads(&func.body);
+        assert_eq!(loads_and_stores_meet, in_place, "{entry}:\n{}", print(&func));
+    }
+    let func = lower(&program, "softmax_of").expect("lowers");
+    let (_, stats) = eval_with_stats(&func, &[x]).unwrap();
+    assert_eq!(stats.arena_bytes, 0, "softmax took arena memory:\n{}", print(&func));
+}
+
+/// Whether the last top-level loop of `code` stores into a buffer it loads.
+fn last_loop_updates_what_it_reads(code: &[dl_compiler::lower::lir::Inst]) -> bool {
+    use dl_compiler::lower::lir::{Expr, Inst};
+    let Some(Inst::For { body, .. }) = code.iter().rev().find(|inst| matches!(inst, Inst::For { .. })) else {
+        return false;
+    };
+    let loaded: Vec<_> = body
+        .iter()
+        .filter_map(|inst| match inst {
+            Inst::Set(_, Expr::Load { base, .. }) => Some(*base),
+            _ => None,
+        })
+        .collect();
+    body.iter()
+        .any(|inst| matches!(inst, Inst::Store { base, .. } if loaded.contains(base)))
+}

@@ -812,6 +812,20 @@ impl Lowering<'_> {
         keeps_memory: bool,
         body: impl FnOnce(&mut Self, Operand) -> R<Val>,
     ) -> R<Val> {
+        self.fill_array_into(elem, n, start, keeps_memory, None, body)
+    }
+
+    /// [`Lowering::fill_array`], writing into the buffers `into` when given
+    /// (elements without sizes only: see [`Lowering::map_in_place`]).
+    fn fill_array_into(
+        &mut self,
+        elem: &Type,
+        n: Operand,
+        start: i64,
+        keeps_memory: bool,
+        into: Option<Vec<Operand>>,
+        body: impl FnOnce(&mut Self, Operand) -> R<Val>,
+    ) -> R<Val> {
         let slots = element_layout(elem);
         let sized = slots.contains(&Slot::Len);
         debug_assert!(
@@ -829,7 +843,10 @@ impl Lowering<'_> {
                 })
                 .collect()
         } else {
-            self.alloc_parts(elem, n, &[])
+            match into {
+                Some(buffers) => buffers,
+                None => self.alloc_parts(elem, n, &[]),
+            }
         };
         let mark = self.var("mark", Ty::I64);
         let index = self.var("i", Ty::I64);
@@ -1097,6 +1114,47 @@ impl Lowering<'_> {
         !others.iter().any(touches) && !self.live_after.iter().filter_map(|x| env.get(x)).any(touches)
     }
 
+    /// Which of a map's `arrays` the map may write its result into, as
+    /// `x = map(f, x)` does in place when `x` is not read again: one whose
+    /// elements are of the result's type and without sizes (so each is a
+    /// plain element of each buffer), which [`Lowering::updatable`] allows
+    /// with the other arrays and the body's free variables as the
+    /// statement's other operands. Iteration `i` reads element `i` of the
+    /// array before it stores element `i` of the result, and nothing else
+    /// of it, so the overwrite changes nothing it reads.
+    fn map_in_place(
+        &self,
+        env: &Env,
+        arrays: &[Val],
+        params: &[ir::Binder],
+        body: &Block,
+        elem: &Type,
+    ) -> Option<usize> {
+        if self.owned.is_empty() && self.fresh.is_empty() {
+            return None;
+        }
+        let plain = element_layout(elem)
+            .iter()
+            .all(|slot| matches!(slot, Slot::Buffer { dims, .. } if dims.is_empty()));
+        if !plain {
+            return None;
+        }
+        let mut reads = HashSet::new();
+        block_reads(body, &mut reads);
+        for p in params {
+            reads.remove(&p.var);
+        }
+        let free: Vec<Val> = reads.iter().filter_map(|v| env.get(v).cloned()).collect();
+        (0..arrays.len()).find(|&k| {
+            let others: Vec<Val> = (arrays.iter().enumerate())
+                .filter(|&(j, _)| j != k)
+                .map(|(_, a)| a.clone())
+                .chain(free.iter().cloned())
+                .collect();
+            arrays[k].ty.elem() == Some(elem) && self.updatable(env, &arrays[k], &others)
+        })
+    }
+
     fn stmt(&mut self, env: &mut Env, stmt: &Stmt) -> R<Val> {
         let ty = stmt.binder.ty.clone();
         match &stmt.rhs {
@@ -1214,7 +1272,10 @@ impl Lowering<'_> {
                     .elem()
                     .cloned()
                     .ok_or_else(|| LowerError("map of a non-array".into()))?;
-                self.fill_array(&elem, n, 0, false, |l, i| {
+                let into = self
+                    .map_in_place(env, &arrays, params, body, &elem)
+                    .map(|k| arrays[k].comps[1..].to_vec());
+                self.fill_array_into(&elem, n, 0, false, into, |l, i| {
                     for (p, a) in params.iter().zip(&arrays) {
                         let x = l.element(a, i)?;
                         env.insert(p.var, x);
