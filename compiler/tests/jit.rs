@@ -647,3 +647,58 @@ def norms(m: [r][c]f64) -> [r]f64 = map(\\row -> dot(row, row), m)
         check_entry(&program, "norms", &[m]).unwrap_or_else(|e| panic!("norms of {c}: {e}"));
     }
 }
+
+/// Minima and maxima in lanes skip NaNs and may keep the wrong zero, so a
+/// loop that saw a NaN or ends at zero is computed again by the scalar
+/// code: the results are the interpreter's bits, NaNs, signed zeros and
+/// infinities included, in one thread and in parallel chunks, also for a
+/// maximum over a computed array.
+#[test]
+fn minima_and_maxima_in_lanes_are_the_interpreters_bits() {
+    let source = "
+def extrema(x: [n]f64) -> (f64, f64) = (maximum(x), minimum(x))
+def spread(x: [n]f64) -> f64 = reduce(\\a b -> max(a, b), -inf, map(\\v -> v * v - 1.0, x)) + sum(x)
+";
+    let compiled = dl_compiler::driver::compile_source("extrema.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let mut jit = Jit::new(program.clone()).expect("a JIT");
+    type Element = fn(usize) -> f64;
+    let cases: [(&str, Element); 6] = [
+        ("mixed", |k| ((k * 7919 % 2003) as f64 - 1001.0) / 37.0),
+        (
+            "negative zeros and one zero",
+            |k| if k % 1000 == 999 { 0.0 } else { -0.0 },
+        ),
+        (
+            "zeros and one negative zero",
+            |k| if k % 1000 == 999 { -0.0 } else { 0.0 },
+        ),
+        ("zeros below", |k| if k % 3 == 0 { -0.0 } else { -1.0 - k as f64 }),
+        ("a NaN", |k| if k == 5 { f64::NAN } else { k as f64 }),
+        (
+            "infinities",
+            |k| if k % 2 == 0 { f64::INFINITY } else { f64::NEG_INFINITY },
+        ),
+    ];
+    for n in [0usize, 1, 2, 7, 8, 9, 1000, 70_001] {
+        for (name, element) in &cases {
+            let x = Value::array((0..n).map(|k| Value::F64(element(k))).collect());
+            let want = interp::run(&program, "extrema", vec![x.clone()]).expect("the interpreter runs");
+            let got = jit.call("extrema", vec![x.clone()]).expect("native code runs");
+            let bits = |v: &Value| match v {
+                Value::Tuple(xs) => xs
+                    .iter()
+                    .map(|x| match x {
+                        Value::F64(f) if f.is_nan() => u64::MAX,
+                        Value::F64(f) => f.to_bits(),
+                        other => panic!("not a float: {other}"),
+                    })
+                    .collect::<Vec<_>>(),
+                other => panic!("not a pair: {other}"),
+            };
+            assert_eq!(bits(&want), bits(&got), "{name} at {n}: {want} against {got}");
+            check_entry(&program, "spread", &[x]).unwrap_or_else(|e| panic!("spread of {name} at {n}: {e}"));
+        }
+    }
+}

@@ -406,6 +406,9 @@ struct Emitter<'a, 'b, M: Module> {
     /// The entry's variables that hold result memory
     /// ([`result_buffers`]).
     result_buffers: Vec<Var>,
+    /// While a vector loop takes minima and maxima the fast way
+    /// ([`Emitter::vector_loop`]): the lanes that have seen a NaN.
+    nan_lanes: Option<Variable>,
 }
 
 /// The variables `code` sets (at its top level) to result memory: the
@@ -502,6 +505,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             read_outside: HashMap::new(),
             reads: None,
             known: HashMap::new(),
+            nan_lanes: None,
         }
     }
 
@@ -948,6 +952,64 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// whose elementary functions can be staged runs whole blocks of
     /// [`STAGED_BLOCK`] iterations first ([`Emitter::staged_loop`]).
     fn vector_loop(&mut self, plan: &VectorPlan, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<Value> {
+        // Minima and maxima in lanes take `minpd`/`maxpd`, which skip NaNs
+        // and may keep -0 over +0 where `fmin`/`fmax` would not: a chain of
+        // one instruction instead of eight. Either case can change the
+        // result only when a NaN was seen or the result is zero; then the
+        // scalar loop computes the lanes' iterations again, which a body
+        // that stores nothing allows.
+        let extrema = hint
+            .reductions
+            .iter()
+            .any(|(_, op)| matches!(op, BinOp::FMin | BinOp::FMax))
+            && !body.iter().any(|inst| matches!(inst, Inst::Store { .. }));
+        if !extrema {
+            return self.vector_lanes(plan, start, end, body, hint);
+        }
+        let before: Vec<(Var, Value)> = hint
+            .reductions
+            .iter()
+            .map(|(acc, _)| (*acc, self.b.use_var(self.vars[acc.0 as usize])))
+            .collect();
+        let nan_lanes = self.b.declare_var(types::I64X2);
+        let none = self.b.ins().iconst(types::I64, 0);
+        let none = self.b.ins().splat(types::I64X2, none);
+        self.b.def_var(nan_lanes, none);
+        self.nan_lanes = Some(nan_lanes);
+        let lanes_end = self.vector_lanes(plan, start, end, body, hint);
+        self.nan_lanes = None;
+        let lanes_end = lanes_end?;
+        let seen = self.b.use_var(nan_lanes);
+        let mut again = self.b.ins().vany_true(seen);
+        for (acc, op) in &hint.reductions {
+            if matches!(op, BinOp::FMin | BinOp::FMax) {
+                let value = self.b.use_var(self.vars[acc.0 as usize]);
+                let zero = self.float(types::F64, 0.0);
+                let zero = self.b.ins().fcmp(FloatCC::Equal, value, zero);
+                again = self.b.ins().bor(again, zero);
+            }
+        }
+        let (redo, join) = (self.b.create_block(), self.b.create_block());
+        let resume = self.b.append_block_param(join, types::I64);
+        self.b.ins().brif(again, redo, &[], join, &[lanes_end.into()]);
+        self.b.switch_to_block(redo);
+        for (acc, value) in before {
+            self.set(acc, value);
+        }
+        self.b.ins().jump(join, &[start.into()]);
+        self.b.switch_to_block(join);
+        Ok(resume)
+    }
+
+    /// [`Emitter::vector_loop`] but for the check of fast minima and maxima.
+    fn vector_lanes(
+        &mut self,
+        plan: &VectorPlan,
+        start: Value,
+        end: Value,
+        body: &[Inst],
+        hint: &LoopHint,
+    ) -> R<Value> {
         let mut start = start;
         let short = matches!(self.constant(start).zip(self.constant(end)), Some((s, e)) if e - s < STAGED_BLOCK);
         if !short {
@@ -1003,20 +1065,43 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             _ => false,
         });
         let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
+        // The running accumulators stay in a stack slot between blocks:
+        // the kernel calls leave no vector register unclobbered, and as
+        // variables live across the block's loops they were loaded and
+        // stored at every step. Each block reduces into fresh ones and
+        // adds them into the slot at its end.
         let accumulators = self.lane_accumulators(hint, copies);
+        let running = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            u32::try_from(16 * copies as usize * accumulators.len()).expect("a few accumulators"),
+            4,
+        ));
+        let ptr = self.pointer_type();
+        let running_at = |k: usize, copy: i64| i32::try_from(16 * (k as i64 * copies + copy)).expect("a small slot");
+        for (k, accs) in accumulators.iter().enumerate() {
+            for (copy, acc) in (0..copies).zip(accs) {
+                let value = self.b.use_var(*acc);
+                self.b.ins().stack_store(ptr, value, running, running_at(k, copy));
+            }
+        }
         let block = self.b.declare_var(types::I64);
         self.counted_loop(block, start, end, STAGED_BLOCK, |e, base| {
             let zero = e.b.ins().iconst(types::I64, 0);
             let size = e.b.ins().iconst(types::I64, STAGED_BLOCK);
             let j = e.b.declare_var(types::I64);
-            e.counted_loop(j, zero, size, 2, |e, at| {
-                let lane_index = e.b.ins().iadd(base, at);
-                let lanes = e.vector_body(plan, &staging.before, lane_index, &[], None)?;
-                let offset = e.b.ins().ishl_imm_u(at, 3);
-                for ((_, arg, _), slot) in staging.calls.iter().zip(&slots) {
-                    let value = e.lanes(&lanes, *arg);
-                    let at = e.slot_address(*slot, offset);
-                    e.b.ins().store(MemFlagsData::trusted(), value, at, 0);
+            // Four copies a step: the loop's own instructions would
+            // otherwise cost as much as the body's.
+            e.counted_loop(j, zero, size, 2 * STAGING_COPIES, |e, at| {
+                for copy in 0..STAGING_COPIES {
+                    let at = e.b.ins().iadd_imm_s(at, 2 * copy);
+                    let lane_index = e.b.ins().iadd(base, at);
+                    let lanes = e.vector_body(plan, &staging.before, lane_index, &[], None)?;
+                    let offset = e.b.ins().ishl_imm_u(at, 3);
+                    for ((_, arg, _), slot) in staging.calls.iter().zip(&slots) {
+                        let value = e.lanes(&lanes, *arg);
+                        let at = e.slot_address(*slot, offset);
+                        e.b.ins().store(MemFlagsData::trusted(), value, at, 0);
+                    }
                 }
                 Ok(())
             })?;
@@ -1024,18 +1109,34 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let buffer = e.slot_address(*slot, zero);
                 e.call(kernel, &[size, buffer, buffer])?;
             }
+            let local = e.lane_accumulators(hint, copies);
             let j = e.b.declare_var(types::I64);
             e.counted_loop(j, zero, size, 2 * copies, |e, at| {
                 for copy in 0..copies {
                     let at = e.b.ins().iadd_imm_s(at, 2 * copy);
                     let lane_index = e.b.ins().iadd(base, at);
                     let offset = e.b.ins().ishl_imm_u(at, 3);
-                    let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy as usize]).collect();
+                    let accs: Vec<Variable> = local.iter().map(|a| a[copy as usize]).collect();
                     e.vector_body(plan, &staging.after, lane_index, &accs, Some((&staged, offset)))?;
                 }
                 Ok(())
-            })
+            })?;
+            for (k, ((_, op), block)) in hint.reductions.iter().zip(&local).enumerate() {
+                for (copy, l) in (0..copies).zip(block) {
+                    let a = e.b.ins().stack_load(ptr, types::F64X2, running, running_at(k, copy));
+                    let b = e.b.use_var(*l);
+                    let sum = e.binary(*op, a, b);
+                    e.b.ins().stack_store(ptr, sum, running, running_at(k, copy));
+                }
+            }
+            Ok(())
         })?;
+        for (k, accs) in accumulators.iter().enumerate() {
+            for (copy, acc) in (0..copies).zip(accs) {
+                let value = self.b.ins().stack_load(ptr, types::F64X2, running, running_at(k, copy));
+                self.b.def_var(*acc, value);
+            }
+        }
         self.combine_lanes(hint, &accumulators);
         Ok(self.b.use_var(block))
     }
@@ -1123,7 +1224,21 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                         let x = if *a == Operand::Var(*var) { *b } else { *a };
                         let x = self.lanes(&lanes, x);
                         let acc = self.b.use_var(accs[*r]);
-                        let next = self.binary(*op, acc, x);
+                        let next = match (op, self.nan_lanes) {
+                            (BinOp::FMin | BinOp::FMax, Some(nan_lanes)) => {
+                                // `x < acc ? x : acc` is `minpd`, `acc < x ?
+                                // x : acc` `maxpd`: a NaN `x` keeps `acc`.
+                                let (lhs, rhs) = if *op == BinOp::FMin { (x, acc) } else { (acc, x) };
+                                let better = self.b.ins().fcmp(FloatCC::LessThan, lhs, rhs);
+                                let better = self.b.ins().bitcast(types::F64X2, little_endian(), better);
+                                let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                                let seen = self.b.use_var(nan_lanes);
+                                let seen = self.b.ins().bor(seen, nan);
+                                self.b.def_var(nan_lanes, seen);
+                                self.b.ins().bitselect(better, x, acc)
+                            }
+                            _ => self.binary(*op, acc, x),
+                        };
                         self.b.def_var(accs[*r], next);
                         continue;
                     }
@@ -1854,6 +1969,10 @@ fn vector_plan(
 /// buffers (one per staged call, 8 bytes per iteration) to stay in the
 /// first-level cache.
 const STAGED_BLOCK: i64 = 256;
+
+/// Copies of the body per step of a staged block's first loop, which
+/// writes the staged calls' arguments (`STAGED_BLOCK` is a multiple).
+const STAGING_COPIES: i64 = 4;
 
 /// The runtime functions computed inline ([`Emitter::elementary`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
