@@ -880,6 +880,13 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
 
     fn scalar_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst]) -> R<()> {
         let i = self.vars[index.0 as usize];
+        // The one iteration left after lanes of a known, odd trip count.
+        if let (Some(first), Some(last)) = (self.constant(start), self.constant(end)) {
+            if last - first == 1 {
+                self.b.def_var(i, start);
+                return self.block(body);
+            }
+        }
         self.counted_loop(i, start, end, 1, |e, _| e.block(body))
     }
 
@@ -1023,6 +1030,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         // and copies of it would only lengthen the compile.
         let heavy = body.iter().any(|inst| matches!(inst, Inst::Call { .. }));
         let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
+        if let (Some(first), Some(last), false) = (self.constant(start), self.constant(end), heavy) {
+            if (0..=2 * UNROLLED_PAIRS).contains(&(last - first)) {
+                return self.unrolled_lanes(plan, first, last, body, hint, copies);
+            }
+        }
         let i = self.b.declare_var(types::I64);
         let accumulators = self.lane_accumulators(hint, copies);
         self.counted_loop(i, start, end, 2 * copies, |e, at| {
@@ -1035,6 +1047,31 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         })?;
         self.combine_lanes(hint, &accumulators);
         Ok(self.b.use_var(i))
+    }
+
+    /// The vector part of a loop from `first` to `last`, both known and
+    /// close: its pairs of lanes one after the other, without a loop (a
+    /// row of a few elements, which a loop would spend as much on counting
+    /// as on computing). Returns where the scalar remainder starts.
+    fn unrolled_lanes(
+        &mut self,
+        plan: &VectorPlan,
+        first: i64,
+        last: i64,
+        body: &[Inst],
+        hint: &LoopHint,
+        copies: i64,
+    ) -> R<Value> {
+        let pairs = (last - first) / 2;
+        let accumulators = self.lane_accumulators(hint, copies.min(pairs.max(1)));
+        for pair in 0..pairs {
+            let lane_index = self.b.ins().iconst(types::I64, first + 2 * pair);
+            let copy = (pair % copies.min(pairs)) as usize;
+            let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy]).collect();
+            self.vector_body(plan, body, lane_index, &accs, None)?;
+        }
+        self.combine_lanes(hint, &accumulators);
+        Ok(self.b.ins().iconst(types::I64, first + 2 * pairs))
     }
 
     /// Whole blocks of [`STAGED_BLOCK`] iterations from `start` while they
@@ -1969,6 +2006,10 @@ fn vector_plan(
 /// buffers (one per staged call, 8 bytes per iteration) to stay in the
 /// first-level cache.
 const STAGED_BLOCK: i64 = 256;
+
+/// The most pairs of lanes a vector loop of known trip count runs without
+/// a loop ([`Emitter::unrolled_lanes`]).
+const UNROLLED_PAIRS: i64 = 8;
 
 /// Copies of the body per step of a staged block's first loop, which
 /// writes the staged calls' arguments (`STAGED_BLOCK` is a multiple).
