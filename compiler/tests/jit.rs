@@ -745,3 +745,45 @@ def row_products(x: [n][d]f64) -> [n]f64 = map(\\r -> dot(r, r) * reduce(\\a b -
         }
     }
 }
+
+/// The small buffers of a loop's iteration (a cross product, a row of two
+/// in one branch) take stack slots that every iteration reuses, and the
+/// results are the interpreter's, in one
+/// thread and in parallel chunks, with rows known only at run time beside
+/// them.
+#[test]
+fn small_buffers_of_an_iteration_live_on_the_stack() {
+    let source = "
+def cross(a: [3]f64, b: [3]f64) -> [3]f64 =
+  [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+def turned(x: [n][3]f64, w: [m]f64) -> [n][3]f64 =
+  build(n, \\i ->
+    let c = cross(x[i], cross(x[(i + 1) % n], x[i]))
+    let r = if c[0] > 0.0 then [c[1], c[2]] else [c[2], c[0]]
+    in c * (r[0] - r[1]) + x[i] * sum(w))
+";
+    let compiled = dl_compiler::driver::compile_source("stack.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    for n in [1usize, 2, 7, 40_000] {
+        let x = Value::array(
+            (0..n)
+                .map(|i| {
+                    Value::array(
+                        (0..3)
+                            .map(|j| Value::F64(((i * 3 + j) % 17) as f64 * 0.3 - 2.0))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        );
+        let w = Value::array((0..5).map(|k| Value::F64(k as f64 * 0.1)).collect());
+        check_entry(&program, "turned", &[x, w]).unwrap_or_else(|e| panic!("turned at {n}: {e}"));
+    }
+    // The slots of the three-element rows and of the branch's pair.
+    let lir = lower(&program, "turned").expect("lowers");
+    let clif = clif_text(&lir, &[]).expect("compiles");
+    for slot in ["explicit_slot 24,", "explicit_slot 16,"] {
+        assert!(clif.contains(slot), "no `{slot}` stack buffer:\n{clif}");
+    }
+}

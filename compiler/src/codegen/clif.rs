@@ -409,6 +409,11 @@ struct Emitter<'a, 'b, M: Module> {
     /// While a vector loop takes minima and maxima the fast way
     /// ([`Emitter::vector_loop`]): the lanes that have seen a NaN.
     nan_lanes: Option<Variable>,
+    /// Allocations that take a stack slot instead of arena memory
+    /// ([`Emitter::place_iteration_buffers`]), by the address of their
+    /// expression, and the bytes given so far.
+    stack_buffers: HashMap<*const Expr, StackSlot>,
+    stack_buffer_bytes: i64,
 }
 
 /// The variables `code` sets (at its top level) to result memory: the
@@ -506,6 +511,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             reads: None,
             known: HashMap::new(),
             nan_lanes: None,
+            stack_buffers: HashMap::new(),
+            stack_buffer_bytes: 0,
         }
     }
 
@@ -747,6 +754,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let (base, index) = (self.operand(*base), self.operand(*index));
                 self.address(*ty, base, index)
             }
+            Expr::Alloc { .. } if self.stack_buffers.contains_key(&(expr as *const Expr)) => {
+                let ptr = self.pointer_type();
+                let slot = self.stack_buffers[&(expr as *const Expr)];
+                self.b.ins().stack_addr(ptr, slot, 0)
+            }
             Expr::Alloc { ty, n } => {
                 let n = self.operand(*n);
                 let bytes = self.b.ins().imul_imm_s(n, ty.size());
@@ -869,6 +881,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// `for index in start..end { body }`, with vector lanes when the hint
     /// and the body allow them.
     fn for_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<()> {
+        self.place_iteration_buffers(body);
         let mut start = start;
         if self.options.vectorize && hint.vector {
             if let Some(plan) = vector_plan(body, index, hint, self.func, &self.outside_reads(body)) {
@@ -876,6 +889,41 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
         }
         self.scalar_loop(index, start, end, body)
+    }
+
+    /// Gives the small buffers of a loop's iteration stack slots: in a body
+    /// that marks the arena and releases the mark last, whatever it
+    /// allocates after the mark once per iteration (not in a nested loop)
+    /// with a count known now is dead when the iteration ends, so one slot
+    /// serves every iteration. A row of a few coordinates then costs no
+    /// call, and no call spills the body's values.
+    fn place_iteration_buffers(&mut self, body: &[Inst]) {
+        let Some(Inst::ArenaRelease(Operand::Var(released))) = body.last() else {
+            return;
+        };
+        let Some(marked) = body
+            .iter()
+            .position(|inst| matches!(inst, Inst::ArenaMark(mark) if mark == released))
+        else {
+            return;
+        };
+        let mut allocations = Vec::new();
+        once_per_iteration_allocations(&body[marked..], &mut allocations);
+        for expr in allocations {
+            let Expr::Alloc { ty, n } = expr else { continue };
+            let Some(bytes) = self.integer(*n).and_then(|n| n.checked_mul(ty.size())) else {
+                continue;
+            };
+            if !(0..=STACK_BUFFER_BYTES).contains(&bytes) || self.stack_buffer_bytes + bytes > STACK_BUFFERS_BYTES {
+                continue;
+            }
+            self.stack_buffer_bytes += bytes;
+            let size = u32::try_from(bytes.max(8)).expect("a small buffer");
+            let slot = self
+                .b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
+            self.stack_buffers.insert(expr as *const Expr, slot);
+        }
     }
 
     fn scalar_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst]) -> R<()> {
@@ -2006,6 +2054,27 @@ fn vector_plan(
 /// buffers (one per staged call, 8 bytes per iteration) to stay in the
 /// first-level cache.
 const STAGED_BLOCK: i64 = 256;
+
+/// The largest buffer of an iteration that takes a stack slot
+/// ([`Emitter::place_iteration_buffers`]), and the most bytes a function
+/// gives such buffers.
+const STACK_BUFFER_BYTES: i64 = 256;
+const STACK_BUFFERS_BYTES: i64 = 16 * 1024;
+
+/// The allocations of `code` that run at most once each time `code` runs:
+/// those of its branches too, not those of its loops.
+fn once_per_iteration_allocations<'c>(code: &'c [Inst], out: &mut Vec<&'c Expr>) {
+    for inst in code {
+        match inst {
+            Inst::Set(_, expr @ Expr::Alloc { .. }) => out.push(expr),
+            Inst::If { then, els, .. } => {
+                once_per_iteration_allocations(then, out);
+                once_per_iteration_allocations(els, out);
+            }
+            _ => {}
+        }
+    }
+}
 
 /// The most pairs of lanes a vector loop of known trip count runs without
 /// a loop ([`Emitter::unrolled_lanes`]).
