@@ -1000,10 +1000,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     /// The vector part of a loop: iterations from `start` in steps of two
-    /// lanes times the unrolling, while they fit before `end`; returns
-    /// where the scalar remainder starts. Reductions keep one `f64x2`
-    /// accumulator per unrolled copy (four, or one for a body that calls
-    /// an elementary function), combined into the scalar one after. A body
+    /// lanes times the unrolling, while they fit before `end`, then pairs
+    /// one at a time; returns where the scalar remainder starts. Reductions
+    /// keep one `f64x2` accumulator per unrolled copy, combined into the
+    /// scalar one after. A body
     /// whose elementary functions can be staged runs whole blocks of
     /// [`STAGED_BLOCK`] iterations first ([`Emitter::staged_loop`]).
     fn vector_loop(&mut self, plan: &VectorPlan, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<Value> {
@@ -1074,10 +1074,17 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
         }
         // Several accumulators hide the latency of a cheap body's
-        // reduction; a body that computes `exp` or `pow` hides it itself,
-        // and copies of it would only lengthen the compile.
+        // reduction, and two copies of a map halve the counting; a body
+        // that computes `exp` or `pow` hides both itself, and copies of it
+        // would only lengthen the compile.
         let heavy = body.iter().any(|inst| matches!(inst, Inst::Call { .. }));
-        let copies: i64 = if hint.reductions.is_empty() || heavy { 1 } else { 4 };
+        let copies: i64 = if heavy {
+            1
+        } else if hint.reductions.is_empty() {
+            2
+        } else {
+            4
+        };
         if let (Some(first), Some(last), false) = (self.constant(start), self.constant(end), heavy) {
             if (0..=2 * UNROLLED_PAIRS).contains(&(last - first)) {
                 return self.unrolled_lanes(plan, first, last, body, hint, copies);
@@ -1093,6 +1100,17 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
             Ok(())
         })?;
+        if copies > 1 {
+            // The last pairs, one at a time, before the scalar remainder.
+            let rest = self.b.use_var(i);
+            let j = self.b.declare_var(types::I64);
+            let accs: Vec<Variable> = accumulators.iter().map(|a| a[0]).collect();
+            self.counted_loop(j, rest, end, 2, |e, at| {
+                e.vector_body(plan, body, at, &accs, None).map(|_| ())
+            })?;
+            let after = self.b.use_var(j);
+            self.b.def_var(i, after);
+        }
         self.combine_lanes(hint, &accumulators);
         Ok(self.b.use_var(i))
     }
