@@ -496,7 +496,8 @@ fn a_returned_product_is_computed_in_result_memory() {
 /// into that array's memory (softmax's scaling writes where the
 /// exponentials were, which is result memory from the start), and only
 /// then: not when the body reads the array elsewhere, the array is read
-/// later, a map reads it twice, or it is the caller's.
+/// later, a map reads it twice, or it is the caller's. A transpose
+/// overwritten so is no longer taken for its matrix's transpose.
 #[test]
 fn maps_over_arrays_read_no_more_write_in_place() {
     let source = "
@@ -505,6 +506,10 @@ def reads_elsewhere(x: [n]f64) -> [n]f64 = let e = map(\\v -> v + 1.0, x) in map
 def read_later(x: [n]f64) -> ([n]f64, [n]f64) = let e = map(\\v -> v + 1.0, x) in (map(\\v -> v * 2.0, e), e)
 def read_twice(x: [n]f64) -> [n]f64 = let e = map(\\v -> v + 1.0, x) in map2(\\a b -> a * b, e, e)
 def callers(x: [n]f64) -> [n]f64 = map(\\v -> v * 2.0, x)
+def transposed_back(m: [n][k]f64) -> [n][k]f64 =
+  let t = transpose(m) in transpose(unflatten(k, n, map(\\v -> v + 100.0, flatten(t))))
+def transposed_product(m: [n][k]f64) -> [k][1]f64 =
+  let t = transpose(m) in unflatten(k, n, map(\\v -> tanh(v), flatten(t))) @ build(n, \\i -> [1.0])
 ";
     let compiled = dl_compiler::driver::compile_source("in_place.dl", source);
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
@@ -520,6 +525,15 @@ def callers(x: [n]f64) -> [n]f64 = map(\\v -> v * 2.0, x)
         let func = check_entry(&program, entry, std::slice::from_ref(&x)).unwrap_or_else(|e| panic!("{entry}: {e}"));
         let loads_and_stores_meet = last_loop_updates_what_it_reads(&func.body);
         assert_eq!(loads_and_stores_meet, in_place, "{entry}:\n{}", print(&func));
+    }
+    // A transpose written over in place is no longer its matrix's.
+    let m = Value::array(
+        (0..3)
+            .map(|i| Value::array((0..2).map(|j| Value::F64((i * 2 + j) as f64)).collect()))
+            .collect(),
+    );
+    for entry in ["transposed_back", "transposed_product"] {
+        check_entry(&program, entry, std::slice::from_ref(&m)).unwrap_or_else(|e| panic!("{entry}: {e}"));
     }
     let func = lower(&program, "softmax_of").expect("lowers");
     let (_, stats) = eval_with_stats(&func, &[x]).unwrap();

@@ -1114,6 +1114,21 @@ impl Lowering<'_> {
         !others.iter().any(touches) && !self.live_after.iter().filter_map(|x| env.get(x)).any(touches)
     }
 
+    /// Forgets what the lowering knows of the contents of `v`'s buffers,
+    /// which an update in place is about to overwrite: that one holds the
+    /// transpose of a matrix ([`Lowering::transposed`]) or a product's
+    /// result ([`Lowering::products`]).
+    fn forget_contents(&mut self, v: &Val) {
+        for c in &v.comps {
+            if let Operand::Var(buffer) = c {
+                for root in self.roots(*buffer) {
+                    self.transposed.remove(&root);
+                    self.products.remove(&root);
+                }
+            }
+        }
+    }
+
     /// Which of a map's `arrays` the map may write its result into, as
     /// `x = map(f, x)` does in place when `x` is not read again: one whose
     /// elements are of the result's type and without sizes (so each is a
@@ -1176,6 +1191,9 @@ impl Lowering<'_> {
                         args.swap(0, 1);
                         in_place = true;
                     }
+                }
+                if in_place {
+                    self.forget_contents(&args[0]);
                 }
                 self.prim(*p, &args, &ty, in_place)
             }
@@ -1272,9 +1290,10 @@ impl Lowering<'_> {
                     .elem()
                     .cloned()
                     .ok_or_else(|| LowerError("map of a non-array".into()))?;
-                let into = self
-                    .map_in_place(env, &arrays, params, body, &elem)
-                    .map(|k| arrays[k].comps[1..].to_vec());
+                let into = self.map_in_place(env, &arrays, params, body, &elem).map(|k| {
+                    self.forget_contents(&arrays[k]);
+                    arrays[k].comps[1..].to_vec()
+                });
                 self.fill_array_into(&elem, n, 0, false, into, |l, i| {
                     for (p, a) in params.iter().zip(&arrays) {
                         let x = l.element(a, i)?;
