@@ -930,7 +930,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let i = self.vars[index.0 as usize];
         // The one iteration left after lanes of a known, odd trip count.
         if let (Some(first), Some(last)) = (self.constant(start), self.constant(end)) {
-            if last - first == 1 {
+            if last.checked_sub(first) == Some(1) {
                 self.b.def_var(i, start);
                 return self.block(body);
             }
@@ -1086,7 +1086,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             4
         };
         if let (Some(first), Some(last), false) = (self.constant(start), self.constant(end), heavy) {
-            if (0..=2 * UNROLLED_PAIRS).contains(&(last - first)) {
+            if last
+                .checked_sub(first)
+                .is_some_and(|n| (0..=2 * UNROLLED_PAIRS).contains(&n))
+            {
                 return self.unrolled_lanes(plan, first, last, body, hint, copies);
             }
         }
