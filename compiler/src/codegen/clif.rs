@@ -1132,10 +1132,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         copies: i64,
     ) -> R<Value> {
         let pairs = (last - first) / 2;
-        let accumulators = self.lane_accumulators(hint, copies.min(pairs.max(1)));
+        // No more accumulators than pairs, and one for none.
+        let copies = copies.min(pairs).max(1);
+        let accumulators = self.lane_accumulators(hint, copies);
         for pair in 0..pairs {
             let lane_index = self.b.ins().iconst(types::I64, first + 2 * pair);
-            let copy = (pair % copies.min(pairs)) as usize;
+            let copy = (pair % copies) as usize;
             let accs: Vec<Variable> = accumulators.iter().map(|a| a[copy]).collect();
             self.vector_body(plan, body, lane_index, &accs, None)?;
         }
