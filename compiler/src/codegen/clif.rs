@@ -754,12 +754,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let (base, index) = (self.operand(*base), self.operand(*index));
                 self.address(*ty, base, index)
             }
-            Expr::Alloc { .. } if self.stack_buffers.contains_key(&(expr as *const Expr)) => {
-                let ptr = self.pointer_type();
-                let slot = self.stack_buffers[&(expr as *const Expr)];
-                self.b.ins().stack_addr(ptr, slot, 0)
-            }
             Expr::Alloc { ty, n } => {
+                if let Some(slot) = self.stack_buffers.get(&(expr as *const Expr)).copied() {
+                    let ptr = self.pointer_type();
+                    return Ok(self.b.ins().stack_addr(ptr, slot, 0));
+                }
                 let n = self.operand(*n);
                 let bytes = self.b.ins().imul_imm_s(n, ty.size());
                 self.arena_alloc(bytes)?
@@ -1056,7 +1055,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Ok(resume)
     }
 
-    /// [`Emitter::vector_loop`] but for the check of fast minima and maxima.
+    /// The vector part of a loop ([`Emitter::vector_loop`]), before the
+    /// check that decides whether fast minima and maxima need a second,
+    /// scalar pass.
     fn vector_lanes(
         &mut self,
         plan: &VectorPlan,

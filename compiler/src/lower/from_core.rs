@@ -1160,14 +1160,16 @@ impl Lowering<'_> {
             reads.remove(&p.var);
         }
         let free: Vec<Val> = reads.iter().filter_map(|v| env.get(v).cloned()).collect();
-        (0..arrays.len()).find(|&k| {
-            let others: Vec<Val> = (arrays.iter().enumerate())
-                .filter(|&(j, _)| j != k)
-                .map(|(_, a)| a.clone())
-                .chain(free.iter().cloned())
-                .collect();
-            arrays[k].ty.elem() == Some(elem) && self.updatable(env, &arrays[k], &others)
-        })
+        (0..arrays.len())
+            .filter(|&k| arrays[k].ty.elem() == Some(elem))
+            .find(|&k| {
+                let others: Vec<Val> = (arrays.iter().enumerate())
+                    .filter(|&(j, _)| j != k)
+                    .map(|(_, a)| a.clone())
+                    .chain(free.iter().cloned())
+                    .collect();
+                self.updatable(env, &arrays[k], &others)
+            })
     }
 
     fn stmt(&mut self, env: &mut Env, stmt: &Stmt) -> R<Val> {
