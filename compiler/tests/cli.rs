@@ -375,3 +375,17 @@ fn bench_prints_compile_time_and_call_times_as_json() {
     assert_eq!(v["runs"], 3);
     assert!(v["min_ms"].as_f64() <= v["median_ms"].as_f64());
 }
+
+/// The timed calls free their results unread; a failing call is still
+/// reported, with its location, and the exit status says so.
+#[test]
+fn bench_reports_a_run_time_error_of_the_timed_code() {
+    let o = dl(&["bench", "tests/runtime_errors/index_out_of_bounds.dl", "--runs", "2"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("index 3 out of bounds"), "{err}");
+    assert!(err.contains("index_out_of_bounds.dl:1:39"), "{err}");
+    // An array result, freed after each call.
+    let o = dl(&["bench", "bench/ode.dl", "--runs", "3", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
