@@ -111,6 +111,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         locations: l.locations,
     };
     super::unread::drop_unread_buffers(&mut lowered);
+    super::fuse_loops::fuse_loops(&mut lowered);
     Ok(lowered)
 }
 

@@ -272,6 +272,16 @@ impl Expr {
             Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![*base, *index],
         }
     }
+
+    /// The operands the expression reads, to rewrite them.
+    pub fn operands_mut(&mut self) -> Vec<&mut Operand> {
+        match self {
+            Expr::Atom(a) | Expr::Unary(_, a) | Expr::Alloc { n: a, .. } => vec![a],
+            Expr::Binary(_, a, b) => vec![a, b],
+            Expr::Select(c, a, b) => vec![c, a, b],
+            Expr::Load { base, index, .. } | Expr::Offset { base, index, .. } => vec![base, index],
+        }
+    }
 }
 
 /// The constant `c` when `expr` is `index + c` (or `index - c`, giving

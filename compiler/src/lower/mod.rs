@@ -4,6 +4,7 @@
 //! - `from_core`: the lowering of one entry point;
 //! - `marshal`: core values to components and back (shared with the JIT);
 //! - `unread`: drops buffers that are written and never read;
+//! - `fuse_loops`: fuses neighbouring element-wise loops;
 //! - `print`, `verify`: the text form and the checker of a LIR function;
 //! - `eval`: a LIR evaluator with simulated memory, for tests;
 //! - `abi`, `failure`: the runtime functions and error kinds LIR uses.
@@ -12,6 +13,7 @@ pub mod abi;
 pub mod eval;
 pub mod failure;
 pub mod from_core;
+pub mod fuse_loops;
 pub mod lir;
 pub mod marshal;
 pub mod print;

@@ -1,0 +1,476 @@
+//! Fuses neighbouring element-wise loops into one: `for i in a..b { A }`
+//! followed by `for j in a..b { B }` becomes `for i in a..b { A; B[i/j] }`
+//! when iteration `k` of `B` needs nothing of `A` but iteration `k`.
+//!
+//! Reverse mode leaves many such neighbours: each primitive's transpose is
+//! a loop of its own, over the same length, reading what the loop before
+//! wrote at the same index. One loop instead of several saves a pass over
+//! the arrays, the loop's overhead, and for short arrays (a recurrence's
+//! state, a layer's gates) most of the cost.
+//!
+//! Only `vector` loops are fused (straight-line bodies), with the same
+//! bounds and the same `parallel` flag, without reductions and without
+//! calls (whose staging wants the body's stores last), and only across
+//! allocations and scalar arithmetic, which move above the first loop.
+//! Two accesses of the two bodies, one of them a store, must either touch
+//! different buffers or be of the same buffer variable at the loop's own
+//! index.
+
+use super::from_core::fits_vector;
+use super::lir::{each_assignment, each_inst_deep, each_read, Expr, Func, Inst, Operand, Ty, Var};
+use std::collections::{HashMap, HashSet};
+
+/// Fuses the neighbouring element-wise loops of every block of `func`.
+pub fn fuse_loops(func: &mut Func) {
+    let roots = points_to(func);
+    let mut reads = Reads::default();
+    each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
+    for o in &func.results {
+        if let Operand::Var(v) = o {
+            *reads.entry(*v).or_insert(0) += 1;
+        }
+    }
+    let mut body = std::mem::take(&mut func.body);
+    fuse_in_block(&mut body, &roots, &mut reads);
+    func.body = body;
+}
+
+/// How often each variable is read in the whole function.
+type Reads = HashMap<Var, usize>;
+
+/// Where a pointer may point: the allocations (arena or result memory,
+/// named by the variable they first go to) it may point into.
+type PointsTo = HashMap<Var, HashSet<Var>>;
+
+/// Stands for every parameter's memory: callers may pass one buffer twice.
+const PARAMETERS: Var = Var(u32::MAX);
+/// Stands for memory of unknown origin: may be any buffer.
+const ANYWHERE: Var = Var(u32::MAX - 1);
+
+/// What each pointer variable may point into, over the whole function
+/// regardless of order: an allocation points into itself, a parameter
+/// into [`PARAMETERS`], a copy, view or selection of pointers into what
+/// they point into, anything else [`ANYWHERE`]. Memory the arena hands
+/// out again after a release is not live under an older pointer (nothing
+/// reads memory allocated after a mark once the mark is released), so
+/// two pointers with no allocation in common never meet.
+fn points_to(func: &Func) -> PointsTo {
+    // Each assignment of a pointer: an expression, or a call's result
+    // (`true` for fresh result memory).
+    let mut defs: Vec<(Var, Result<&Expr, bool>)> = Vec::new();
+    each_inst_deep(&func.body, &mut |inst| match inst {
+        Inst::Set(var, expr) if func.vars[var.0 as usize].ty == Ty::Ptr => defs.push((*var, Ok(expr))),
+        Inst::Call {
+            func: name,
+            result: Some(var),
+            ..
+        } if func.vars[var.0 as usize].ty == Ty::Ptr => defs.push((*var, Err(*name == "dl_result_alloc"))),
+        _ => {}
+    });
+    let mut sites: PointsTo = func.params.iter().map(|p| (*p, HashSet::from([PARAMETERS]))).collect();
+    loop {
+        let mut grew = false;
+        for (var, def) in &defs {
+            let from: HashSet<Var> = match def {
+                Err(true) | Ok(Expr::Alloc { .. }) => HashSet::from([*var]),
+                Ok(Expr::Atom(o) | Expr::Offset { base: o, .. }) => pointed(&sites, o),
+                Ok(Expr::Select(_, a, b)) => pointed(&sites, a).union(&pointed(&sites, b)).copied().collect(),
+                Err(false) | Ok(_) => HashSet::from([ANYWHERE]),
+            };
+            let entry = sites.entry(*var).or_default();
+            let before = entry.len();
+            entry.extend(from);
+            grew |= entry.len() > before;
+        }
+        if !grew {
+            return sites;
+        }
+    }
+}
+
+fn pointed(sites: &PointsTo, o: &Operand) -> HashSet<Var> {
+    match o {
+        Operand::Var(v) => sites.get(v).cloned().unwrap_or_default(),
+        _ => HashSet::from([ANYWHERE]),
+    }
+}
+
+fn fuse_in_block(code: &mut Vec<Inst>, roots: &PointsTo, reads: &mut Reads) {
+    for inst in code.iter_mut() {
+        match inst {
+            Inst::If { then, els, .. } => {
+                fuse_in_block(then, roots, reads);
+                fuse_in_block(els, roots, reads);
+            }
+            Inst::For { body, .. } => fuse_in_block(body, roots, reads),
+            Inst::While { cond, body, .. } => {
+                fuse_in_block(cond, roots, reads);
+                fuse_in_block(body, roots, reads);
+            }
+            _ => {}
+        }
+    }
+    let mut first = 0;
+    while first < code.len() {
+        if !fusable_loop(&code[first]) {
+            first += 1;
+            continue;
+        }
+        // The next loop, past instructions that may move above this one.
+        let Some(second) = (first + 1..code.len()).find(|&k| !movable(&code[k])) else {
+            break;
+        };
+        if !fusable_loop(&code[second]) || !fits(code, first, second, roots, reads) {
+            first += 1;
+            continue;
+        }
+        let (Inst::For { index, body, .. }, Inst::For { index: j, body: b, .. }) = (&code[first], &code[second]) else {
+            unreachable!("checked to be loops")
+        };
+        let (index, second_index) = (*index, *j);
+        let mut fused = body.clone();
+        let mut second_body = b.clone();
+        rename(&mut second_body, second_index, index);
+        fused.extend(second_body);
+        // Each body may be fine in lanes and the two together not (a
+        // variable both set).
+        if !fits_vector(&fused, index, &[]) {
+            first += 1;
+            continue;
+        }
+        code.remove(second);
+        let moved: Vec<Inst> = code.drain(first + 1..second).collect();
+        let Inst::For { body, .. } = &mut code[first] else {
+            unreachable!("checked to be a loop")
+        };
+        *body = fused;
+        let renamed = reads.remove(&second_index).unwrap_or(0);
+        *reads.entry(index).or_insert(0) += renamed;
+        let count = moved.len();
+        code.splice(first..first, moved);
+        // The fused loop may take the next one in too.
+        first += count;
+    }
+}
+
+/// A loop this pass may fuse: straight-line, in lanes, without
+/// accumulators or calls.
+fn fusable_loop(inst: &Inst) -> bool {
+    match inst {
+        Inst::For { body, hint, .. } => {
+            hint.vector
+                && hint.reductions.is_empty()
+                && body.iter().all(|i| matches!(i, Inst::Set(..) | Inst::Store { .. }))
+        }
+        _ => false,
+    }
+}
+
+/// An instruction that may move above a loop it does not depend on: an
+/// allocation, a view, scalar arithmetic, or a check that fails the call (the
+/// loop cannot fail, and what it stores is lost with the call).
+fn movable(inst: &Inst) -> bool {
+    match inst {
+        Inst::Set(_, expr) => matches!(
+            expr,
+            Expr::Alloc { .. }
+                | Expr::Offset { .. }
+                | Expr::Atom(_)
+                | Expr::Unary(..)
+                | Expr::Binary(..)
+                | Expr::Select(..)
+        ),
+        Inst::If { then, els, .. } => els.is_empty() && matches!(then[..], [Inst::Fail { .. }]),
+        _ => false,
+    }
+}
+
+/// Whether the loops at `first` and `second` of `code`, with only
+/// movable instructions between them, may run as one.
+fn fits(code: &[Inst], first: usize, second: usize, roots: &PointsTo, reads: &Reads) -> bool {
+    let (
+        Inst::For {
+            index: i,
+            start: a_start,
+            end: a_end,
+            body: a,
+            hint: a_hint,
+        },
+        Inst::For {
+            index: j,
+            start: b_start,
+            end: b_end,
+            body: b,
+            hint: b_hint,
+        },
+    ) = (&code[first], &code[second])
+    else {
+        return false;
+    };
+    if a_start != b_start || a_end != b_end || a_hint.parallel != b_hint.parallel {
+        return false;
+    }
+    let mut a_sets = HashSet::from([*i]);
+    each_assignment(a, &mut |v| {
+        a_sets.insert(v);
+    });
+    let mut b_sets = HashSet::from([*j]);
+    each_assignment(b, &mut |v| {
+        b_sets.insert(v);
+    });
+    let between = &code[first + 1..second];
+    let mut between_sets = HashSet::new();
+    each_assignment(between, &mut |v| {
+        between_sets.insert(v);
+    });
+    // What moves above the first loop must not need it or be needed by it,
+    // and the bounds must mean the same at both loops.
+    let mut clash = false;
+    each_read(between, &mut |v| clash |= a_sets.contains(&v));
+    each_read(a, &mut |v| clash |= between_sets.contains(&v));
+    for bound in [b_start, b_end] {
+        if let Operand::Var(v) = bound {
+            clash |= between_sets.contains(v) || a_sets.contains(v);
+        }
+    }
+    // Each body's variables are its own: the second does not read the
+    // first's (it would see this iteration's value, not the last one), and
+    // nothing outside either loop reads them.
+    each_read(b, &mut |v| clash |= a_sets.contains(&v));
+    each_read(a, &mut |v| clash |= b_sets.contains(&v));
+    if clash || read_elsewhere(&code[first], &code[second], &a_sets, &b_sets, reads) {
+        return false;
+    }
+    let (a_access, b_access) = (accesses(a), accesses(b));
+    // One element type in lanes.
+    let mut types = a_access.iter().chain(&b_access).map(|x| x.ty);
+    if let Some(ty) = types.next() {
+        if types.any(|t| t != ty) {
+            return false;
+        }
+    }
+    let apart = |x: &Access, y: &Access| match (x.base, y.base) {
+        (Operand::Var(bx), Operand::Var(by)) => match (roots.get(&bx), roots.get(&by)) {
+            (Some(sx), Some(sy)) => !sx.contains(&ANYWHERE) && !sy.contains(&ANYWHERE) && sx.is_disjoint(sy),
+            _ => false,
+        },
+        _ => false,
+    };
+    a_access.iter().all(|x| {
+        b_access.iter().all(|y| {
+            !(x.store || y.store)
+                || apart(x, y)
+                || (x.base == y.base && x.index == Operand::Var(*i) && y.index == Operand::Var(*j))
+        })
+    })
+}
+
+/// Whether a variable of `a_sets` or `b_sets` is read anywhere in the
+/// function outside the loops `a` and `b`.
+fn read_elsewhere(a: &Inst, b: &Inst, a_sets: &HashSet<Var>, b_sets: &HashSet<Var>, reads: &Reads) -> bool {
+    let mut inside: Reads = HashMap::new();
+    each_read(std::slice::from_ref(a), &mut |v| *inside.entry(v).or_insert(0) += 1);
+    each_read(std::slice::from_ref(b), &mut |v| *inside.entry(v).or_insert(0) += 1);
+    a_sets
+        .iter()
+        .chain(b_sets)
+        .any(|v| reads.get(v).copied().unwrap_or(0) > inside.get(v).copied().unwrap_or(0))
+}
+
+/// One load or store of a loop body.
+struct Access {
+    base: Operand,
+    index: Operand,
+    ty: Ty,
+    store: bool,
+}
+
+fn accesses(body: &[Inst]) -> Vec<Access> {
+    body.iter()
+        .filter_map(|inst| match inst {
+            Inst::Set(_, Expr::Load { ty, base, index }) => Some(Access {
+                base: *base,
+                index: *index,
+                ty: *ty,
+                store: false,
+            }),
+            Inst::Store { ty, base, index, .. } => Some(Access {
+                base: *base,
+                index: *index,
+                ty: *ty,
+                store: true,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Replaces every read of `from` in `code` by `to`.
+fn rename(code: &mut [Inst], from: Var, to: Var) {
+    let swap = |o: &mut Operand| {
+        if *o == Operand::Var(from) {
+            *o = Operand::Var(to);
+        }
+    };
+    for inst in code {
+        match inst {
+            Inst::Set(_, expr) => expr.operands_mut().into_iter().for_each(swap),
+            Inst::Store { base, index, value, .. } => [base, index, value].into_iter().for_each(swap),
+            _ => unreachable!("fused bodies are straight-line sets and stores"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ir::Type;
+    use crate::core::value::Value;
+    use crate::lower::eval::eval;
+    use crate::lower::lir::{BinOp, LoopHint, VarInfo};
+
+    /// `f(a: [n]f64) -> [n]f64`: the first loop writes `2 a[i]` to `buf`,
+    /// then `view` is `buf` from element `shift` on, and the second loop
+    /// writes `view[i] + 1` (`None`: `buf[i] + 1`) to `out`, both
+    /// over the first `n - 1` elements; the last ones are set to 0.
+    fn two_loops(shift: Option<i64>) -> Func {
+        let names = [
+            "n", "a", "buf", "out", "m", "view", "i", "x", "y", "j", "u", "w", "bytes",
+        ];
+        let types = [I, P, P, P, I, P, I, F, F, I, F, F, I];
+        let vars = names
+            .iter()
+            .zip(types)
+            .map(|(name, ty)| VarInfo {
+                name: name.to_string(),
+                ty,
+            })
+            .collect();
+        let [n, a, buf, out, m, view, i, x, y, j, u, w, bytes] = std::array::from_fn(|k| Var(k as u32));
+        let v = Operand::Var;
+        let hint = LoopHint {
+            vector: true,
+            ..LoopHint::default()
+        };
+        let read = if shift.is_some() { view } else { buf };
+        let view_expr = match shift {
+            Some(k) => Expr::Offset {
+                ty: Ty::F64,
+                base: v(buf),
+                index: Operand::I64(k),
+            },
+            None => Expr::Atom(v(buf)),
+        };
+        let body = vec![
+            Inst::Set(bytes, Expr::Binary(BinOp::IMul, v(n), Operand::I64(8))),
+            Inst::Call {
+                func: "dl_result_alloc",
+                args: vec![v(bytes)],
+                result: Some(out),
+            },
+            Inst::Set(m, Expr::Binary(BinOp::ISub, v(n), Operand::I64(1))),
+            Inst::Set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
+            Inst::Store {
+                ty: Ty::F64,
+                base: v(buf),
+                index: v(m),
+                value: Operand::F64(0.0),
+            },
+            Inst::For {
+                index: i,
+                start: Operand::I64(0),
+                end: v(m),
+                body: vec![
+                    Inst::Set(
+                        x,
+                        Expr::Load {
+                            ty: Ty::F64,
+                            base: v(a),
+                            index: v(i),
+                        },
+                    ),
+                    Inst::Set(y, Expr::Binary(BinOp::FMul, v(x), Operand::F64(2.0))),
+                    Inst::Store {
+                        ty: Ty::F64,
+                        base: v(buf),
+                        index: v(i),
+                        value: v(y),
+                    },
+                ],
+                hint: hint.clone(),
+            },
+            Inst::Set(view, view_expr),
+            Inst::For {
+                index: j,
+                start: Operand::I64(0),
+                end: v(m),
+                body: vec![
+                    Inst::Set(
+                        u,
+                        Expr::Load {
+                            ty: Ty::F64,
+                            base: v(read),
+                            index: v(j),
+                        },
+                    ),
+                    Inst::Set(w, Expr::Binary(BinOp::FAdd, v(u), Operand::F64(1.0))),
+                    Inst::Store {
+                        ty: Ty::F64,
+                        base: v(out),
+                        index: v(j),
+                        value: v(w),
+                    },
+                ],
+                hint,
+            },
+            Inst::Store {
+                ty: Ty::F64,
+                base: v(out),
+                index: v(m),
+                value: Operand::F64(0.0),
+            },
+        ];
+        Func {
+            name: "f".to_string(),
+            vars,
+            params: vec![n, a],
+            param_types: vec![Type::array(Type::F64)],
+            result_type: Type::array(Type::F64),
+            body,
+            results: vec![v(n), v(out)],
+            locations: Vec::new(),
+        }
+    }
+
+    const I: Ty = Ty::I64;
+    const P: Ty = Ty::Ptr;
+    const F: Ty = Ty::F64;
+
+    fn loops(func: &Func) -> usize {
+        func.body.iter().filter(|inst| matches!(inst, Inst::For { .. })).count()
+    }
+
+    /// Runs `func` before and after fusion, which must give the same
+    /// value; returns the number of loops left.
+    fn fused_loops(mut func: Func) -> usize {
+        let arg = Value::array((0..5).map(|k| Value::F64(k as f64 - 1.5)).collect());
+        let before = eval(&func, std::slice::from_ref(&arg)).expect("runs");
+        fuse_loops(&mut func);
+        assert_eq!(eval(&func, &[arg]).expect("runs after fusion"), before);
+        loops(&func)
+    }
+
+    #[test]
+    fn loops_that_meet_at_their_index_fuse() {
+        assert_eq!(fused_loops(two_loops(None)), 1);
+    }
+
+    /// Element `i + 1` of the first loop's buffer, read through a view,
+    /// is written in the iteration after the one that reads it.
+    #[test]
+    fn a_read_through_a_shifted_view_keeps_the_loops_apart() {
+        assert_eq!(fused_loops(two_loops(Some(1))), 2);
+        // Even with no shift: a view is another variable than its buffer.
+        assert_eq!(fused_loops(two_loops(Some(0))), 2);
+    }
+}
