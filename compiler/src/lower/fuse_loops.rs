@@ -17,7 +17,7 @@
 //! index.
 
 use super::from_core::fits_vector;
-use super::lir::{each_assignment, each_inst_deep, each_read, Expr, Func, Inst, Operand, Ty, Var};
+use super::lir::{each_assignment, each_inst_deep, each_read, BinOp, Expr, Func, Inst, Operand, Ty, Var};
 use std::collections::{HashMap, HashSet};
 
 /// Fuses the neighbouring element-wise loops of every block of `func`.
@@ -30,13 +30,28 @@ pub fn fuse_loops(func: &mut Func) {
             *reads.entry(*v).or_insert(0) += 1;
         }
     }
+    let mut assignments: HashMap<Var, usize> = HashMap::new();
+    each_assignment(&func.body, &mut |v| *assignments.entry(v).or_insert(0) += 1);
+    let once: HashSet<Var> = assignments
+        .into_iter()
+        .filter(|&(_, n)| n == 1)
+        .map(|(v, _)| v)
+        .collect();
+    let facts = Facts { roots, once };
     let mut body = std::mem::take(&mut func.body);
-    fuse_in_block(&mut body, &roots, &mut reads);
+    fuse_in_block(&mut body, &facts, &mut reads);
     func.body = body;
 }
 
 /// How often each variable is read in the whole function.
 type Reads = HashMap<Var, usize>;
+
+/// What the pass knows of the whole function.
+struct Facts {
+    roots: PointsTo,
+    /// The variables assigned exactly once.
+    once: HashSet<Var>,
+}
 
 /// Where a pointer may point: the allocations (arena or result memory,
 /// named by the variable they first go to) it may point into.
@@ -95,17 +110,17 @@ fn pointed(sites: &PointsTo, o: &Operand) -> HashSet<Var> {
     }
 }
 
-fn fuse_in_block(code: &mut Vec<Inst>, roots: &PointsTo, reads: &mut Reads) {
+fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
     for inst in code.iter_mut() {
         match inst {
             Inst::If { then, els, .. } => {
-                fuse_in_block(then, roots, reads);
-                fuse_in_block(els, roots, reads);
+                fuse_in_block(then, facts, reads);
+                fuse_in_block(els, facts, reads);
             }
-            Inst::For { body, .. } => fuse_in_block(body, roots, reads),
+            Inst::For { body, .. } => fuse_in_block(body, facts, reads),
             Inst::While { cond, body, .. } => {
-                fuse_in_block(cond, roots, reads);
-                fuse_in_block(body, roots, reads);
+                fuse_in_block(cond, facts, reads);
+                fuse_in_block(body, facts, reads);
             }
             _ => {}
         }
@@ -120,7 +135,7 @@ fn fuse_in_block(code: &mut Vec<Inst>, roots: &PointsTo, reads: &mut Reads) {
         let Some(second) = (first + 1..code.len()).find(|&k| !movable(&code[k])) else {
             break;
         };
-        if !fusable_loop(&code[second]) || !fits(code, first, second, roots, reads) {
+        if !fusable_loop(&code[second]) || !fits(code, first, second, facts, reads) {
             first += 1;
             continue;
         }
@@ -187,7 +202,8 @@ fn movable(inst: &Inst) -> bool {
 
 /// Whether the loops at `first` and `second` of `code`, with only
 /// movable instructions between them, may run as one.
-fn fits(code: &[Inst], first: usize, second: usize, roots: &PointsTo, reads: &Reads) -> bool {
+fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads) -> bool {
+    let roots = &facts.roots;
     let (
         Inst::For {
             index: i,
@@ -207,7 +223,7 @@ fn fits(code: &[Inst], first: usize, second: usize, roots: &PointsTo, reads: &Re
     else {
         return false;
     };
-    if a_start != b_start || a_end != b_end || a_hint.parallel != b_hint.parallel {
+    if a_hint.parallel != b_hint.parallel {
         return false;
     }
     let mut a_sets = HashSet::from([*i]);
@@ -223,16 +239,20 @@ fn fits(code: &[Inst], first: usize, second: usize, roots: &PointsTo, reads: &Re
     each_assignment(between, &mut |v| {
         between_sets.insert(v);
     });
-    // What moves above the first loop must not need it or be needed by it,
-    // and the bounds must mean the same at both loops.
+    // The same range: the same operand, not set between the loops or by
+    // the first, or two that a size check made equal.
+    let unchanged = |o: &Operand| match o {
+        Operand::Var(v) => !between_sets.contains(v) && !a_sets.contains(v),
+        _ => true,
+    };
+    let same = |x: &Operand, y: &Operand| unchanged(x) && (x == y || checked_equal(code, second, x, y, &facts.once));
+    if !same(a_start, b_start) || !same(a_end, b_end) {
+        return false;
+    }
+    // What moves above the first loop must not need it or be needed by it.
     let mut clash = false;
     each_read(between, &mut |v| clash |= a_sets.contains(&v));
     each_read(a, &mut |v| clash |= between_sets.contains(&v));
-    for bound in [b_start, b_end] {
-        if let Operand::Var(v) = bound {
-            clash |= between_sets.contains(v) || a_sets.contains(v);
-        }
-    }
     // Each body's variables are its own: the second does not read the
     // first's (it would see this iteration's value, not the last one), and
     // nothing outside either loop reads them.
@@ -262,6 +282,42 @@ fn fits(code: &[Inst], first: usize, second: usize, roots: &PointsTo, reads: &Re
                 || apart(x, y)
                 || (x.base == y.base && x.index == Operand::Var(*i) && y.index == Operand::Var(*j))
         })
+    })
+}
+
+/// Whether a size check of `code` before `end` (`t = x != y; if t { fail }`,
+/// either order) makes the variables `x` and `y` equal when the loop at
+/// `end` runs: each is set once in the function (by a `Set`, never
+/// again), so the check compared the values the loops read.
+fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &HashSet<Var>) -> bool {
+    let (Operand::Var(x), Operand::Var(y)) = (*x, *y) else {
+        return false;
+    };
+    if !once.contains(&x) || !once.contains(&y) {
+        return false;
+    }
+    // Each test, where it is computed: the operands must not change from
+    // there on. (Lowered code sets a variable before it reads it, which the
+    // verifier checks; this scan does not lean on it.)
+    let mut tests: HashMap<Var, (Var, Var, usize)> = HashMap::new();
+    code[..end].iter().enumerate().any(|(k, inst)| match inst {
+        Inst::Set(t, Expr::Binary(BinOp::INe, Operand::Var(a), Operand::Var(b))) if once.contains(t) => {
+            tests.insert(*t, (*a, *b, k));
+            false
+        }
+        Inst::If {
+            cond: Operand::Var(t),
+            then,
+            els,
+        } if els.is_empty() && matches!(then[..], [Inst::Fail { .. }]) => {
+            let Some(&(a, b, at)) = tests.get(t) else {
+                return false;
+            };
+            let mut set_after = false;
+            each_assignment(&code[at..=end], &mut |v| set_after |= v == x || v == y);
+            ((a, b) == (x, y) || (a, b) == (y, x)) && !set_after
+        }
+        _ => false,
     })
 }
 
@@ -463,6 +519,57 @@ mod tests {
     #[test]
     fn loops_that_meet_at_their_index_fuse() {
         assert_eq!(fused_loops(two_loops(None)), 1);
+    }
+
+    /// [`two_loops`] with the second loop's end computed again as `n - 1`
+    /// into a variable of its own, checked equal to the first's if
+    /// `checked`.
+    fn two_ends(checked: bool) -> Func {
+        let mut func = two_loops(None);
+        let mut var = |name: &str, ty: Ty| {
+            func.vars.push(VarInfo {
+                name: name.to_string(),
+                ty,
+            });
+            Var(func.vars.len() as u32 - 1)
+        };
+        let (again, differ) = (var("again", Ty::I64), var("differ", Ty::Bool));
+        let (n, m) = (Var(0), Var(4));
+        let Some(second) = func.body.iter().rposition(|inst| matches!(inst, Inst::For { .. })) else {
+            panic!("two loops")
+        };
+        let Inst::For { end, .. } = &mut func.body[second] else {
+            unreachable!()
+        };
+        *end = Operand::Var(again);
+        let mut between = vec![Inst::Set(
+            again,
+            Expr::Binary(BinOp::ISub, Operand::Var(n), Operand::I64(1)),
+        )];
+        if checked {
+            between.push(Inst::Set(
+                differ,
+                Expr::Binary(BinOp::INe, Operand::Var(again), Operand::Var(m)),
+            ));
+            between.push(Inst::If {
+                cond: Operand::Var(differ),
+                then: vec![Inst::Fail {
+                    kind: 2,
+                    loc: 0,
+                    values: vec![Operand::Var(again), Operand::Var(m)],
+                }],
+                els: Vec::new(),
+            });
+        }
+        func.body.splice(second..second, between);
+        func
+    }
+
+    /// Ends that a size check made equal are the same range.
+    #[test]
+    fn loops_whose_ends_a_check_made_equal_fuse() {
+        assert_eq!(fused_loops(two_ends(true)), 1);
+        assert_eq!(fused_loops(two_ends(false)), 2);
     }
 
     /// Element `i + 1` of the first loop's buffer, read through a view,
