@@ -9,12 +9,14 @@
 //! state, a layer's gates) most of the cost.
 //!
 //! Only `vector` loops are fused (straight-line bodies), with the same
-//! bounds and the same `parallel` flag, without reductions and without
-//! calls (whose staging wants the body's stores last), and only across
-//! allocations and scalar arithmetic, which move above the first loop.
+//! range (one operand, or two that a size check made equal) and the same
+//! `parallel` flag, without reductions and without calls (whose staging
+//! wants the body's stores last), and only across allocations, views,
+//! scalar arithmetic and size checks, which move above the first loop.
 //! Two accesses of the two bodies, one of them a store, must either touch
-//! different buffers or be of the same buffer variable at the loop's own
-//! index.
+//! buffers that no allocation reaches both of (`points_to`) or be of the
+//! same buffer variable at the loop's own index. The fused body must still
+//! fit lanes (`fits_vector`).
 
 use super::from_core::fits_vector;
 use super::lir::{each_assignment, each_inst_deep, each_read, BinOp, Expr, Func, Inst, Operand, Ty, Var};
