@@ -10,9 +10,12 @@
 //!
 //! Only `vector` loops are fused (straight-line bodies), with the same
 //! range (one operand, or two that a size check made equal) and the same
-//! `parallel` flag, without reductions and without calls (whose staging
-//! wants the body's stores last), and only across allocations, views,
-//! scalar arithmetic and size checks, which move above the first loop.
+//! `parallel` flag, without calls (whose staging wants the body's stores
+//! last) and with no reductions but sums and products of floats (code
+//! generation has lanes for no others, and a faster path for minima and
+//! maxima alone), and only across allocations, views, scalar arithmetic and
+//! size checks, which move above the first loop. Accumulators of both
+//! loops stay accumulators of the fused one.
 //! Two accesses of the two bodies, one of them a store, must either touch
 //! buffers that no allocation reaches both of (`points_to`) or be of the
 //! same buffer variable at the loop's own index. The fused body must still
@@ -141,7 +144,16 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
             first += 1;
             continue;
         }
-        let (Inst::For { index, body, .. }, Inst::For { index: j, body: b, .. }) = (&code[first], &code[second]) else {
+        let (
+            Inst::For { index, body, hint, .. },
+            Inst::For {
+                index: j,
+                body: b,
+                hint: b_hint,
+                ..
+            },
+        ) = (&code[first], &code[second])
+        else {
             unreachable!("checked to be loops")
         };
         let (index, second_index) = (*index, *j);
@@ -149,18 +161,21 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
         let mut second_body = b.clone();
         rename(&mut second_body, second_index, index);
         fused.extend(second_body);
+        let mut reductions = hint.reductions.clone();
+        reductions.extend(b_hint.reductions.iter().copied());
         // Each body may be fine in lanes and the two together not (a
         // variable both set).
-        if !fits_vector(&fused, index, &[]) {
+        if !fits_vector(&fused, index, &reductions) {
             first += 1;
             continue;
         }
         code.remove(second);
         let moved: Vec<Inst> = code.drain(first + 1..second).collect();
-        let Inst::For { body, .. } = &mut code[first] else {
+        let Inst::For { body, hint, .. } = &mut code[first] else {
             unreachable!("checked to be a loop")
         };
         *body = fused;
+        hint.reductions = reductions;
         let renamed = reads.remove(&second_index).unwrap_or(0);
         *reads.entry(index).or_insert(0) += renamed;
         let count = moved.len();
@@ -170,14 +185,11 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
     }
 }
 
-/// A loop this pass may fuse: straight-line, in lanes, without
-/// accumulators or calls.
+/// A loop this pass may fuse: straight-line, in lanes, without calls.
 fn fusable_loop(inst: &Inst) -> bool {
     match inst {
         Inst::For { body, hint, .. } => {
-            hint.vector
-                && hint.reductions.is_empty()
-                && body.iter().all(|i| matches!(i, Inst::Set(..) | Inst::Store { .. }))
+            hint.vector && body.iter().all(|i| matches!(i, Inst::Set(..) | Inst::Store { .. }))
         }
         _ => false,
     }
@@ -260,7 +272,21 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     // nothing outside either loop reads them.
     each_read(b, &mut |v| clash |= a_sets.contains(&v));
     each_read(a, &mut |v| clash |= b_sets.contains(&v));
-    if clash || read_elsewhere(&code[first], &code[second], &a_sets, &b_sets, reads) {
+    // An accumulator's value is its loop's result, read after it.
+    let accumulators: HashSet<Var> = a_hint
+        .reductions
+        .iter()
+        .chain(&b_hint.reductions)
+        .map(|(v, _)| *v)
+        .collect();
+    let (a_locals, b_locals) = (&a_sets - &accumulators, &b_sets - &accumulators);
+    if clash || read_elsewhere(&code[first], &code[second], &a_locals, &b_locals, reads) {
+        return false;
+    }
+    // Sums and products only: code generation runs integer reductions in
+    // no lanes, and minima and maxima in a faster path of their own.
+    let mut merged = a_hint.reductions.iter().chain(&b_hint.reductions);
+    if !merged.all(|(_, op)| matches!(op, BinOp::FAdd | BinOp::FMul)) {
         return false;
     }
     let (a_access, b_access) = (accesses(a), accesses(b));
@@ -438,23 +464,7 @@ mod tests {
                 index: i,
                 start: Operand::I64(0),
                 end: v(m),
-                body: vec![
-                    Inst::Set(
-                        x,
-                        Expr::Load {
-                            ty: Ty::F64,
-                            base: v(a),
-                            index: v(i),
-                        },
-                    ),
-                    Inst::Set(y, Expr::Binary(BinOp::FMul, v(x), Operand::F64(2.0))),
-                    Inst::Store {
-                        ty: Ty::F64,
-                        base: v(buf),
-                        index: v(i),
-                        value: v(y),
-                    },
-                ],
+                body: doubling(a, buf, i, x, y),
                 hint: hint.clone(),
             },
             Inst::Set(view, view_expr),
@@ -500,6 +510,37 @@ mod tests {
         }
     }
 
+    /// `x = a[i]; y = 2 x; buf[i] = y`.
+    fn doubling(a: Var, buf: Var, i: Var, x: Var, y: Var) -> Vec<Inst> {
+        let v = Operand::Var;
+        vec![
+            Inst::Set(
+                x,
+                Expr::Load {
+                    ty: Ty::F64,
+                    base: v(a),
+                    index: v(i),
+                },
+            ),
+            Inst::Set(y, Expr::Binary(BinOp::FMul, v(x), Operand::F64(2.0))),
+            Inst::Store {
+                ty: Ty::F64,
+                base: v(buf),
+                index: v(i),
+                value: v(y),
+            },
+        ]
+    }
+
+    /// A new variable of `func`.
+    fn add_var(func: &mut Func, name: &str, ty: Ty) -> Var {
+        func.vars.push(VarInfo {
+            name: name.to_string(),
+            ty,
+        });
+        Var(func.vars.len() as u32 - 1)
+    }
+
     const I: Ty = Ty::I64;
     const P: Ty = Ty::Ptr;
     const F: Ty = Ty::F64;
@@ -528,14 +569,10 @@ mod tests {
     /// `checked`.
     fn two_ends(checked: bool) -> Func {
         let mut func = two_loops(None);
-        let mut var = |name: &str, ty: Ty| {
-            func.vars.push(VarInfo {
-                name: name.to_string(),
-                ty,
-            });
-            Var(func.vars.len() as u32 - 1)
-        };
-        let (again, differ) = (var("again", Ty::I64), var("differ", Ty::Bool));
+        let (again, differ) = (
+            add_var(&mut func, "again", Ty::I64),
+            add_var(&mut func, "differ", Ty::Bool),
+        );
         let (n, m) = (Var(0), Var(4));
         let Some(second) = func.body.iter().rposition(|inst| matches!(inst, Inst::For { .. })) else {
             panic!("two loops")
@@ -572,6 +609,119 @@ mod tests {
     fn loops_whose_ends_a_check_made_equal_fuse() {
         assert_eq!(fused_loops(two_ends(true)), 1);
         assert_eq!(fused_loops(two_ends(false)), 2);
+    }
+
+    /// `f(a: [n]f64) -> f64`: a loop writes `2 a[i]` to `buf`, then a
+    /// loop reduces `buf` with `op` (the accumulator read afterwards).
+    fn map_then_reduce(op: BinOp) -> Func {
+        let names = ["n", "a", "buf", "i", "x", "y", "acc", "j", "u"];
+        let types = [I, P, P, I, F, F, F, I, F];
+        let vars = names
+            .iter()
+            .zip(types)
+            .map(|(name, ty)| VarInfo {
+                name: name.to_string(),
+                ty,
+            })
+            .collect();
+        let [n, a, buf, i, x, y, acc, j, u] = std::array::from_fn(|k| Var(k as u32));
+        let v = Operand::Var;
+        let plain = LoopHint {
+            vector: true,
+            ..LoopHint::default()
+        };
+        let reducing = LoopHint {
+            vector: true,
+            reductions: vec![(acc, op)],
+            ..LoopHint::default()
+        };
+        let body = vec![
+            Inst::Set(buf, Expr::Alloc { ty: Ty::F64, n: v(n) }),
+            Inst::For {
+                index: i,
+                start: Operand::I64(0),
+                end: v(n),
+                body: doubling(a, buf, i, x, y),
+                hint: plain,
+            },
+            Inst::Set(acc, Expr::Atom(Operand::F64(0.0))),
+            Inst::For {
+                index: j,
+                start: Operand::I64(0),
+                end: v(n),
+                body: vec![
+                    Inst::Set(
+                        u,
+                        Expr::Load {
+                            ty: Ty::F64,
+                            base: v(buf),
+                            index: v(j),
+                        },
+                    ),
+                    Inst::Set(acc, Expr::Binary(op, v(acc), v(u))),
+                ],
+                hint: reducing,
+            },
+        ];
+        Func {
+            name: "f".to_string(),
+            vars,
+            params: vec![n, a],
+            param_types: vec![Type::array(Type::F64)],
+            result_type: Type::F64,
+            body,
+            results: vec![v(acc)],
+            locations: Vec::new(),
+        }
+    }
+
+    /// A sum of what the loop before wrote is added up in that loop, and
+    /// stays a reduction; a maximum stays apart (it has a path of its own).
+    #[test]
+    fn a_reduction_joins_the_loop_it_reads() {
+        let mut func = map_then_reduce(BinOp::FAdd);
+        assert_eq!(fused_loops(func.clone()), 1);
+        fuse_loops(&mut func);
+        let Some(Inst::For { hint, .. }) = func.body.iter().find(|inst| matches!(inst, Inst::For { .. })) else {
+            panic!("a loop")
+        };
+        assert_eq!(hint.reductions.len(), 1);
+        assert_eq!(fused_loops(map_then_reduce(BinOp::FMax)), 2);
+        // A loop that scales by the sum needs the whole sum first.
+        let mut func = map_then_reduce(BinOp::FAdd);
+        let (k, w, z) = (
+            add_var(&mut func, "k", I),
+            add_var(&mut func, "w", F),
+            add_var(&mut func, "z", F),
+        );
+        let (n, buf, acc) = (Var(0), Var(2), Var(6));
+        func.body.push(Inst::For {
+            index: k,
+            start: Operand::I64(0),
+            end: Operand::Var(n),
+            body: vec![
+                Inst::Set(
+                    w,
+                    Expr::Load {
+                        ty: Ty::F64,
+                        base: Operand::Var(buf),
+                        index: Operand::Var(k),
+                    },
+                ),
+                Inst::Set(z, Expr::Binary(BinOp::FMul, Operand::Var(w), Operand::Var(acc))),
+                Inst::Store {
+                    ty: Ty::F64,
+                    base: Operand::Var(buf),
+                    index: Operand::Var(k),
+                    value: Operand::Var(z),
+                },
+            ],
+            hint: LoopHint {
+                vector: true,
+                ..LoopHint::default()
+            },
+        });
+        assert_eq!(fused_loops(func), 2);
     }
 
     /// Element `i + 1` of the first loop's buffer, read through a view,
