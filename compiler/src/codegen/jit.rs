@@ -249,14 +249,7 @@ impl Jit {
     /// Reads the result of a call that returned `status`, or its error;
     /// either way frees what the call allocated.
     fn finish_call(&mut self, func: &Func, status: i32, results: &[u64]) -> Result<Value, RunError> {
-        let outcome = if status == 0 {
-            read_results(&func.result_type, results)
-        } else {
-            Err(self.take_error(func))
-        };
-        // SAFETY: the context is live and no call is running.
-        unsafe { dl_runtime::context::dl_arena_reset(self.ctx) };
-        outcome
+        self.settle(func, status, || read_results(&func.result_type, results))
     }
 
     /// [`Jit::finish_call`] for a timed call whose value nobody reads: the
@@ -264,7 +257,7 @@ impl Jit {
     /// between two calls neither takes the time nor evicts the caches a
     /// caller keeping its results in buffers would have warm.
     fn discard_call(&mut self, func: &Func, status: i32, results: &[u64]) -> Result<(), RunError> {
-        let outcome = if status == 0 {
+        self.settle(func, status, || {
             for (slot, word) in layout(&func.result_type).iter().zip(results) {
                 if let Slot::Buffer { .. } = slot {
                     // SAFETY: as in `read_results`: a fresh result buffer
@@ -273,6 +266,19 @@ impl Jit {
                 }
             }
             Ok(())
+        })
+    }
+
+    /// After a call: `take` its results on success, else its error; then
+    /// the arena is emptied for the next call.
+    fn settle<T>(
+        &mut self,
+        func: &Func,
+        status: i32,
+        take: impl FnOnce() -> Result<T, RunError>,
+    ) -> Result<T, RunError> {
+        let outcome = if status == 0 {
+            take()
         } else {
             Err(self.take_error(func))
         };

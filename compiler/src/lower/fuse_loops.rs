@@ -418,18 +418,12 @@ mod tests {
     /// writes `view[i] + 1` (`None`: `buf[i] + 1`) to `out`, both
     /// over the first `n - 1` elements; the last ones are set to 0.
     fn two_loops(shift: Option<i64>) -> Func {
-        let names = [
-            "n", "a", "buf", "out", "m", "view", "i", "x", "y", "j", "u", "w", "bytes",
-        ];
-        let types = [I, P, P, P, I, P, I, F, F, I, F, F, I];
-        let vars = names
-            .iter()
-            .zip(types)
-            .map(|(name, ty)| VarInfo {
-                name: name.to_string(),
-                ty,
-            })
-            .collect();
+        let vars = var_infos(
+            &[
+                "n", "a", "buf", "out", "m", "view", "i", "x", "y", "j", "u", "w", "bytes",
+            ],
+            &[I, P, P, P, I, P, I, F, F, I, F, F, I],
+        );
         let [n, a, buf, out, m, view, i, x, y, j, u, w, bytes] = std::array::from_fn(|k| Var(k as u32));
         let v = Operand::Var;
         let hint = LoopHint {
@@ -532,6 +526,18 @@ mod tests {
         ]
     }
 
+    /// The variables of a function, named and typed in order.
+    fn var_infos(names: &[&str], types: &[Ty]) -> Vec<VarInfo> {
+        names
+            .iter()
+            .zip(types)
+            .map(|(name, ty)| VarInfo {
+                name: name.to_string(),
+                ty: *ty,
+            })
+            .collect()
+    }
+
     /// A new variable of `func`.
     fn add_var(func: &mut Func, name: &str, ty: Ty) -> Var {
         func.vars.push(VarInfo {
@@ -614,16 +620,10 @@ mod tests {
     /// `f(a: [n]f64) -> f64`: a loop writes `2 a[i]` to `buf`, then a
     /// loop reduces `buf` with `op` (the accumulator read afterwards).
     fn map_then_reduce(op: BinOp) -> Func {
-        let names = ["n", "a", "buf", "i", "x", "y", "acc", "j", "u"];
-        let types = [I, P, P, I, F, F, F, I, F];
-        let vars = names
-            .iter()
-            .zip(types)
-            .map(|(name, ty)| VarInfo {
-                name: name.to_string(),
-                ty,
-            })
-            .collect();
+        let vars = var_infos(
+            &["n", "a", "buf", "i", "x", "y", "acc", "j", "u"],
+            &[I, P, P, I, F, F, F, I, F],
+        );
         let [n, a, buf, i, x, y, acc, j, u] = std::array::from_fn(|k| Var(k as u32));
         let v = Operand::Var;
         let plain = LoopHint {
