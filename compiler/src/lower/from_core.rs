@@ -27,6 +27,7 @@ use super::lir::{
     VarInfo,
 };
 use super::marshal::{element_layout, layout, Slot};
+use super::schedule::schedule;
 use super::verify::{binop_types, unop_types};
 use crate::core::ir::{self, Atom, Block, LoopKind, Program, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
@@ -85,6 +86,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         nonempty_sizes: Vec::new(),
         products: HashMap::new(),
         transposed: HashMap::new(),
+        copied_rows: HashSet::new(),
     };
     let mut env = Env::new();
     let mut params = Vec::new();
@@ -228,6 +230,12 @@ struct Lowering<'p> {
     /// lives): a matrix product reads `a` with a transposed flag instead,
     /// and a transpose of `out` is `a` itself.
     transposed: HashMap<Var, Val>,
+    /// The reads of a row that [`schedule`] found live across an update
+    /// of their matrix, in the block being lowered: copied out of the
+    /// matrix when its buffers are the loop's or the block's own (which an
+    /// update in place needs; the copy is wasted when the matrix is read
+    /// again later anyway).
+    copied_rows: HashSet<VarId>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -1039,9 +1047,13 @@ impl Lowering<'_> {
 
     fn block(&mut self, env: &mut Env, block: &Block) -> R<Val> {
         let outer = self.span;
-        let live = live_after_each(block, &self.live_outer);
-        for (k, stmt) in block.stmts.iter().enumerate() {
-            self.span = stmt.span;
+        let order = schedule(block);
+        // Variables are numbered per function, and inlined blocks nest:
+        // each block names its own reads.
+        let outer_rows = std::mem::replace(&mut self.copied_rows, order.copied_rows);
+        let live = live_after_each(&order.stmts, &block.result, &self.live_outer);
+        for (k, stmt) in order.stmts.into_iter().enumerate() {
+            self.span = order.spans.get(&stmt.binder.var).copied().unwrap_or(stmt.span);
             if let Some(l) = live.get(k) {
                 self.live_after.clone_from(l);
             }
@@ -1051,6 +1063,7 @@ impl Lowering<'_> {
             }
             env.insert(stmt.binder.var, value);
         }
+        self.copied_rows = outer_rows;
         self.span = outer;
         self.atom(env, &block.result)
     }
@@ -1094,18 +1107,9 @@ impl Lowering<'_> {
     /// statement's `others` operands, may point into them: an update of
     /// `a` may then write them in place.
     fn updatable(&self, env: &Env, a: &Val, others: &[Val]) -> bool {
-        let mut buffers = HashSet::new();
-        for (slot, c) in layout(&a.ty).iter().zip(&a.comps) {
-            if let Slot::Buffer { .. } = slot {
-                match c {
-                    Operand::Var(v) if self.owned.contains(v) || self.fresh.contains(v) => buffers.insert(*v),
-                    _ => return false,
-                };
-            }
-        }
-        if buffers.is_empty() {
+        let Some(buffers) = self.own_buffers(a) else {
             return false;
-        }
+        };
         let touches = |v: &Val| {
             v.comps.iter().any(|c| match c {
                 Operand::Var(var) => !self.roots(*var).is_disjoint(&buffers),
@@ -1113,6 +1117,21 @@ impl Lowering<'_> {
             })
         };
         !others.iter().any(touches) && !self.live_after.iter().filter_map(|x| env.get(x)).any(touches)
+    }
+
+    /// The buffers of `a` when it has some and all belong to the innermost
+    /// loop's state or were allocated by this block.
+    fn own_buffers(&self, a: &Val) -> Option<HashSet<Var>> {
+        let mut buffers = HashSet::new();
+        for (slot, c) in layout(&a.ty).iter().zip(&a.comps) {
+            if let Slot::Buffer { .. } = slot {
+                match c {
+                    Operand::Var(v) if self.owned.contains(v) || self.fresh.contains(v) => buffers.insert(*v),
+                    _ => return None,
+                };
+            }
+        }
+        (!buffers.is_empty()).then_some(buffers)
     }
 
     /// Forgets what the lowering knows of the contents of `v`'s buffers,
@@ -1198,7 +1217,14 @@ impl Lowering<'_> {
                 if in_place {
                     self.forget_contents(&args[0]);
                 }
-                self.prim(*p, &args, &ty, in_place)
+                let value = self.prim(*p, &args, &ty, in_place)?;
+                // A row read across an update of its matrix ([`schedule`]):
+                // a copy of the row leaves the matrix free to update.
+                let copied = self.copied_rows.contains(&stmt.binder.var);
+                if *p == Prim::Index && copied && self.own_buffers(&args[0]).is_some() {
+                    return Ok(self.copy_value(&value));
+                }
+                Ok(value)
             }
             Rhs::Tuple(fields) => {
                 let mut comps = Vec::new();
@@ -3290,13 +3316,13 @@ fn allocates(code: &[Inst]) -> bool {
 
 /// For each statement of `block`, the variables read after it: by later
 /// statements, the block's result, or after the block (`outer`).
-fn live_after_each(block: &Block, outer: &HashSet<VarId>) -> Vec<HashSet<VarId>> {
+fn live_after_each(stmts: &[&Stmt], result: &Atom, outer: &HashSet<VarId>) -> Vec<HashSet<VarId>> {
     let mut live = outer.clone();
-    if let Atom::Var(v) = block.result {
-        live.insert(v);
+    if let Atom::Var(v) = result {
+        live.insert(*v);
     }
-    let mut out = vec![HashSet::new(); block.stmts.len()];
-    for (k, stmt) in block.stmts.iter().enumerate().rev() {
+    let mut out = vec![HashSet::new(); stmts.len()];
+    for (k, stmt) in stmts.iter().enumerate().rev() {
         out[k] = live.clone();
         reads_of(&stmt.rhs, &mut live);
     }
@@ -3304,7 +3330,7 @@ fn live_after_each(block: &Block, outer: &HashSet<VarId>) -> Vec<HashSet<VarId>>
 }
 
 /// Adds the variables `rhs` reads, nested blocks included.
-fn reads_of(rhs: &Rhs, out: &mut HashSet<VarId>) {
+pub(super) fn reads_of(rhs: &Rhs, out: &mut HashSet<VarId>) {
     fn atom(a: &Atom, out: &mut HashSet<VarId>) {
         if let Atom::Var(v) = a {
             out.insert(*v);

@@ -3,6 +3,7 @@
 //! - `lir`: the loop IR's definition (shared with code generation);
 //! - `from_core`: the lowering of one entry point;
 //! - `marshal`: core values to components and back (shared with the JIT);
+//! - `schedule`: the order of a block's statements, for updates in place;
 //! - `unread`: drops buffers that are written and never read;
 //! - `fuse_loops`: fuses neighbouring element-wise loops;
 //! - `print`, `verify`: the text form and the checker of a LIR function;
@@ -17,5 +18,6 @@ pub mod fuse_loops;
 pub mod lir;
 pub mod marshal;
 pub mod print;
+pub mod schedule;
 pub mod unread;
 pub mod verify;
