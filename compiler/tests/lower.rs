@@ -619,3 +619,33 @@ fn a_row_read_after_its_update_is_read_first_and_copied_alone() {
     // Row 6 of 5 is out of range: the error names the update.
     check_entry(&program, "f", &[Value::I64(5), Value::I64(9)]).unwrap_or_else(|e| panic!("f(5, 9): {e}"));
 }
+
+/// A loop whose state starts as zeros that are read again after it (so
+/// the loop cannot take them as its own) starts from a loop of zero
+/// stores, not a copy of the zeros; updates in place of the zeros'
+/// buffer are not mistaken for zeros.
+#[test]
+fn a_copy_of_zeros_is_a_fill() {
+    let program = "def f(n.0: i64, k.1: i64) -> ([]f64, []f64, []f64) =
+  let x.2: []f64 = replicate(n.0, 1.0)
+  let z.3: []f64 = zero_tangent(x.2)
+  let r.4: []f64 = loop (a.5: []f64) = z.3 for (i.6: i64) < k.1 do
+    let j.7: i64 = rem(i.6, n.0)
+    let b.8: []f64 = index_add(a.5, j.7, 1.5)
+    in b.8
+  let w.9: []f64 = index_add(z.3, 0, 2.0)
+  let y.10: []f64 = loop (c.11: []f64) = w.9 for (i.12: i64) < k.1 do
+    let d.13: []f64 = index_add(c.11, 1, 0.5)
+    in d.13
+  let t.14: ([]f64, []f64, []f64) = (r.4, y.10, w.9)
+  in t.14
+";
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    for (n, k) in [(5, 12), (3, 0), (4, 1)] {
+        check_entry(&program, "f", &[Value::I64(n), Value::I64(k)]).unwrap_or_else(|e| panic!("f({n}, {k}): {e}"));
+    }
+    let func = lower(&program, "f").expect("lowers");
+    // The second loop copies the updated zeros; two results are copied
+    // into result memory (the zeros' buffer is a result's from the start).
+    assert_eq!(copies(&func.body), 3, "{}", print(&func));
+}

@@ -87,6 +87,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         products: HashMap::new(),
         transposed: HashMap::new(),
         copied_rows: HashSet::new(),
+        zero_filled: HashSet::new(),
     };
     let mut env = Env::new();
     let mut params = Vec::new();
@@ -236,6 +237,10 @@ struct Lowering<'p> {
     /// update in place needs; the copy is wasted when the matrix is read
     /// again later anyway).
     copied_rows: HashSet<VarId>,
+    /// Buffers that [`Lowering::zeros`] filled and that nothing has
+    /// written since (an update in place forgets them): a copy of one is a
+    /// loop of zero stores.
+    zero_filled: HashSet<Var>,
 }
 
 /// Integer and boolean operations on constants, folded as the evaluator
@@ -408,9 +413,17 @@ impl Lowering<'_> {
     }
 
     fn copy(&mut self, ty: Ty, dst: Operand, src: Operand, n: Operand) {
-        if n != Operand::I64(0) {
-            self.emit(Inst::Copy { ty, dst, src, n });
+        if n == Operand::I64(0) {
+            return;
         }
+        if ty == Ty::F64 && matches!(src, Operand::Var(v) if self.zero_filled.contains(&v)) {
+            // A loop of stores, not a call: it fuses with its neighbours
+            // (an accumulator's zero start, reverse mode's, each step).
+            self.for_(Operand::I64(0), n, |l, k| l.store(ty, dst, k, Operand::F64(0.0)));
+            self.set_vector_hint();
+            return;
+        }
+        self.emit(Inst::Copy { ty, dst, src, n });
     }
 
     fn call(&mut self, func: &'static str, args: Vec<Operand>, result: Option<Ty>) -> Option<Operand> {
@@ -1136,14 +1149,15 @@ impl Lowering<'_> {
 
     /// Forgets what the lowering knows of the contents of `v`'s buffers,
     /// which an update in place is about to overwrite: that one holds the
-    /// transpose of a matrix ([`Lowering::transposed`]) or a product's
-    /// result ([`Lowering::products`]).
+    /// transpose of a matrix ([`Lowering::transposed`]), a product's
+    /// result ([`Lowering::products`]) or zeros ([`Lowering::zero_filled`]).
     fn forget_contents(&mut self, v: &Val) {
         for c in &v.comps {
             if let Operand::Var(buffer) = c {
                 for root in self.roots(*buffer) {
                     self.transposed.remove(&root);
                     self.products.remove(&root);
+                    self.zero_filled.remove(&root);
                 }
             }
         }
@@ -1490,6 +1504,9 @@ impl Lowering<'_> {
                 let copy = self.alloc(elem, n);
                 self.copy(elem, copy, init.comps[j], n);
                 comps[j] = copy;
+            } else if let Operand::Var(v) = init.comps[j] {
+                // The loop writes it through its state's variables.
+                self.zero_filled.remove(&v);
             }
             let cap = self.var("cap", Ty::I64);
             self.emit(Inst::Set(cap, Expr::Atom(n)));
@@ -2358,6 +2375,9 @@ impl Lowering<'_> {
         let buf = self.alloc(Ty::F64, n);
         self.for_(Operand::I64(0), n, |l, k| l.store(Ty::F64, buf, k, Operand::F64(0.0)));
         self.set_vector_hint();
+        if let Operand::Var(v) = buf {
+            self.zero_filled.insert(v);
+        }
         buf
     }
 
