@@ -622,8 +622,8 @@ fn a_row_read_after_its_update_is_read_first_and_copied_alone() {
 
 /// A loop whose state starts as zeros that are read again after it (so
 /// the loop cannot take them as its own) starts from a loop of zero
-/// stores, not a copy of the zeros; updates in place of the zeros'
-/// buffer are not mistaken for zeros.
+/// stores, not a copy of the zeros; zeros updated in place, or a
+/// scatter's, are not mistaken for zeros.
 #[test]
 fn a_copy_of_zeros_is_a_fill() {
     let program = "def f(n.0: i64, k.1: i64) -> ([]f64, []f64, []f64) =
@@ -648,4 +648,15 @@ fn a_copy_of_zeros_is_a_fill() {
     // The second loop copies the updated zeros; two results are copied
     // into result memory (the zeros' buffer is a result's from the start).
     assert_eq!(copies(&func.body), 3, "{}", print(&func));
+    // A scatter adds into zeros of its own: returned twice, one result
+    // is a copy of its sums.
+    let scatter = "def g(n.0: i64) -> ([]f64, []f64) =
+  let i.1: []i64 = [0, 2, 0]: []i64
+  let v.2: []f64 = [1.0, 2.0, 3.0]: []f64
+  let s.3: []f64 = scatter_add(n.0, i.1, v.2)
+  let t.4: ([]f64, []f64) = (s.3, s.3)
+  in t.4
+";
+    let scatter = dl_compiler::core::parse::parse_program(scatter).expect("parses");
+    check_entry(&scatter, "g", &[Value::I64(3)]).unwrap_or_else(|e| panic!("g(3): {e}"));
 }

@@ -237,9 +237,9 @@ struct Lowering<'p> {
     /// update in place needs; the copy is wasted when the matrix is read
     /// again later anyway).
     copied_rows: HashSet<VarId>,
-    /// Buffers that [`Lowering::zeros`] filled and that nothing has
-    /// written since (an update in place forgets them): a copy of one is a
-    /// loop of zero stores.
+    /// The buffers of zero tangents that nothing has written since (an
+    /// update in place forgets them): a copy of one is a loop of zero
+    /// stores.
     zero_filled: HashSet<Var>,
 }
 
@@ -2375,9 +2375,6 @@ impl Lowering<'_> {
         let buf = self.alloc(Ty::F64, n);
         self.for_(Operand::I64(0), n, |l, k| l.store(Ty::F64, buf, k, Operand::F64(0.0)));
         self.set_vector_hint();
-        if let Operand::Var(v) = buf {
-            self.zero_filled.insert(v);
-        }
         buf
     }
 
@@ -2741,6 +2738,11 @@ impl Lowering<'_> {
                         n = self.binary(BinOp::IMul, n, s);
                     }
                     let buf = self.zeros(n);
+                    // Only updates in place write a zero tangent (unlike
+                    // the zeros a scatter adds into).
+                    if let Operand::Var(v) = buf {
+                        self.zero_filled.insert(v);
+                    }
                     out.push(buf);
                 }
                 Ok(())
