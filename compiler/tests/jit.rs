@@ -787,3 +787,68 @@ def turned(x: [n][3]f64, w: [m]f64) -> [n][3]f64 =
         assert!(clif.contains(slot), "no `{slot}` stack buffer:\n{clif}");
     }
 }
+
+/// A build over rows whose body allocates and does real work runs its
+/// rows on the pool, each chunk allocating from an arena of its own: the
+/// values are the interpreter's, and of two failing rows in different
+/// chunks the first one's error is reported, as the interpreter reports
+/// it.
+#[test]
+fn independent_rows_run_on_the_pool_and_agree() {
+    let source = "
+def rows(x: [n][d]f64, w: [d][d]f64, k: [n]i64) -> [n]f64 =
+  build(n, \\i ->
+    let centered = map(\\v -> v - x[i][k[i]], x[i])
+    let y = build(d, \\r -> dot(w[r], centered))
+    in sum(map(\\v -> v * v, y)))
+";
+    let compiled = dl_compiler::driver::compile_source("rows.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let func = lower(&program, "rows").expect("lowers");
+    let independent = func
+        .body
+        .iter()
+        .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent));
+    assert!(independent, "the loop over rows is not independent");
+    let (n, d) = (300usize, 24usize);
+    // The sizes of the calls below, known as the JIT knows them: the loops
+    // inside a row are too short for threads, the rows are not.
+    let (n64, d64) = (Some(n as i64), Some(d as i64));
+    let clif = clif_text(&func, &[n64, d64, None, d64, d64, None, n64, None]).expect("compiles");
+    let functions = clif.matches("\nfunction ").count() + usize::from(clif.starts_with("function "));
+    assert_eq!(functions, 2, "the function and the rows' kernel:\n{clif}");
+    let x = Value::array(
+        (0..n)
+            .map(|i| {
+                Value::array(
+                    (0..d)
+                        .map(|j| Value::F64(((i * 7 + j * 3) % 11) as f64 / 4.0 - 1.0))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    let w = Value::array(
+        (0..d)
+            .map(|r| {
+                Value::array(
+                    (0..d)
+                        .map(|j| Value::F64(((r * 5 + j) % 13) as f64 / 8.0 - 0.5))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    let columns = |bad: &[(usize, i64)]| {
+        Value::array(
+            (0..n)
+                .map(|i| Value::I64(bad.iter().find(|(r, _)| *r == i).map_or((i % d) as i64, |(_, k)| *k)))
+                .collect(),
+        )
+    };
+    check_entry(&program, "rows", &[x.clone(), w.clone(), columns(&[])]).unwrap_or_else(|e| panic!("{e}"));
+    // Rows 250 and 100 read out of bounds, in different chunks: row 100's
+    // error is the one reported.
+    check_entry(&program, "rows", &[x, w, columns(&[(250, 40), (100, 29)])]).unwrap_or_else(|e| panic!("{e}"));
+}

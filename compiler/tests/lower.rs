@@ -660,3 +660,85 @@ fn a_copy_of_zeros_is_a_fill() {
     let scatter = dl_compiler::core::parse::parse_program(scatter).expect("parses");
     check_entry(&scatter, "g", &[Value::I64(3)]).unwrap_or_else(|e| panic!("g(3): {e}"));
 }
+
+/// The loops at the top of `code` that may run their iterations at once.
+fn independent_loops(code: &[dl_compiler::lower::lir::Inst]) -> usize {
+    code.iter()
+        .filter(|inst| matches!(inst, dl_compiler::lower::lir::Inst::For { hint, .. } if hint.independent))
+        .count()
+}
+
+/// A loop whose iterations each update their own row of its state, or
+/// write their own row of a build, may run them at once; one that updates
+/// another row, or carries a value from one iteration to the next, may
+/// not. Each gives the interpreter's values.
+#[test]
+fn loops_whose_iterations_touch_their_own_rows_are_independent() {
+    let program = "def own(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
+      let t.9: f64 = neg(x.8)
+      in t.9
+    let a.10: [][]f64 = index_add(a.4, i.5, m.7)
+    in a.10
+  in r.3
+
+def next(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
+      let t.9: f64 = neg(x.8)
+      in t.9
+    let j.11: i64 = add(i.5, 1)
+    let k.12: i64 = rem(j.11, n.2)
+    let a.10: [][]f64 = index_add(a.4, k.12, m.7)
+    in a.10
+  in r.3
+
+def carried(v.1: [][]f64) -> f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: f64 = loop (s.4: f64) = 0.0 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let t.7: f64 = sum(row.6)
+    let t.8: f64 = mul(s.4, 0.5)
+    let t.9: f64 = add(t.8, t.7)
+    in t.9
+  in r.3
+
+def rows(v.1: [][]f64) -> [][]f64 =
+  let n.2: i64 = length(v.1)
+  let b.3: [][]f64 = build(n.2) \\(i.4: i64) ->
+    let j.5: i64 = add(i.4, 1)
+    let k.6: i64 = rem(j.5, n.2)
+    let row.7: []f64 = index(v.1, k.6)
+    let m.8: []f64 = map(row.7) \\(x.9: f64) ->
+      let t.10: f64 = mul(x.9, 2.0)
+      in t.10
+    in m.8
+  in b.3
+";
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let matrix = |n: usize, m: usize, scale: f64| {
+        Value::array(
+            (0..n)
+                .map(|i| Value::array((0..m).map(|j| Value::F64((i * m + j) as f64 * scale - 1.0)).collect()))
+                .collect(),
+        )
+    };
+    for (entry, independent) in [("own", 1), ("next", 0), ("carried", 0), ("rows", 1)] {
+        let args = match entry {
+            "own" | "next" => vec![matrix(5, 4, 0.25), matrix(5, 4, 0.5)],
+            _ => vec![matrix(5, 4, 0.5)],
+        };
+        let func = check_entry(&program, entry, &args).unwrap_or_else(|e| panic!("{entry}: {e}"));
+        assert_eq!(
+            independent_loops(&func.body),
+            independent,
+            "{entry}: independent loops at the top\n{}",
+            print(&func)
+        );
+    }
+}

@@ -193,7 +193,7 @@ abi_symbols! {
     // Parallel loops.
     parallel::dl_num_threads();
     parallel::dl_set_num_threads(_);
-    parallel::dl_parallel_chunks(_, _, _);
+    parallel::dl_parallel_chunks(_, _, _, _);
     // Exported entry points.
     c_entry::dl_thread_ctx();
     c_entry::dl_entry_finish(_, _, _, _);

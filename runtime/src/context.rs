@@ -3,11 +3,12 @@
 //! and `dl_*error*`.
 //!
 //! A context is used by one call at a time. Within that call, the arena is
-//! touched only by the thread that runs the call (kernels run by
-//! `dl_parallel_chunks` do not allocate), while errors may be raised from
-//! any thread. So the context is only ever reached through a shared
-//! reference; the arena sits in an `UnsafeCell` and the error state is
-//! thread-safe on its own.
+//! touched only by the thread that runs the call (a chunk of a parallel
+//! loop that runs on another thread gets a context of that thread's own,
+//! see `dl_parallel_chunks`), while errors may be raised from any thread.
+//! So the context is only ever reached through a shared reference; the
+//! arena sits in an `UnsafeCell` and the error state is thread-safe on its
+//! own.
 //!
 //! Every function accepts a null context and then does nothing (returning
 //! null, 0 or -1), so a caller that failed to create one cannot crash here.
@@ -65,7 +66,7 @@ impl DlCtx {
 ///
 /// # Safety
 /// `ctx` is null or came from `dl_ctx_new` and was not freed.
-unsafe fn shared<'a>(ctx: *mut DlCtx) -> Option<&'a DlCtx> {
+pub(crate) unsafe fn shared<'a>(ctx: *mut DlCtx) -> Option<&'a DlCtx> {
     // SAFETY: by the caller's contract a non-null `ctx` points to a live
     // context; only shared references to it are ever made while it lives.
     unsafe { ctx.as_ref() }
@@ -77,7 +78,7 @@ unsafe fn shared<'a>(ctx: *mut DlCtx) -> Option<&'a DlCtx> {
 /// As for [`shared`], and no other reference to this arena is alive: the
 /// ABI lets only the thread running the call touch the arena, one function
 /// at a time.
-unsafe fn arena<'a>(ctx: *mut DlCtx) -> Option<&'a mut Arena> {
+pub(crate) unsafe fn arena<'a>(ctx: *mut DlCtx) -> Option<&'a mut Arena> {
     // SAFETY: the context is live (caller's contract) and the arena is
     // reached by one thread, one function at a time (the ABI's contract),
     // so this is the only reference to it.

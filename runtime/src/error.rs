@@ -271,6 +271,20 @@ impl ErrorState {
         *first = None;
         self.raised.store(false, Ordering::Release);
     }
+
+    /// Moves the error of `other`, if any, here (where none is recorded
+    /// yet), and clears `other`.
+    pub fn take_from(&self, other: &ErrorState) {
+        let Some(taken) = other.lock().take() else {
+            return;
+        };
+        other.raised.store(false, Ordering::Release);
+        let mut first = self.lock();
+        if first.is_none() {
+            *first = Some(taken);
+            self.raised.store(true, Ordering::Release);
+        }
+    }
 }
 
 #[cfg(test)]

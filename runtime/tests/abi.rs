@@ -48,7 +48,7 @@ const CONTRACT: &[&str] = &[
     "dl_transpose(i64, i64, ptr, ptr)",
     "dl_num_threads() -> i64",
     "dl_set_num_threads(i64)",
-    "dl_parallel_chunks(ptr, ptr, i64)",
+    "dl_parallel_chunks(ptr, ptr, ptr, i64)",
     "dl_thread_ctx() -> ptr",
     "dl_entry_finish(ptr, i32, ptr, i64) -> i32",
     "dl_last_error() -> ptr",

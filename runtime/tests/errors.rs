@@ -120,20 +120,27 @@ fn concurrent_raises_record_exactly_one_whole_error() {
 }
 
 #[test]
-fn raises_from_the_pool_through_the_abi() {
-    extern "C" fn kernel(env: *const u8, chunk: i64) {
-        // SAFETY: `env` is the context handed to dl_parallel_chunks below,
-        // alive for the whole loop; dl_raise is thread-safe.
-        unsafe { dl_raise(env as *mut DlCtx, kind::SIZE_MISMATCH, chunk as i32, chunk, -chunk, 0) };
+fn the_pool_reports_the_first_failed_chunk() {
+    extern "C" fn kernel(_env: *const u8, chunk: i64, ctx: *mut DlCtx) {
+        // Every chunk from the fifth on fails, the later ones sooner.
+        if chunk >= 5 {
+            let mut x = 0.0f64;
+            for _ in 0..(64 - chunk) * 1000 {
+                x = (x + 1.0).sqrt();
+            }
+            std::hint::black_box(x);
+            // SAFETY: `ctx` is this chunk's context, live while it runs.
+            unsafe { dl_raise(ctx, kind::SIZE_MISMATCH, chunk as i32, chunk, -chunk, 0) };
+        }
     }
     let ctx = dl_ctx_new();
-    // SAFETY: `ctx` is live until freed; the kernel only raises.
+    // SAFETY: `ctx` is live until freed; the kernel ignores its environment.
     unsafe {
-        dl_runtime::parallel::dl_parallel_chunks(Some(kernel), ctx as *const u8, 64);
+        dl_runtime::parallel::dl_parallel_chunks(ctx, Some(kernel), std::ptr::null(), 64);
         assert_eq!(dl_has_error(ctx), 1);
-        let loc = dl_error_loc(ctx) as i64;
+        assert_eq!(dl_error_loc(ctx), 5);
         let text = CStr::from_ptr(dl_error_message(ctx)).to_str().unwrap();
-        assert_eq!(text, format!("size mismatch: expected {loc}, got {}", -loc));
+        assert_eq!(text, "size mismatch: expected 5, got -5");
         dl_ctx_free(ctx);
     }
 }

@@ -1,7 +1,9 @@
 //! Parallel loops: every chunk runs exactly once, and the loop returns only
 //! when all have.
 
+use dl_runtime::context::{dl_alloc, dl_arena_mark, dl_ctx_free, dl_ctx_new};
 use dl_runtime::parallel::*;
+use dl_runtime::DlCtx;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 struct Counts {
@@ -9,7 +11,7 @@ struct Counts {
     threads: std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>,
 }
 
-extern "C" fn count(env: *const u8, chunk: i64) {
+extern "C" fn count(env: *const u8, chunk: i64, _ctx: *mut DlCtx) {
     // SAFETY: `env` is the `Counts` handed to dl_parallel_chunks, alive for
     // the whole loop; its fields are thread-safe.
     let counts = unsafe { &*(env as *const Counts) };
@@ -28,8 +30,13 @@ fn run(chunks: usize) -> Counts {
         runs: (0..chunks).map(|_| AtomicU32::new(0)).collect(),
         threads: Default::default(),
     };
-    // SAFETY: `count` accepts `counts` and every chunk number below `chunks`.
-    unsafe { dl_parallel_chunks(Some(count), &counts as *const Counts as *const u8, chunks as i64) };
+    let ctx = dl_ctx_new();
+    // SAFETY: `count` accepts `counts` and every chunk number below
+    // `chunks`; `ctx` is live until freed.
+    unsafe {
+        dl_parallel_chunks(ctx, Some(count), &counts as *const Counts as *const u8, chunks as i64);
+        dl_ctx_free(ctx);
+    }
     counts
 }
 
@@ -58,27 +65,91 @@ fn no_chunks_or_no_kernel_do_nothing() {
     assert!(run(0).runs.is_empty());
     // SAFETY: a null kernel is never called.
     unsafe {
-        dl_parallel_chunks(None, std::ptr::null(), 10);
-        dl_parallel_chunks(Some(count), std::ptr::null(), -4);
+        dl_parallel_chunks(std::ptr::null_mut(), None, std::ptr::null(), 10);
+        dl_parallel_chunks(std::ptr::null_mut(), Some(count), std::ptr::null(), -4);
     }
 }
 
 static NESTED: AtomicUsize = AtomicUsize::new(0);
 
-extern "C" fn inner(_env: *const u8, _chunk: i64) {
+extern "C" fn inner(_env: *const u8, _chunk: i64, _ctx: *mut DlCtx) {
     NESTED.fetch_add(1, Ordering::Relaxed);
 }
 
-extern "C" fn outer(_env: *const u8, _chunk: i64) {
-    // SAFETY: `inner` ignores its environment.
-    unsafe { dl_parallel_chunks(Some(inner), std::ptr::null(), 10) };
+extern "C" fn outer(_env: *const u8, _chunk: i64, ctx: *mut DlCtx) {
+    // SAFETY: `inner` ignores its environment; `ctx` is this chunk's.
+    unsafe { dl_parallel_chunks(ctx, Some(inner), std::ptr::null(), 10) };
 }
 
 #[test]
 fn loops_nest() {
-    // SAFETY: `outer` ignores its environment.
-    unsafe { dl_parallel_chunks(Some(outer), std::ptr::null(), 10) };
+    let ctx = dl_ctx_new();
+    // SAFETY: `outer` ignores its environment; `ctx` is live until freed.
+    unsafe {
+        dl_parallel_chunks(ctx, Some(outer), std::ptr::null(), 10);
+        dl_ctx_free(ctx);
+    }
     assert_eq!(NESTED.load(Ordering::Relaxed), 100);
+}
+
+/// What each chunk of `allocating` saw.
+struct Allocations {
+    caller: *mut DlCtx,
+    /// Per chunk: its context, and whether its memory kept what it wrote.
+    seen: Vec<std::sync::Mutex<(usize, bool)>>,
+}
+
+extern "C" fn allocating(env: *const u8, chunk: i64, ctx: *mut DlCtx) {
+    // SAFETY: `env` is the `Allocations` handed to dl_parallel_chunks, alive
+    // for the whole loop; `ctx` is this chunk's, live while it runs.
+    let allocations = unsafe { &*(env as *const Allocations) };
+    let n = 1000 + chunk as usize;
+    // SAFETY: as above; the memory holds `n` f64 (64-byte aligned).
+    let kept = unsafe {
+        let p = dl_alloc(ctx, 8 * n as i64) as *mut f64;
+        for k in 0..n {
+            *p.add(k) = (chunk as usize * 100_000 + k) as f64;
+        }
+        // Work between the writes and the reads, so that chunks overlap.
+        let mut x = chunk as f64;
+        for _ in 0..20_000 {
+            x = (x * 1.000001).sin();
+        }
+        std::hint::black_box(x);
+        (0..n).all(|k| *p.add(k) == (chunk as usize * 100_000 + k) as f64)
+    };
+    *allocations.seen[chunk as usize].lock().unwrap() = (ctx as usize, kept);
+}
+
+#[test]
+fn chunks_on_the_pool_allocate_from_contexts_of_their_own() {
+    let ctx = dl_ctx_new();
+    let chunks = 64;
+    let allocations = Allocations {
+        caller: ctx,
+        seen: (0..chunks).map(|_| Default::default()).collect(),
+    };
+    // SAFETY: `allocating` accepts `allocations` and every chunk number
+    // below `chunks`; `ctx` is live until freed.
+    unsafe {
+        let before = dl_arena_mark(ctx);
+        dl_parallel_chunks(
+            ctx,
+            Some(allocating),
+            &allocations as *const Allocations as *const u8,
+            chunks,
+        );
+        assert_eq!(dl_arena_mark(ctx), before, "the caller's arena is untouched");
+        dl_ctx_free(ctx);
+    }
+    for (c, seen) in allocations.seen.iter().enumerate() {
+        let (chunk_ctx, kept) = *seen.lock().unwrap();
+        assert!(kept, "chunk {c} lost what it wrote");
+        assert_ne!(
+            chunk_ctx, allocations.caller as usize,
+            "chunk {c} used the caller's context"
+        );
+    }
 }
 
 #[test]

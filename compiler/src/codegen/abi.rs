@@ -64,7 +64,7 @@ pub const SYMBOLS: &[Symbol] = &[
     // Parallel loops.
     ("dl_num_threads", &[], Some(I64)),
     ("dl_set_num_threads", &[I64], None),
-    ("dl_parallel_chunks", &[Ptr, Ptr, I64], None),
+    ("dl_parallel_chunks", &[Ptr, Ptr, Ptr, I64], None),
     // Exported entry points.
     ("dl_thread_ctx", &[], Some(Ptr)),
     ("dl_entry_finish", &[Ptr, I32, Ptr, I64], Some(I32)),

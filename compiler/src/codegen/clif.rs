@@ -269,22 +269,32 @@ struct KernelPlan {
     /// The variables read outside the loop, for the kernel's own
     /// vectorisation of it.
     read_after: HashSet<Var>,
+    /// The same for each loop in the body ([`loop_bodies`] order): the
+    /// kernel's copy of the body is not part of the function, where
+    /// [`Emitter::outside_reads`] finds them.
+    inner_read_after: Vec<HashSet<Var>>,
     /// The entry's variables known at compile time.
     known: HashMap<Var, i64>,
 }
 
-/// The environment of a kernel, 8-byte slots: the context, the loop's
-/// start and end, the chunk count, the free variables, then the partial
-/// results of the reductions (`MAX_CHUNKS` slots for each).
-const ENV_CTX: i32 = 0;
-const ENV_START: i32 = 8;
-const ENV_END: i32 = 16;
-const ENV_CHUNKS: i32 = 24;
-const ENV_FREE: i32 = 32;
+/// The environment of a kernel, 8-byte slots: the loop's start and end,
+/// the chunk count, the free variables, then the partial results of the
+/// reductions (`MAX_CHUNKS` slots for each). The context is the kernel's
+/// third parameter: its chunk's own, to allocate from.
+const ENV_START: i32 = 0;
+const ENV_END: i32 = 8;
+const ENV_CHUNKS: i32 = 16;
+const ENV_FREE: i32 = 24;
 /// At most this many chunks: enough to balance two to a few dozen threads.
 const MAX_CHUNKS: i64 = 64;
-/// Iterations per chunk, at the least: chunks this long amortise a task.
+/// Iterations per chunk, at the least: chunks this long amortise a task
+/// (divided by the estimated work of an independent loop's iteration).
 const MIN_CHUNK: i64 = 16384;
+/// The iterations [`Emitter::work`] assumes of a loop whose length is not
+/// known when the code is compiled, and the work of a call of a
+/// whole-buffer kernel.
+const UNKNOWN_TRIP: i64 = 16;
+const KERNEL_WORK: i64 = 256;
 
 fn env_partials(free: usize) -> i32 {
     ENV_FREE + 8 * free as i32
@@ -299,7 +309,6 @@ fn build_kernel<M: Module>(
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
 ) -> R<()> {
-    let ptr = module.target_config().pointer_type();
     ctx.func.signature = kernel_signature(module);
     ctx.func.name = UserFuncName::user(0, kernel.id.as_u32());
     let mut unused = Vec::new();
@@ -308,13 +317,18 @@ fn build_kernel<M: Module>(
         let mut e = Emitter::new(module, b, func, options, Mode::Kernel, &mut unused, "");
         e.known = kernel.known.clone();
         e.read_outside.insert(kernel.body.as_ptr(), kernel.read_after.clone());
+        let mut inner = Vec::new();
+        loop_bodies(&kernel.body, &mut inner);
+        for (body, read_after) in inner.into_iter().zip(&kernel.inner_read_after) {
+            e.read_outside.insert(body.as_ptr(), read_after.clone());
+        }
         let block = e.b.create_block();
         e.b.append_block_params_for_function_params(block);
         e.b.switch_to_block(block);
         let params = e.b.block_params(block).to_vec();
         let (env, chunk) = (params[0], params[1]);
         let trusted = MemFlagsData::trusted();
-        e.ctx = Some(e.b.ins().load(ptr, trusted, env, ENV_CTX));
+        e.ctx = Some(params[2]);
         let start = e.b.ins().load(types::I64, trusted, env, ENV_START);
         let end = e.b.ins().load(types::I64, trusted, env, ENV_END);
         let chunks = e.b.ins().load(types::I64, trusted, env, ENV_CHUNKS);
@@ -361,6 +375,7 @@ fn kernel_signature<M: Module>(module: &M) -> Signature {
     let mut sig = Signature::new(module.isa().default_call_conv());
     sig.params.push(AbiParam::new(ptr));
     sig.params.push(AbiParam::new(types::I64));
+    sig.params.push(AbiParam::new(ptr));
     sig
 }
 
@@ -647,13 +662,19 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     .zip(self.integer(*end))
                     .map(|(s, e)| e.wrapping_sub(s));
                 let (start, end) = (self.operand(*start), self.operand(*end));
+                // An independent loop's iteration may be a whole
+                // computation: its work counts, not only the trip count.
+                // Only the outermost get threads: one inside another loop
+                // would start the pool once per iteration of that loop.
+                let per_iteration = if hint.independent { self.work(body).max(1) } else { 1 };
                 let worth_threads = match trip {
-                    Some(n) => n >= self.options.parallel_threshold,
+                    Some(n) => n >= 2 && n.saturating_mul(per_iteration) >= self.options.parallel_threshold,
                     None => self.loop_depth == 0 || self.nested_kernels,
                 };
+                let threads = hint.parallel || (hint.independent && self.loop_depth == 0);
                 self.loop_depth += 1;
-                let done = if self.mode == Mode::Entry && self.options.parallel && hint.parallel && worth_threads {
-                    self.parallel_for(*index, start, end, body, hint, trip.is_some())
+                let done = if self.mode == Mode::Entry && self.options.parallel && threads && worth_threads {
+                    self.parallel_for(*index, (start, end), body, hint, trip.is_some(), per_iteration)
                 } else {
                     self.for_loop(*index, start, end, body, hint)
                 };
@@ -1714,9 +1735,6 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         {
             return None;
         }
-        if !allocation_free(body) {
-            return None;
-        }
         let mut read = HashSet::new();
         each_read(body, &mut |v| {
             read.insert(v);
@@ -1729,20 +1747,54 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Some(free)
     }
 
-    /// A parallel loop: below the threshold the plain loop; above it, the
-    /// body outlined into a kernel run in chunks on the pool (only that
-    /// when the trip count is `known_big`). The chunk count depends on the
-    /// trip count only, so reductions combine their partial results in the
-    /// same order whatever the threads. A body that cannot leave the
+    /// A rough count of the operations one run of `code` performs, to
+    /// weigh an independent loop's iterations against the cost of the
+    /// pool: a loop of a length unknown now counts [`UNKNOWN_TRIP`]
+    /// iterations, a matrix product its multiplications where known, other
+    /// calls of whole-buffer kernels [`KERNEL_WORK`].
+    fn work(&self, code: &[Inst]) -> i64 {
+        let known_or = |o: &Operand, default: i64| self.integer(*o).unwrap_or(default).max(0);
+        code.iter()
+            .map(|inst| match inst {
+                Inst::For { start, end, body, .. } => {
+                    let trip = match (self.integer(*start), self.integer(*end)) {
+                        (Some(s), Some(e)) => e.saturating_sub(s).max(0),
+                        _ => UNKNOWN_TRIP,
+                    };
+                    trip.saturating_mul(self.work(body)).saturating_add(1)
+                }
+                Inst::While { cond, body, .. } => {
+                    UNKNOWN_TRIP.saturating_mul(self.work(cond).saturating_add(self.work(body)))
+                }
+                Inst::If { then, els, .. } => self.work(then).max(self.work(els)).saturating_add(1),
+                Inst::Call { func, args, .. } => match (*func, &args[..]) {
+                    (f, _) if crate::lower::abi::is_scalar_math(f) => 4,
+                    ("dl_gemm", [_, _, m, n, k, ..]) => known_or(m, 16)
+                        .saturating_mul(known_or(n, 16))
+                        .saturating_mul(known_or(k, 16)),
+                    _ => KERNEL_WORK,
+                },
+                Inst::Copy { n, .. } => known_or(n, UNKNOWN_TRIP),
+                _ => 1,
+            })
+            .fold(0, i64::saturating_add)
+    }
+
+    /// A parallel loop: below the threshold (of iterations times
+    /// `per_iteration`, the estimated work of one) the plain loop; above
+    /// it, the body outlined into a kernel run in chunks on the pool (only
+    /// that when the trip count is `known_big`). The chunk count depends on
+    /// the trip count only, so reductions combine their partial results in
+    /// the same order whatever the threads. A body that cannot leave the
     /// calling thread ([`Emitter::parallel_plan`]) runs as a plain loop.
     fn parallel_for(
         &mut self,
         index: Var,
-        start: Value,
-        end: Value,
+        (start, end): (Value, Value),
         body: &[Inst],
         hint: &LoopHint,
         known_big: bool,
+        per_iteration: i64,
     ) -> R<()> {
         let Some(free) = self.parallel_plan(index, body, hint) else {
             return self.for_loop(index, start, end, body, hint);
@@ -1752,10 +1804,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         if known_big {
             self.b.ins().jump(threaded, &[]);
         } else {
+            let fewest = (self.options.parallel_threshold + per_iteration - 1) / per_iteration;
             let big = self
                 .b
                 .ins()
-                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, self.options.parallel_threshold);
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, fewest.max(2));
             let serial = self.b.create_block();
             self.b.ins().brif(big, threaded, &[], serial, &[]);
             self.b.switch_to_block(serial);
@@ -1778,10 +1831,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let ptr = self.module.target_config().pointer_type();
         let env = self.b.ins().stack_addr(ptr, slot, 0);
         let ctx = self.ctx();
-        self.b.ins().store(trusted, ctx, env, ENV_CTX);
         self.b.ins().store(trusted, start, env, ENV_START);
         self.b.ins().store(trusted, end, env, ENV_END);
-        let chunks = self.b.ins().sdiv_imm_s(n, MIN_CHUNK);
+        let chunks = self.b.ins().sdiv_imm_s(n, (MIN_CHUNK / per_iteration).max(1));
         let most = self.b.ins().iconst(types::I64, MAX_CHUNKS);
         let chunks = self.b.ins().smin(chunks, most);
         let one = self.b.ins().iconst(types::I64, 1);
@@ -1796,7 +1848,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         }
         let kernel = self.module.declare_func_in_func(id, self.b.func);
         let kernel_address = self.b.ins().func_addr(ptr, kernel);
-        self.call("dl_parallel_chunks", &[kernel_address, env, chunks])?;
+        self.call("dl_parallel_chunks", &[ctx, kernel_address, env, chunks])?;
         // An error raised in a chunk: report it as this function's.
         let failed = self.call("dl_has_error", &[ctx])?.expect("a flag");
         let (fail, fine) = (self.b.create_block(), self.b.create_block());
@@ -1827,6 +1879,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let mut hint = hint.clone();
         hint.parallel = false;
         let read_after = self.outside_reads(body);
+        let mut inner = Vec::new();
+        loop_bodies(body, &mut inner);
+        let inner_read_after = inner.into_iter().map(|b| self.outside_reads(b)).collect();
         self.kernels.push(KernelPlan {
             id,
             index,
@@ -1834,6 +1889,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             hint,
             free,
             read_after,
+            inner_read_after,
             known: self.known.clone(),
         });
         Ok(())
@@ -2138,15 +2194,28 @@ fn assigns(code: &[Inst], out: &mut HashSet<Var>) {
     });
 }
 
-/// True when `code` takes no arena memory (a kernel may not).
-fn allocation_free(code: &[Inst]) -> bool {
-    code.iter().all(|inst| match inst {
-        Inst::Set(_, Expr::Alloc { .. }) | Inst::ArenaMark(_) | Inst::ArenaRelease(_) => false,
-        Inst::If { then, els, .. } => allocation_free(then) && allocation_free(els),
-        Inst::For { body, .. } => allocation_free(body),
-        Inst::While { cond, body, .. } => allocation_free(cond) && allocation_free(body),
-        _ => true,
-    })
+/// Collects the non-empty bodies of the loops nested in `code`, outer
+/// loops first.
+fn loop_bodies<'c>(code: &'c [Inst], out: &mut Vec<&'c [Inst]>) {
+    for inst in code {
+        match inst {
+            Inst::For { body, .. } => {
+                if !body.is_empty() {
+                    out.push(body);
+                }
+                loop_bodies(body, out);
+            }
+            Inst::While { cond, body, .. } => {
+                loop_bodies(cond, out);
+                loop_bodies(body, out);
+            }
+            Inst::If { then, els, .. } => {
+                loop_bodies(then, out);
+                loop_bodies(els, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Collects the addresses of the non-empty blocks nested in `code`.

@@ -393,6 +393,7 @@ fn reductions(hint_vector: bool, hint_parallel: bool) -> Func {
             vector: hint_vector,
             parallel: hint_parallel,
             reductions: accs.iter().copied().zip(ops).collect(),
+            independent: false,
         },
     });
     b.func(
@@ -535,6 +536,7 @@ fn parallel_loops_above_the_threshold_agree() {
         vector: true,
         parallel: true,
         reductions: Vec::new(),
+        independent: false,
     }));
     let reduce = Rc::new(reductions(true, true));
     assert!(clif_text(&reduce, &[]).expect("compiles").contains("func_addr"));
@@ -601,6 +603,7 @@ fn an_error_in_a_parallel_kernel_is_reported() {
         vector: false,
         parallel: true,
         reductions: Vec::new(),
+        independent: false,
     };
     let func = Rc::new(array_to_array(b, "gather", (n, buf, i), loop_body, hint));
     let mut jit = jit();

@@ -115,6 +115,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
     };
     super::unread::drop_unread_buffers(&mut lowered);
     super::fuse_loops::fuse_loops(&mut lowered);
+    super::independent::mark_independent(&mut lowered);
     Ok(lowered)
 }
 
@@ -2867,6 +2868,7 @@ impl Lowering<'_> {
                 vector: true,
                 parallel: true,
                 reductions,
+                independent: false,
             };
         }
         self.fuse_with_producer();
@@ -3006,6 +3008,7 @@ impl Lowering<'_> {
                 vector: true,
                 parallel: true,
                 reductions,
+                independent: false,
             },
         };
         self.code[last] = fused;

@@ -170,6 +170,11 @@ pub struct LoopHint {
     /// Iterations are independent apart from the `reductions` and the body
     /// does not allocate: chunks of them may run on the thread pool.
     pub parallel: bool,
+    /// Iterations touch disjoint memory apart from what each allocates, and
+    /// pass no variables to one another (`independent`): chunks of them may
+    /// run on the thread pool, each with an arena of its own. Set on loops
+    /// without the other hints, whose bodies may be any code.
+    pub independent: bool,
     /// Accumulators `acc = acc op x` (`op` associative and commutative:
     /// `FAdd`, `FMul`, `FMin`, `FMax`, `IAdd`, `IMul`, `IMin`, `IMax`) that
     /// may be split into several partial accumulators and combined at the

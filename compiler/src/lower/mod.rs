@@ -6,6 +6,8 @@
 //! - `schedule`: the order of a block's statements, for updates in place;
 //! - `unread`: drops buffers that are written and never read;
 //! - `fuse_loops`: fuses neighbouring element-wise loops;
+//! - `independent`: marks the loops whose iterations may run at once;
+//! - `points_to`: what each pointer may point into (for the two above);
 //! - `print`, `verify`: the text form and the checker of a LIR function;
 //! - `eval`: a LIR evaluator with simulated memory, for tests;
 //! - `abi`, `failure`: the runtime functions and error kinds LIR uses.
@@ -15,8 +17,10 @@ pub mod eval;
 pub mod failure;
 pub mod from_core;
 pub mod fuse_loops;
+pub mod independent;
 pub mod lir;
 pub mod marshal;
+pub mod points_to;
 pub mod print;
 pub mod schedule;
 pub mod unread;

@@ -190,6 +190,9 @@ impl Printer<'_> {
                 if hint.parallel {
                     flags.push("parallel".to_string());
                 }
+                if hint.independent {
+                    flags.push("independent".to_string());
+                }
                 for (acc, op) in &hint.reductions {
                     flags.push(format!("reduce({} {})", self.var(*acc), binop_name(*op)));
                 }

@@ -1,0 +1,419 @@
+//! Marks the loops whose iterations may run at once (`LoopHint::independent`),
+//! so that code generation may hand chunks of them to the thread pool, each
+//! chunk allocating from an arena of its own.
+//!
+//! Those are the loops of a `build` over rows whose body does real work (the
+//! components of a mixture, the observations of a bundle adjustment), and
+//! the backward sweeps of such builds, which add into row `i` of their
+//! accumulators only. Element-wise loops have `parallel` already; this pass
+//! looks at the loops without any hint.
+//!
+//! A loop over `i` is independent when, in its body (nested code included):
+//! - every variable it assigns is assigned before it is read, in every
+//!   iteration, and read nowhere after the loop: nothing flows from one
+//!   iteration to the next;
+//! - every write goes to memory the body allocated (`points_to` names the
+//!   allocation), or to row `i` of a buffer `R` that the loop does not
+//!   reassign: `R[i]`, or `p[j]` where `p` is `R` offset by `i * s` and `j`
+//!   the index of a loop from 0 (or more) to at most `s`;
+//! - any two accesses of the memory it does not allocate, one of them a
+//!   write, that may meet are both to row `i` of the same buffer variable,
+//!   with the same stride and element type: so iterations touch disjoint
+//!   rows;
+//! - it calls only runtime functions, which write at most through one
+//!   pointer argument, and that into memory the body allocated.
+
+use super::lir::{each_assignment, each_inst_deep, each_read, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, Var};
+use super::points_to::{points_to, PointsTo, ANYWHERE};
+use std::collections::{HashMap, HashSet};
+
+/// Sets `independent` on every loop of `func` without hints whose
+/// iterations may run at once.
+pub fn mark_independent(func: &mut Func) {
+    let facts = Facts::of(func);
+    let mut body = std::mem::take(&mut func.body);
+    mark_in(&mut body, &facts);
+    func.body = body;
+}
+
+/// What the pass knows of the whole function.
+struct Facts {
+    sites: PointsTo,
+    /// How often each variable is read (the results included).
+    reads: HashMap<Var, usize>,
+    /// How often each variable is assigned.
+    assignments: HashMap<Var, usize>,
+    /// The expression of each variable assigned once, by a `Set`.
+    defs: HashMap<Var, Expr>,
+}
+
+impl Facts {
+    fn of(func: &Func) -> Facts {
+        let mut reads = HashMap::new();
+        each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
+        for o in &func.results {
+            if let Operand::Var(v) = o {
+                *reads.entry(*v).or_insert(0) += 1;
+            }
+        }
+        let mut assignments = HashMap::new();
+        each_assignment(&func.body, &mut |v| *assignments.entry(v).or_insert(0) += 1);
+        let mut defs = HashMap::new();
+        each_inst_deep(&func.body, &mut |inst| {
+            if let Inst::Set(v, expr) = inst {
+                if assignments.get(v) == Some(&1) {
+                    defs.insert(*v, expr.clone());
+                }
+            }
+        });
+        Facts {
+            sites: points_to(func),
+            reads,
+            assignments,
+            defs,
+        }
+    }
+}
+
+fn mark_in(code: &mut [Inst], facts: &Facts) {
+    for inst in code {
+        match inst {
+            Inst::For { index, body, hint, .. } => {
+                if *hint == LoopHint::default() && independent(*index, body, facts) {
+                    hint.independent = true;
+                }
+                mark_in(body, facts);
+            }
+            Inst::If { then, els, .. } => {
+                mark_in(then, facts);
+                mark_in(els, facts);
+            }
+            Inst::While { cond, body, .. } => {
+                mark_in(cond, facts);
+                mark_in(body, facts);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One access of memory in a loop's body.
+struct Access {
+    base: Operand,
+    /// The element index; `None` for a whole-buffer access (a copy, a
+    /// call), whose extent is unknown.
+    index: Option<Operand>,
+    ty: Ty,
+    write: bool,
+}
+
+/// Which row of which buffer an access touches: `base[i * stride ..][..stride]`.
+#[derive(Clone, Copy, PartialEq)]
+struct Row {
+    base: Var,
+    stride: Operand,
+    ty: Ty,
+}
+
+/// The facts about one loop's body.
+struct Body<'f> {
+    index: Var,
+    facts: &'f Facts,
+    /// The variables the body assigns.
+    assigned: HashSet<Var>,
+    /// The allocations of the body (named as `points_to` names them) that
+    /// only the body makes.
+    private: HashSet<Var>,
+    /// The ranges of the body's own loops, by index variable.
+    ranges: HashMap<Var, (Operand, Operand)>,
+}
+
+fn independent(index: Var, body: &[Inst], facts: &Facts) -> bool {
+    let mut assigned_here: HashMap<Var, usize> = HashMap::new();
+    each_assignment(body, &mut |v| *assigned_here.entry(v).or_insert(0) += 1);
+    let mut read_here: HashMap<Var, usize> = HashMap::new();
+    each_read(body, &mut |v| *read_here.entry(v).or_insert(0) += 1);
+    // Nothing the body assigns is read after it.
+    let read_outside = |v: &Var| facts.reads.get(v).copied().unwrap_or(0) > read_here.get(v).copied().unwrap_or(0);
+    if assigned_here.keys().any(read_outside) {
+        return false;
+    }
+    let assigned: HashSet<Var> = assigned_here.keys().copied().collect();
+    if !set_before_read(body, &assigned, &mut HashSet::from([index])) {
+        return false;
+    }
+    let mut private = HashSet::new();
+    let mut ranges = HashMap::new();
+    let mut repeated = HashSet::new();
+    each_inst_deep(body, &mut |inst| match inst {
+        Inst::Set(v, Expr::Alloc { .. }) if facts.assignments.get(v) == assigned_here.get(v) => {
+            private.insert(*v);
+        }
+        Inst::For {
+            index: j, start, end, ..
+        } if ranges.insert(*j, (*start, *end)).is_some() => {
+            repeated.insert(*j);
+        }
+        _ => {}
+    });
+    for j in repeated {
+        ranges.remove(&j);
+    }
+    let body_facts = Body {
+        index,
+        facts,
+        assigned,
+        private,
+        ranges,
+    };
+    let Some(accesses) = accesses(body) else {
+        return false;
+    };
+    body_facts.disjoint(&accesses)
+}
+
+impl Body<'_> {
+    /// True when no two iterations can touch the same memory, one of them
+    /// writing it.
+    fn disjoint(&self, accesses: &[Access]) -> bool {
+        let shared: Vec<(&Access, HashSet<Var>)> = accesses
+            .iter()
+            .filter(|a| !self.is_private(&a.base))
+            .map(|a| (a, self.sites(&a.base)))
+            .collect();
+        for (k, (a, a_sites)) in shared.iter().enumerate() {
+            if a.write && self.row(a).is_none() {
+                return false;
+            }
+            for (b, b_sites) in &shared[k + 1..] {
+                if !(a.write || b.write) || !meet(a_sites, b_sites) {
+                    continue;
+                }
+                match (self.row(a), self.row(b)) {
+                    (Some(x), Some(y)) if x == y => {}
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+
+    fn sites(&self, o: &Operand) -> HashSet<Var> {
+        match o {
+            Operand::Var(v) => self
+                .facts
+                .sites
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| HashSet::from([ANYWHERE])),
+            _ => HashSet::from([ANYWHERE]),
+        }
+    }
+
+    /// True when `p` points only into memory the body allocates, fresh in
+    /// every iteration.
+    fn is_private(&self, p: &Operand) -> bool {
+        let sites = self.sites(p);
+        !sites.is_empty() && sites.iter().all(|s| self.private.contains(s))
+    }
+
+    fn invariant(&self, o: &Operand) -> bool {
+        match o {
+            Operand::Var(v) => *v != self.index && !self.assigned.contains(v),
+            _ => true,
+        }
+    }
+
+    /// The row of iteration `index` that `access` stays within, if it
+    /// provably does.
+    fn row(&self, access: &Access) -> Option<Row> {
+        let (Operand::Var(base), Some(at)) = (access.base, access.index) else {
+            return None;
+        };
+        // `R[i]`: a row of one element.
+        if at == Operand::Var(self.index) && self.invariant(&access.base) {
+            return Some(Row {
+                base,
+                stride: Operand::I64(1),
+                ty: access.ty,
+            });
+        }
+        // `p[j]`, `p = R + i * s`, `j` in `c..m` with `0 <= c` and `m <= s`.
+        let Some(Expr::Offset {
+            ty,
+            base: Operand::Var(row_base),
+            index: Operand::Var(offset),
+        }) = self.facts.defs.get(&base)
+        else {
+            return None;
+        };
+        let Some(Expr::Binary(BinOp::IMul, a, b)) = self.facts.defs.get(offset) else {
+            return None;
+        };
+        let stride = match (*a, *b) {
+            (Operand::Var(i), s) | (s, Operand::Var(i)) if i == self.index && self.invariant(&s) => s,
+            _ => return None,
+        };
+        if *ty != access.ty || !self.invariant(&Operand::Var(*row_base)) {
+            return None;
+        }
+        let Operand::Var(j) = at else {
+            return None;
+        };
+        let (start, end) = self.ranges.get(&j)?;
+        let from_zero = matches!(start, Operand::I64(c) if *c >= 0);
+        (from_zero && self.at_most(end, &stride)).then_some(Row {
+            base: *row_base,
+            stride,
+            ty: *ty,
+        })
+    }
+
+    /// True when `m <= s` whatever their values: the same operand, or `s`
+    /// is `max(m, 0)`.
+    fn at_most(&self, m: &Operand, s: &Operand) -> bool {
+        if m == s {
+            return true;
+        }
+        let Operand::Var(s) = s else {
+            return false;
+        };
+        matches!(
+            self.facts.defs.get(s),
+            Some(Expr::Binary(BinOp::IMax, a, b))
+                if (a == m && *b == Operand::I64(0)) || (b == m && *a == Operand::I64(0))
+        )
+    }
+}
+
+/// True when memory reached through the sites `a` may be reached through
+/// the sites `b`.
+fn meet(a: &HashSet<Var>, b: &HashSet<Var>) -> bool {
+    a.contains(&ANYWHERE) || b.contains(&ANYWHERE) || !a.is_disjoint(b)
+}
+
+/// The memory accesses of `code`, nested ones included; `None` when it
+/// calls a function whose writes are not known.
+fn accesses(code: &[Inst]) -> Option<Vec<Access>> {
+    let mut out = Vec::new();
+    let mut known = true;
+    each_inst_deep(code, &mut |inst| match inst {
+        Inst::Set(_, Expr::Load { ty, base, index }) => out.push(Access {
+            base: *base,
+            index: Some(*index),
+            ty: *ty,
+            write: false,
+        }),
+        Inst::Store { ty, base, index, .. } => out.push(Access {
+            base: *base,
+            index: Some(*index),
+            ty: *ty,
+            write: true,
+        }),
+        Inst::Copy { ty, dst, src, .. } => {
+            for (base, write) in [(*dst, true), (*src, false)] {
+                out.push(Access {
+                    base,
+                    index: None,
+                    ty: *ty,
+                    write,
+                });
+            }
+        }
+        Inst::Call { func, args, .. } => {
+            let Some(f) = super::abi::runtime_fn(func).filter(|_| *func != "dl_result_alloc") else {
+                known = false;
+                return;
+            };
+            let written = written_argument(func);
+            for (k, (arg, ty)) in args.iter().zip(f.params).enumerate() {
+                if *ty == super::abi::AbiTy::Ptr {
+                    out.push(Access {
+                        base: *arg,
+                        index: None,
+                        ty: Ty::F64,
+                        write: written == Some(k),
+                    });
+                }
+            }
+        }
+        _ => {}
+    });
+    known.then_some(out)
+}
+
+/// The pointer argument a runtime function writes through (the others it
+/// only reads).
+fn written_argument(func: &str) -> Option<usize> {
+    match func {
+        "dl_vexp" | "dl_vlog" | "dl_vtanh" | "dl_vsigmoid" | "dl_vsin" | "dl_vcos" => Some(2),
+        "dl_gemm" => Some(9),
+        "dl_gemv" => Some(6),
+        "dl_outer" => Some(4),
+        "dl_transpose" => Some(3),
+        _ => None,
+    }
+}
+
+/// True when, each time `code` runs with the variables `set` assigned,
+/// it reads none of `tracked` before assigning it. Assignments in a branch
+/// count after the `if` when both branches make them; those in a loop
+/// never do (it may not run).
+fn set_before_read(code: &[Inst], tracked: &HashSet<Var>, set: &mut HashSet<Var>) -> bool {
+    let ready = |o: &Operand, set: &HashSet<Var>| match o {
+        Operand::Var(v) => !tracked.contains(v) || set.contains(v),
+        _ => true,
+    };
+    for inst in code {
+        match inst {
+            Inst::If { cond, then, els } => {
+                if !ready(cond, set) {
+                    return false;
+                }
+                let (mut a, mut b) = (set.clone(), set.clone());
+                if !set_before_read(then, tracked, &mut a) || !set_before_read(els, tracked, &mut b) {
+                    return false;
+                }
+                set.extend(a.intersection(&b).copied());
+            }
+            Inst::For {
+                index,
+                start,
+                end,
+                body,
+                ..
+            } => {
+                if !ready(start, set) || !ready(end, set) {
+                    return false;
+                }
+                let mut inner = set.clone();
+                inner.insert(*index);
+                if !set_before_read(body, tracked, &mut inner) {
+                    return false;
+                }
+            }
+            Inst::While { cond, test, body } => {
+                let mut inner = set.clone();
+                if !set_before_read(cond, tracked, &mut inner)
+                    || !ready(test, &inner)
+                    || !set_before_read(body, tracked, &mut inner)
+                {
+                    return false;
+                }
+            }
+            other => {
+                let mut fine = true;
+                each_read(std::slice::from_ref(other), &mut |v| {
+                    fine &= !tracked.contains(&v) || set.contains(&v);
+                });
+                if !fine {
+                    return false;
+                }
+                each_assignment(std::slice::from_ref(other), &mut |v| {
+                    set.insert(v);
+                });
+            }
+        }
+    }
+    true
+}
