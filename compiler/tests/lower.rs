@@ -742,3 +742,54 @@ def rows(v.1: [][]f64) -> [][]f64 =
         );
     }
 }
+
+/// The copies anywhere in `code`.
+fn copies_deep(code: &[dl_compiler::lower::lir::Inst]) -> usize {
+    let mut n = 0;
+    dl_compiler::lower::lir::each_inst_deep(code, &mut |inst| {
+        n += usize::from(matches!(inst, dl_compiler::lower::lir::Inst::Copy { .. }))
+    });
+    n
+}
+
+/// Reverse mode of `m[c]` read in an inner loop over data points: the
+/// inner loop adds its terms straight into the outer accumulator's row
+/// `c`, in place (no zero array per component, no addition or copy of
+/// the whole accumulator), so the backward sweep over components writes
+/// only row `c` in iteration `c` and may run its components at once.
+#[test]
+fn a_nested_loops_cotangent_goes_into_its_own_row_in_place() {
+    let source = "
+def comp(m: [k][d]f64, x: [n][d]f64) -> f64 =
+  sum(build(k, \\c -> exp(sum(map(\\xi -> sqnorm(xi - m[c]), x)) * 0.001)))
+
+def comp_grad(m: [k][d]f64, x: [n][d]f64) -> [k][d]f64 =
+  grad(\\mm -> comp(mm, x))(m)
+";
+    let compiled = dl_compiler::driver::compile_source("comp.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = dl_compiler::driver::prepare_entry(&compiled, "comp_grad").unwrap_or_else(|e| panic!("{e}"));
+    let matrix = |n: usize, m: usize, scale: f64| {
+        Value::array(
+            (0..n)
+                .map(|i| {
+                    Value::array(
+                        (0..m)
+                            .map(|j| Value::F64(((i * m + j) % 7) as f64 * scale - 1.0))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let func =
+        check_entry(&program, "comp_grad", &[matrix(4, 3, 0.3), matrix(6, 3, 0.2)]).unwrap_or_else(|e| panic!("{e}"));
+    let sweep = func
+        .body
+        .iter()
+        .find(|inst| matches!(inst, dl_compiler::lower::lir::Inst::For { body, .. } if !body.is_empty() && independent_loops(std::slice::from_ref(inst)) == 1));
+    let Some(dl_compiler::lower::lir::Inst::For { body, .. }) = sweep else {
+        panic!("no independent loop over the components:\n{}", print(&func));
+    };
+    assert_eq!(copies_deep(body), 0, "the sweep copies:\n{}", print(&func));
+}

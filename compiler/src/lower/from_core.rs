@@ -1475,7 +1475,7 @@ impl Lowering<'_> {
             .iter()
             .filter(|(j, roots)| {
                 let Operand::Var(v) = init.comps[*j] else { return false };
-                self.fresh.contains(&v)
+                (self.fresh.contains(&v) || self.owned.contains(&v))
                     && !buffer_roots
                         .iter()
                         .any(|(k, other)| k != j && !other.is_disjoint(roots))
@@ -1713,7 +1713,8 @@ impl Lowering<'_> {
             LoopKind::For { n, index } => {
                 let n = self.atom(env, n)?.op();
                 let first_apart = tests_first(&l.body, index.var);
-                return self.fixing_lengths(&state, &init, env, |lw, env, value| {
+                let start = self.code.len();
+                let value = self.fixing_lengths(&state, &init, env, |lw, env, value| {
                     let iteration = |lw: &mut Self, env: &mut Env, i: Operand| {
                         env.insert(l.state.var, value.clone());
                         env.insert(index.var, Val::scalar(Type::I64, i));
@@ -1735,7 +1736,22 @@ impl Lowering<'_> {
                     }
                     nexts.push(lw.for_(start, n, |lw, i| iteration(lw, env, i))?);
                     Ok(nexts)
-                });
+                })?;
+                // An adopted buffer that the loop only updated in place is
+                // still its initial variable's: an enclosing loop whose
+                // state it is then sees its own buffer come back, and
+                // neither copies nor swaps it.
+                let mut value = value;
+                let code = &self.code[start..];
+                for &j in &adopted {
+                    if value.comps[j] == Operand::Var(state.vars[j])
+                        && !sets(code, value.comps[j])
+                        && !sets(code, init.comps[j])
+                    {
+                        value.comps[j] = init.comps[j];
+                    }
+                }
+                return Ok(value);
             }
             LoopKind::While { cond } => {
                 env.insert(l.state.var, state.value());

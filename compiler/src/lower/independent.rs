@@ -224,6 +224,16 @@ impl Body<'_> {
         }
     }
 
+    /// The variable that `v` copies (through variables set once), or `v`:
+    /// a loop's state variable set to the buffer it adopted is that
+    /// buffer.
+    fn original(&self, mut v: Var) -> Var {
+        while let Some(Expr::Atom(Operand::Var(w))) = self.facts.defs.get(&v) {
+            v = *w;
+        }
+        v
+    }
+
     /// The row of iteration `index` that `access` stays within, if it
     /// provably does.
     fn row(&self, access: &Access) -> Option<Row> {
@@ -231,9 +241,10 @@ impl Body<'_> {
             return None;
         };
         // `R[i]`: a row of one element.
-        if at == Operand::Var(self.index) && self.invariant(&access.base) {
+        let original = self.original(base);
+        if at == Operand::Var(self.index) && self.invariant(&Operand::Var(original)) {
             return Some(Row {
-                base,
+                base: original,
                 stride: Operand::I64(1),
                 ty: access.ty,
             });
@@ -254,7 +265,8 @@ impl Body<'_> {
             (Operand::Var(i), s) | (s, Operand::Var(i)) if i == self.index && self.invariant(&s) => s,
             _ => return None,
         };
-        if *ty != access.ty || !self.invariant(&Operand::Var(*row_base)) {
+        let row_base = self.original(*row_base);
+        if *ty != access.ty || !self.invariant(&Operand::Var(row_base)) {
             return None;
         }
         let Operand::Var(j) = at else {
@@ -263,7 +275,7 @@ impl Body<'_> {
         let (start, end) = self.ranges.get(&j)?;
         let from_zero = matches!(start, Operand::I64(c) if *c >= 0);
         (from_zero && self.at_most(end, &stride)).then_some(Row {
-            base: *row_base,
+            base: row_base,
             stride,
             ty: *ty,
         })

@@ -7,9 +7,11 @@
 //! annihilates any factor, inf and NaN included (see RULES.md).
 
 use super::{atom, let_, splice, Env, Rewrite};
-use crate::core::ir::{Atom, Block, Rhs, Stmt, Type};
+use crate::core::ir::{Atom, Block, Loop, LoopKind, Rhs, Stmt, Type};
 use crate::core::value::Value;
+use crate::opt::walk::rhs_atoms_deep;
 use crate::prim::Prim;
+use std::collections::HashMap;
 
 fn is_lit(a: &Atom, x: f64) -> bool {
     match a {
@@ -289,6 +291,64 @@ pub fn add_tangent_update(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         ],
         result,
     )
+}
+
+// add_tangent(x, loop s = 0 for j < n do index_add(s, i, v)) == loop s = x for j < n do index_add(s, i, v), either order
+//   (the loop read only there; its body passes the state only through updates)
+pub fn add_tangent_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let (a, b) = binary(s, Prim::AddTangent)?;
+    // What reverse mode makes of `a[i]` read in the body of a loop inside
+    // another loop's body: the inner loop adds its terms into a zero array,
+    // which is then added whole to the outer accumulator, O(length) per
+    // outer iteration and a write of the whole accumulator. Started from
+    // the accumulator, the inner loop updates it in place.
+    let zero_updates = |x: &Atom| match env.def(x) {
+        Some(Rhs::Loop(l))
+            if matches!(l.kind, LoopKind::For { .. }) && env.linear(x) && env.is_zero(&l.init) && updates_only(l) =>
+        {
+            Some(l.clone())
+        }
+        _ => None,
+    };
+    let (acc, l, inner) = match (zero_updates(&b), zero_updates(&a)) {
+        (Some(l), _) => (a, l, b),
+        (None, Some(l)) => (b, l, a),
+        (None, None) => return None,
+    };
+    // A fresh copy, with the original's checks: the original dies.
+    env.consume(&inner);
+    let mut renamed = HashMap::new();
+    let state = env.rename_binder(&l.state, &mut renamed);
+    let LoopKind::For { n, index } = &l.kind else {
+        return None;
+    };
+    let index = env.rename_binder(index, &mut renamed);
+    let body = env.rename(&l.body, &mut renamed);
+    Some(Rewrite::Rhs(Rhs::Loop(Loop {
+        state,
+        init: acc,
+        kind: LoopKind::For { n: *n, index },
+        body,
+    })))
+}
+
+/// True when the body of `l` reads its state only as the array that a
+/// chain of `index_add` and `slice_add` updates, whose last is the result:
+/// the loop then adds the same terms to whatever array it starts from.
+fn updates_only(l: &Loop) -> bool {
+    let mut current = Atom::Var(l.state.var);
+    for stmt in &l.body.stmts {
+        let mut reads = 0;
+        rhs_atoms_deep(&stmt.rhs, &mut |a| reads += usize::from(*a == current));
+        match &stmt.rhs {
+            Rhs::Prim(Prim::IndexAdd | Prim::SliceAdd, args) if args[0] == current && reads == 1 => {
+                current = Atom::Var(stmt.binder.var);
+            }
+            _ if reads == 0 => {}
+            _ => return false,
+        }
+    }
+    l.body.result == current
 }
 
 // add_tangent(x: f64, y) == add(x, y)

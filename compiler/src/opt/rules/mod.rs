@@ -80,6 +80,7 @@ catalogue! {
     algebra::add_tangent_zero,
     algebra::add_tangent_onehot,
     algebra::add_tangent_update,
+    algebra::add_tangent_loop,
     algebra::add_tangent_f64,
     algebra::add_tangent_twice,
     algebra::add_tangent_tuple,
