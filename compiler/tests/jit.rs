@@ -851,3 +851,26 @@ def rows(x: [n][d]f64, w: [d][d]f64, k: [n]i64) -> [n]f64 =
     // error is the one reported.
     check_entry(&program, "rows", &[x, w, columns(&[(250, 40), (100, 29)])]).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A row that fails keeps the rows after it from running when the loop
+/// runs in order; on threads they may run first, so a body that can fail
+/// and holds a `while` loop (which might not end) stays on one thread,
+/// and reports the interpreter's error.
+#[test]
+fn rows_that_can_fail_and_hold_a_while_loop_run_in_order() {
+    let source = "
+def h(n: i64, a: [m]f64) -> [n]f64 =
+  build(n, \\i -> if i < 1 then a[m + 5] else (loop x = a[0] while x > 0.0 && x < 2000.0 do x + 1.0))
+";
+    let compiled = dl_compiler::driver::compile_source("h.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let func = lower(&program, "h").expect("lowers");
+    let independent = func
+        .body
+        .iter()
+        .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent));
+    assert!(!independent, "a body that fails and may not end is independent");
+    check_entry(&program, "h", &[Value::I64(1000), Value::array(vec![Value::F64(1.0)])])
+        .unwrap_or_else(|e| panic!("{e}"));
+}

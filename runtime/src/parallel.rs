@@ -191,16 +191,23 @@ pub unsafe extern "C" fn dl_parallel_chunks(ctx: *mut DlCtx, kernel: Option<Kern
     }
     let (env, caller) = (Shared(env), Shared(ctx as *const DlCtx));
     let first_failure: Mutex<Option<FirstFailure>> = Mutex::new(None);
+    // The lowest chunk that failed so far: the chunks after it need not
+    // run, as a loop run in order would not have reached them.
+    let failed_from = AtomicUsize::new(usize::MAX);
     no_unwind((), || {
         install(|| {
             // Every chunk is a task of its own: generated code already
             // sized the chunks.
             (0..count).into_par_iter().with_max_len(1).for_each(|c| {
+                if c > failed_from.load(Ordering::Relaxed) {
+                    return;
+                }
                 with_chunk_context(|chunk_ctx| {
                     kernel(env.ptr(), c as i64, chunk_ctx);
                     // SAFETY: the chunk's context, alive and this chunk's.
                     let failed = unsafe { &*chunk_ctx }.error();
                     if failed.has_error() {
+                        failed_from.fetch_min(c, Ordering::Relaxed);
                         let mut first = first_failure.lock().unwrap_or_else(|p| p.into_inner());
                         if first.as_ref().is_none_or(|f| c < f.chunk) {
                             let error = ErrorState::new();

@@ -19,7 +19,7 @@ use super::elementary;
 use super::staging::{self, Staging};
 use crate::lower::abi::AbiTy;
 use crate::lower::lir::{
-    each_assignment, each_read, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var,
+    each_assignment, each_inst_deep, each_read, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var,
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -671,7 +671,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     Some(n) => n >= 2 && n.saturating_mul(per_iteration) >= self.options.parallel_threshold,
                     None => self.loop_depth == 0 || self.nested_kernels,
                 };
-                let threads = hint.parallel || (hint.independent && self.loop_depth == 0);
+                let threads = hint.parallel
+                    || (hint.independent && self.loop_depth == 0 && !self.starves_inner_loops(trip, body));
                 self.loop_depth += 1;
                 let done = if self.mode == Mode::Entry && self.options.parallel && threads && worth_threads {
                     self.parallel_for(*index, (start, end), body, hint, trip.is_some(), per_iteration)
@@ -1747,6 +1748,29 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         Some(free)
     }
 
+    /// True when an independent loop of `trip` iterations (if known) would
+    /// take threads from parallel loops in its body that get them on
+    /// their own: its chunks run those plainly, so a loop of a few rows
+    /// would use a few threads where each inner loop uses them all. An
+    /// inner loop of a length unknown now counts as short, as in
+    /// [`Emitter::work`].
+    fn starves_inner_loops(&self, trip: Option<i64>, body: &[Inst]) -> bool {
+        if trip.is_some_and(|n| n >= MAX_CHUNKS) {
+            return false;
+        }
+        let mut threaded = false;
+        each_inst_deep(body, &mut |inst| {
+            if let &Inst::For {
+                start, end, ref hint, ..
+            } = inst
+            {
+                let inner = self.integer(start).zip(self.integer(end)).map(|(s, e)| e - s);
+                threaded |= hint.parallel && inner.is_some_and(|n| n >= self.options.parallel_threshold);
+            }
+        });
+        threaded
+    }
+
     /// A rough count of the operations one run of `code` performs, to
     /// weigh an independent loop's iterations against the cost of the
     /// pool: a loop of a length unknown now counts [`UNKNOWN_TRIP`]
@@ -1804,7 +1828,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         if known_big {
             self.b.ins().jump(threaded, &[]);
         } else {
-            let fewest = (self.options.parallel_threshold + per_iteration - 1) / per_iteration;
+            let fewest = (self.options.parallel_threshold - 1) / per_iteration + 1;
             let big = self
                 .b
                 .ins()

@@ -21,7 +21,10 @@
 //!   with the same stride and element type: so iterations touch disjoint
 //!   rows;
 //! - it calls only runtime functions, which write at most through one
-//!   pointer argument, and that into memory the body allocated.
+//!   pointer argument, and that into memory the body allocated;
+//! - it does not both raise errors and hold a `while` loop: threads may run
+//!   iterations that an error would have kept from running, which must
+//!   end.
 
 use super::lir::{each_assignment, each_inst_deep, each_read, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, Var};
 use super::points_to::{points_to, PointsTo, ANYWHERE};
@@ -140,6 +143,12 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> bool {
     }
     let assigned: HashSet<Var> = assigned_here.keys().copied().collect();
     if !set_before_read(body, &assigned, &mut HashSet::from([index])) {
+        return false;
+    }
+    // Run in order, the loop stops at the first iteration that fails; on
+    // threads, later ones may run first, and a `while` among them might
+    // never end. Every other loop of LIR ends.
+    if fails_and_may_not_end(body) {
         return false;
     }
     let mut private = HashSet::new();
@@ -282,10 +291,13 @@ impl Body<'_> {
     }
 
     /// True when `m <= s` whatever their values: the same operand, or `s`
-    /// is `max(m, 0)`.
+    /// is `max(m, 0)` (`s` is invariant in the loop; `m` must be too).
     fn at_most(&self, m: &Operand, s: &Operand) -> bool {
         if m == s {
             return true;
+        }
+        if !self.invariant(m) {
+            return false;
         }
         let Operand::Var(s) = s else {
             return false;
@@ -296,6 +308,17 @@ impl Body<'_> {
                 if (a == m && *b == Operand::I64(0)) || (b == m && *a == Operand::I64(0))
         )
     }
+}
+
+/// True when `code` may raise an error and holds a `while` loop.
+fn fails_and_may_not_end(code: &[Inst]) -> bool {
+    let (mut fails, mut whiles) = (false, false);
+    each_inst_deep(code, &mut |inst| match inst {
+        Inst::Fail { .. } => fails = true,
+        Inst::While { .. } => whiles = true,
+        _ => {}
+    });
+    fails && whiles
 }
 
 /// True when memory reached through the sites `a` may be reached through
