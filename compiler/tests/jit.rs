@@ -787,6 +787,13 @@ def turned(x: [n][3]f64, w: [m]f64) -> [n][3]f64 =
     }
 }
 
+/// True when a loop at the top of `func` may run its iterations at once.
+fn has_independent_loop(func: &dl_compiler::lower::lir::Func) -> bool {
+    func.body
+        .iter()
+        .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent))
+}
+
 /// A build over rows whose body allocates and does real work runs its
 /// rows on the pool, each chunk allocating from an arena of its own: the
 /// values are the interpreter's, and of two failing rows in different
@@ -805,11 +812,7 @@ def rows(x: [n][d]f64, w: [d][d]f64, k: [n]i64) -> [n]f64 =
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let program = compiled.program.expect("a program");
     let func = lower(&program, "rows").expect("lowers");
-    let independent = func
-        .body
-        .iter()
-        .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent));
-    assert!(independent, "the loop over rows is not independent");
+    assert!(has_independent_loop(&func), "the loop over rows is not independent");
     let (n, d) = (300usize, 24usize);
     // The sizes of the calls below, known as the JIT knows them: the loops
     // inside a row are too short for threads, the rows are not.
@@ -866,11 +869,10 @@ def h(n: i64, a: [m]f64) -> [n]f64 =
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let program = compiled.program.expect("a program");
     let func = lower(&program, "h").expect("lowers");
-    let independent = func
-        .body
-        .iter()
-        .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent));
-    assert!(!independent, "a body that fails and may not end is independent");
+    assert!(
+        !has_independent_loop(&func),
+        "a body that fails and may not end is independent"
+    );
     check_entry(&program, "h", &[Value::I64(1000), Value::array(vec![Value::F64(1.0)])])
         .unwrap_or_else(|e| panic!("{e}"));
 }

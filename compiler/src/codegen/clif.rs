@@ -19,7 +19,8 @@ use super::elementary;
 use super::staging::{self, Staging};
 use crate::lower::abi::AbiTy;
 use crate::lower::lir::{
-    each_assignment, each_inst_deep, each_read, index_shift, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, UnOp, Var,
+    each_assignment, each_inst_deep, each_read, index_shift, read_counts, BinOp, Expr, Func, Inst, LoopHint, Operand,
+    Ty, UnOp, Var,
 };
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
@@ -483,13 +484,7 @@ struct Reads {
 
 impl Reads {
     fn of(func: &Func) -> Reads {
-        let mut total = HashMap::new();
-        each_read(&func.body, &mut |v| *total.entry(v).or_insert(0) += 1);
-        for r in &func.results {
-            if let Operand::Var(v) = r {
-                *total.entry(*v).or_insert(0) += 1;
-            }
-        }
+        let total = read_counts(func);
         let mut blocks = HashSet::new();
         nested_blocks(&func.body, &mut blocks);
         Reads { total, blocks }

@@ -22,22 +22,17 @@
 //! fit lanes (`fits_vector`).
 
 use super::from_core::fits_vector;
-use super::lir::{each_assignment, each_read, BinOp, Expr, Func, Inst, Operand, Ty, Var};
+use super::lir::{
+    assignment_counts, each_assignment, each_read, read_counts, BinOp, Expr, Func, Inst, Operand, Ty, Var,
+};
 use super::points_to::{points_to, PointsTo, ANYWHERE};
 use std::collections::{HashMap, HashSet};
 
 /// Fuses the neighbouring element-wise loops of every block of `func`.
 pub fn fuse_loops(func: &mut Func) {
     let roots = points_to(func);
-    let mut reads = Reads::default();
-    each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
-    for o in &func.results {
-        if let Operand::Var(v) = o {
-            *reads.entry(*v).or_insert(0) += 1;
-        }
-    }
-    let mut assignments: HashMap<Var, usize> = HashMap::new();
-    each_assignment(&func.body, &mut |v| *assignments.entry(v).or_insert(0) += 1);
+    let mut reads = read_counts(func);
+    let assignments = assignment_counts(&func.body);
     let once: HashSet<Var> = assignments
         .into_iter()
         .filter(|&(_, n)| n == 1)

@@ -26,7 +26,10 @@
 //!   iterations that an error would have kept from running, which must
 //!   end.
 
-use super::lir::{each_assignment, each_inst_deep, each_read, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, Var};
+use super::lir::{
+    assignment_counts, each_assignment, each_inst_deep, each_read, read_counts, BinOp, Expr, Func, Inst, LoopHint,
+    Operand, Ty, Var,
+};
 use super::points_to::{points_to, PointsTo, ANYWHERE};
 use std::collections::{HashMap, HashSet};
 
@@ -52,15 +55,8 @@ struct Facts {
 
 impl Facts {
     fn of(func: &Func) -> Facts {
-        let mut reads = HashMap::new();
-        each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
-        for o in &func.results {
-            if let Operand::Var(v) = o {
-                *reads.entry(*v).or_insert(0) += 1;
-            }
-        }
-        let mut assignments = HashMap::new();
-        each_assignment(&func.body, &mut |v| *assignments.entry(v).or_insert(0) += 1);
+        let reads = read_counts(func);
+        let assignments = assignment_counts(&func.body);
         let mut defs = HashMap::new();
         each_inst_deep(&func.body, &mut |inst| {
             if let Inst::Set(v, expr) = inst {
@@ -132,8 +128,7 @@ struct Body<'f> {
 }
 
 fn independent(index: Var, body: &[Inst], facts: &Facts) -> bool {
-    let mut assigned_here: HashMap<Var, usize> = HashMap::new();
-    each_assignment(body, &mut |v| *assigned_here.entry(v).or_insert(0) += 1);
+    let assigned_here = assignment_counts(body);
     let mut read_here: HashMap<Var, usize> = HashMap::new();
     each_read(body, &mut |v| *read_here.entry(v).or_insert(0) += 1);
     // Nothing the body assigns is read after it.

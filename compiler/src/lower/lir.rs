@@ -42,6 +42,7 @@
 
 use crate::core::ir::Type;
 use crate::diagnostics::Span;
+use std::collections::HashMap;
 use std::fmt;
 
 /// The type of a LIR variable.
@@ -362,6 +363,25 @@ pub fn each_assignment(code: &[Inst], f: &mut dyn FnMut(Var)) {
             Inst::Store { .. } | Inst::Copy { .. } | Inst::ArenaRelease(_) | Inst::Fail { .. } => {}
         }
     }
+}
+
+/// How often each variable is read in `func`, its results included.
+pub fn read_counts(func: &Func) -> HashMap<Var, usize> {
+    let mut reads = HashMap::new();
+    each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
+    for o in &func.results {
+        if let Operand::Var(v) = o {
+            *reads.entry(*v).or_insert(0) += 1;
+        }
+    }
+    reads
+}
+
+/// How often each variable is assigned in `code`.
+pub fn assignment_counts(code: &[Inst]) -> HashMap<Var, usize> {
+    let mut assignments = HashMap::new();
+    each_assignment(code, &mut |v| *assignments.entry(v).or_insert(0) += 1);
+    assignments
 }
 
 /// Calls `f` on each variable `code` reads, once per read.
