@@ -661,15 +661,18 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 // computation: its work counts, not only the trip count.
                 // Only the outermost get threads: one inside another loop
                 // would start the pool once per iteration of that loop.
-                let per_iteration = if hint.independent { self.work(body).max(1) } else { 1 };
+                // The estimates walk the whole body: only for a loop that
+                // may get threads.
+                let may_thread = self.mode == Mode::Entry && self.options.parallel;
+                let outer_independent = may_thread && hint.independent && self.loop_depth == 0;
+                let per_iteration = if outer_independent { self.work(body).max(1) } else { 1 };
                 let worth_threads = match trip {
                     Some(n) => n >= 2 && n.saturating_mul(per_iteration) >= self.options.parallel_threshold,
                     None => self.loop_depth == 0 || self.nested_kernels,
                 };
-                let threads = hint.parallel
-                    || (hint.independent && self.loop_depth == 0 && !self.starves_inner_loops(trip, body));
+                let threads = hint.parallel || (outer_independent && !self.starves_inner_loops(trip, body));
                 self.loop_depth += 1;
-                let done = if self.mode == Mode::Entry && self.options.parallel && threads && worth_threads {
+                let done = if may_thread && threads && worth_threads {
                     self.parallel_for(*index, (start, end), body, hint, trip.is_some(), per_iteration)
                 } else {
                     self.for_loop(*index, start, end, body, hint)
