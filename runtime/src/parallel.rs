@@ -9,9 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
-
-use rayon::prelude::*;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crate::context::{arena, DlCtx};
 use crate::error::ErrorState;
@@ -149,13 +147,100 @@ struct FirstFailure {
     error: ErrorState,
 }
 
+/// One parallel loop's chunks, claimed one at a time by the calling thread
+/// and by helpers on the pool. The caller works from the start instead of
+/// sleeping until the pool is done: the helpers' wake-up, which costs
+/// tens of microseconds on a virtual machine, overlaps the caller's own
+/// chunks instead of preceding them all.
+struct ChunkJob {
+    kernel: Kernel,
+    env: Shared<u8>,
+    count: usize,
+    /// The next chunk nobody has claimed.
+    next: AtomicUsize,
+    /// Chunks run or skipped; the loop is over when it reaches `count`.
+    finished: AtomicUsize,
+    /// Taken by the thread that finishes the last chunk before it wakes
+    /// the caller, and by the caller before it sleeps, so that the
+    /// wake-up cannot fall between the caller's test and its sleep.
+    finished_lock: Mutex<()>,
+    all_finished: Condvar,
+    /// The lowest chunk that failed so far: the chunks after it need not
+    /// run, as a loop run in order would not have reached them.
+    failed_from: AtomicUsize,
+    first_failure: Mutex<Option<FirstFailure>>,
+}
+
+impl ChunkJob {
+    /// Claims and runs chunks until every one is claimed. A helper that
+    /// starts after the loop is over claims none, and so never calls the
+    /// kernel or reads its environment once the caller has returned.
+    fn run_chunks(&self) {
+        loop {
+            let c = self.next.fetch_add(1, Ordering::AcqRel);
+            if c >= self.count {
+                return;
+            }
+            if c <= self.failed_from.load(Ordering::Acquire) {
+                with_chunk_context(|chunk_ctx| {
+                    (self.kernel)(self.env.ptr(), c as i64, chunk_ctx);
+                    // SAFETY: the chunk's context, alive and this chunk's.
+                    self.keep_first_failure(c, unsafe { &*chunk_ctx }.error());
+                });
+            }
+            if self.finished.fetch_add(1, Ordering::AcqRel) + 1 == self.count {
+                let _guard = self.finished_lock.lock().unwrap_or_else(|p| p.into_inner());
+                self.all_finished.notify_all();
+            }
+        }
+    }
+
+    /// Keeps chunk `c`'s error if it is the lowest failed so far, and
+    /// clears the chunk's error state for the next chunk of its context.
+    fn keep_first_failure(&self, c: usize, failed: &ErrorState) {
+        if !failed.has_error() {
+            return;
+        }
+        self.failed_from.fetch_min(c, Ordering::AcqRel);
+        let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
+        if first.as_ref().is_none_or(|f| c < f.chunk) {
+            let error = ErrorState::new();
+            error.take_from(failed);
+            *first = Some(FirstFailure { chunk: c, error });
+        } else {
+            failed.clear();
+        }
+    }
+
+    /// Returns when every chunk has finished: spins a little first, since
+    /// the chunks that others claimed usually end about when the caller's
+    /// do, then sleeps.
+    fn wait(&self) {
+        let done = || self.finished.load(Ordering::Acquire) == self.count;
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            if done() {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let mut guard = self.finished_lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !done() {
+            guard = self.all_finished.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// How long [`ChunkJob::wait`] spins before it sleeps (some microseconds).
+const SPINS_BEFORE_SLEEP: usize = 20_000;
+
 /// Calls `kernel(env, c, ctx)` for every `c` in `0..chunks` and returns when
 /// all are done. One chunk, or every chunk when the pool has one thread,
-/// runs on the calling thread with the caller's context `ctx`; more run on
-/// the pool, each with a context of its thread
-/// ([`with_chunk_context`]), and the error of the first chunk that failed,
-/// if any, is then raised in `ctx`. A null kernel or `chunks <= 0` does
-/// nothing.
+/// runs on the calling thread with the caller's context `ctx`, in order.
+/// More are claimed one at a time by the calling thread and by helpers on
+/// the pool ([`ChunkJob`]), each run with a context of the thread that
+/// claimed it ([`with_chunk_context`]), and the error of the first chunk
+/// that failed, if any, is then raised in `ctx`. A null kernel or
+/// `chunks <= 0` does nothing.
 ///
 /// # Safety
 /// `ctx` is a live context whose call is the caller's; `kernel` is null or
@@ -170,7 +255,8 @@ pub unsafe extern "C" fn dl_parallel_chunks(ctx: *mut DlCtx, kernel: Option<Kern
         Ok(0) | Err(_) => return,
         Ok(count) => count,
     };
-    if chunks == 1 || num_threads() == 1 {
+    let pool = pool().filter(|p| p.current_num_threads() > 1);
+    let Some(pool) = pool.filter(|_| count > 1) else {
         // In order on the calling thread, as a plain loop would, up to the
         // first chunk that fails.
         for c in 0..chunks {
@@ -188,43 +274,34 @@ pub unsafe extern "C" fn dl_parallel_chunks(ctx: *mut DlCtx, kernel: Option<Kern
             }
         }
         return;
-    }
-    let (env, caller) = (Shared(env), Shared(ctx as *const DlCtx));
-    let first_failure: Mutex<Option<FirstFailure>> = Mutex::new(None);
-    // The lowest chunk that failed so far: the chunks after it need not
-    // run, as a loop run in order would not have reached them.
-    let failed_from = AtomicUsize::new(usize::MAX);
-    no_unwind((), || {
-        install(|| {
-            // Every chunk is a task of its own: generated code already
-            // sized the chunks.
-            (0..count).into_par_iter().with_max_len(1).for_each(|c| {
-                if c > failed_from.load(Ordering::Relaxed) {
-                    return;
-                }
-                with_chunk_context(|chunk_ctx| {
-                    kernel(env.ptr(), c as i64, chunk_ctx);
-                    // SAFETY: the chunk's context, alive and this chunk's.
-                    let failed = unsafe { &*chunk_ctx }.error();
-                    if failed.has_error() {
-                        failed_from.fetch_min(c, Ordering::Relaxed);
-                        let mut first = first_failure.lock().unwrap_or_else(|p| p.into_inner());
-                        if first.as_ref().is_none_or(|f| c < f.chunk) {
-                            let error = ErrorState::new();
-                            error.take_from(failed);
-                            *first = Some(FirstFailure { chunk: c, error });
-                        } else {
-                            failed.clear();
-                        }
-                    }
-                })
-            })
-        })
+    };
+    let job = Arc::new(ChunkJob {
+        kernel,
+        env: Shared(env),
+        count,
+        next: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+        finished_lock: Mutex::new(()),
+        all_finished: Condvar::new(),
+        failed_from: AtomicUsize::new(usize::MAX),
+        first_failure: Mutex::new(None),
     });
-    if let Some(failure) = first_failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    // The caller is one of the threads the pool's size counts.
+    let helpers = (pool.current_num_threads() - 1).min(count - 1);
+    // Not under `no_unwind`: returning early would leave the helpers the
+    // caller's environment. Nothing here panics short of a broken
+    // invariant, and a panic out of this `extern "C"` function aborts.
+    for _ in 0..helpers {
+        let job = Arc::clone(&job);
+        pool.spawn(move || job.run_chunks());
+    }
+    job.run_chunks();
+    job.wait();
+    let failure = job.first_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(failure) = failure {
         // SAFETY: `ctx` is live (caller's contract); its error state is
         // thread-safe.
-        if let Some(caller) = unsafe { caller.ptr().as_ref() } {
+        if let Some(caller) = unsafe { ctx.as_ref() } {
             caller.error().take_from(&failure.error);
         }
     }

@@ -61,6 +61,17 @@ fn work_spreads_over_the_pool() {
 }
 
 #[test]
+fn the_calling_thread_runs_chunks_too() {
+    // The caller claims the first chunk before any helper can wake up.
+    let counts = run(64);
+    let threads = counts.threads.lock().unwrap();
+    assert!(
+        threads.contains(&std::thread::current().id()),
+        "the caller slept while the pool ran its loop"
+    );
+}
+
+#[test]
 fn no_chunks_or_no_kernel_do_nothing() {
     assert!(run(0).runs.is_empty());
     // SAFETY: a null kernel is never called.
