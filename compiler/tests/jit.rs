@@ -794,6 +794,21 @@ fn has_independent_loop(func: &dl_compiler::lower::lir::Func) -> bool {
         .any(|inst| matches!(inst, Inst::For { hint, .. } if hint.independent))
 }
 
+/// An `n` x `d` matrix of a few distinct values in [-1, 1.5].
+fn patterned_matrix(n: usize, d: usize) -> Value {
+    Value::array(
+        (0..n)
+            .map(|i| {
+                Value::array(
+                    (0..d)
+                        .map(|j| Value::F64(((i * 7 + j * 3) % 11) as f64 / 4.0 - 1.0))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
 /// A build over rows whose body allocates and does real work runs its
 /// rows on the pool, each chunk allocating from an arena of its own: the
 /// values are the interpreter's, and of two failing rows in different
@@ -820,17 +835,7 @@ def rows(x: [n][d]f64, w: [d][d]f64, k: [n]i64) -> [n]f64 =
     let clif = clif_text(&func, &[n64, d64, None, d64, d64, None, n64, None]).expect("compiles");
     let functions = clif.matches("\nfunction ").count() + usize::from(clif.starts_with("function "));
     assert_eq!(functions, 2, "the function and the rows' kernel:\n{clif}");
-    let x = Value::array(
-        (0..n)
-            .map(|i| {
-                Value::array(
-                    (0..d)
-                        .map(|j| Value::F64(((i * 7 + j * 3) % 11) as f64 / 4.0 - 1.0))
-                        .collect(),
-                )
-            })
-            .collect(),
-    );
+    let x = patterned_matrix(n, d);
     let w = Value::array(
         (0..d)
             .map(|r| {
@@ -853,6 +858,37 @@ def rows(x: [n][d]f64, w: [d][d]f64, k: [n]i64) -> [n]f64 =
     // Rows 250 and 100 read out of bounds, in different chunks: row 100's
     // error is the one reported.
     check_entry(&program, "rows", &[x, w, columns(&[(250, 40), (100, 29)])]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A sum over rows whose terms each take an inner loop, written as a
+/// `sum` of a `build` and as a `for` loop's state, runs its rows on the
+/// pool, each chunk adding up its own part: the values are the
+/// interpreter's to 1e-12 (the parts are added in another order).
+#[test]
+fn sums_over_rows_run_on_the_pool_and_agree() {
+    let source = "
+def summed(x: [n][d]f64) -> f64 = sum(build(n, \\i -> sum(map(\\v -> v * v, x[i]))))
+
+def looped(x: [n][d]f64) -> f64 =
+  loop s = 0.25 for i < n do s + sum(map(\\v -> v * x[i][0], x[i]))
+";
+    let compiled = dl_compiler::driver::compile_source("sums.dl", source);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    let program = compiled.program.expect("a program");
+    let (n, d) = (3000usize, 24usize);
+    let x = patterned_matrix(n, d);
+    for entry in ["summed", "looped"] {
+        let func = lower(&program, entry).expect("lowers");
+        assert!(
+            has_independent_loop(&func),
+            "{entry}: the loop over rows is not independent"
+        );
+        let (n64, d64) = (Some(n as i64), Some(d as i64));
+        let clif = clif_text(&func, &[n64, d64, None]).expect("compiles");
+        let functions = clif.matches("\nfunction ").count() + usize::from(clif.starts_with("function "));
+        assert_eq!(functions, 2, "{entry}: the function and the rows' kernel:\n{clif}");
+        check_entry(&program, entry, std::slice::from_ref(&x)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+    }
 }
 
 /// A row that fails keeps the rows after it from running when the loop

@@ -743,6 +743,60 @@ def rows(v.1: [][]f64) -> [][]f64 =
     }
 }
 
+/// A loop that carries nothing from one iteration to the next but an
+/// accumulator `s = s + t` (whose terms each take an inner loop, so no
+/// vector hint applies) is independent, with the accumulator as its
+/// reduction; one whose accumulator the body also reads, or that takes a
+/// maximum (NaN and the sign of zero make its order matter), is not.
+/// Each gives the interpreter's values.
+#[test]
+fn loops_that_only_accumulate_are_independent_with_a_reduction() {
+    // The same loop three times: its term (`x * x`, or `x * s`, which reads
+    // the accumulator) and how it accumulates (`add` or `max`).
+    let accumulating = |name: &str, term: &str, accumulate: &str| {
+        format!(
+            "def {name}(v.1: [][]f64) -> f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: f64 = loop (s.4: f64) = 0.5 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
+      let t.9: f64 = mul(x.8, {term})
+      in t.9
+    let t.10: f64 = sum(m.7)
+    let s.11: f64 = {accumulate}(s.4, t.10)
+    in s.11
+  in r.3
+"
+        )
+    };
+    let program = [
+        accumulating("summed", "x.8", "add"),
+        accumulating("spied", "s.4", "add"),
+        accumulating("maxed", "x.8", "max"),
+    ]
+    .join("\n");
+    let program = program.as_str();
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let matrix = Value::array(
+        (0..5)
+            .map(|i| Value::array((0..4).map(|j| Value::F64((i * 4 + j) as f64 * 0.25 - 1.0)).collect()))
+            .collect(),
+    );
+    for (entry, independent) in [("summed", 1), ("spied", 0), ("maxed", 0)] {
+        let func =
+            check_entry(&program, entry, std::slice::from_ref(&matrix)).unwrap_or_else(|e| panic!("{entry}: {e}"));
+        let text = print(&func);
+        assert_eq!(
+            independent_loops(&func.body),
+            independent,
+            "{entry}: independent loops at the top\n{text}"
+        );
+        if independent == 1 {
+            assert!(text.contains("[independent reduce(s"), "{entry}: no reduction\n{text}");
+        }
+    }
+}
+
 /// The copies anywhere in `code`.
 fn copies_deep(code: &[dl_compiler::lower::lir::Inst]) -> usize {
     let mut n = 0;

@@ -25,6 +25,13 @@
 //! - it does not both raise errors and hold a `while` loop: threads may run
 //!   iterations that an error would have kept from running, which must
 //!   end.
+//!
+//! One kind of variable may pass from one iteration to the next: an
+//! accumulator, which the body only updates as `acc = acc op x` (`op` one
+//! of [`SPLITTABLE`]) and reads nowhere else, such as the sum over the
+//! points of a least-squares fit whose terms each take an inner loop. It
+//! becomes one of the loop's `reductions`: each chunk sums its own part,
+//! and the parts are combined in chunk order.
 
 use super::lir::{
     assignment_counts, each_assignment, each_inst_deep, each_read, read_counts, BinOp, Expr, Func, Inst, LoopHint,
@@ -78,8 +85,14 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
     for inst in code {
         match inst {
             Inst::For { index, body, hint, .. } => {
-                if *hint == LoopHint::default() && independent(*index, body, facts) {
-                    hint.independent = true;
+                if *hint == LoopHint::default() {
+                    let mut updated = body.clone();
+                    update_in_place(&mut updated, facts);
+                    if let Some(reductions) = independent(*index, &updated, facts) {
+                        hint.independent = true;
+                        hint.reductions = reductions;
+                        *body = updated;
+                    }
                 }
                 mark_in(body, facts);
             }
@@ -93,6 +106,40 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
             }
             _ => {}
         }
+    }
+}
+
+/// Rewrites `t = s op x; ...; s = t` at the top of a loop body, the way a
+/// loop's state comes out of lowering, into `s = s op x; ...`, so that
+/// [`accumulators`] sees `s`. Only where `t` is read by the copy alone,
+/// and `s` is not read in between (it now changes earlier).
+fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
+    let mut k = 0;
+    while k < body.len() {
+        let Inst::Set(acc, Expr::Atom(Operand::Var(t))) = body[k] else {
+            k += 1;
+            continue;
+        };
+        let once = |v: &Var| facts.assignments.get(v) == Some(&1) && facts.reads.get(v) == Some(&1);
+        let def = body[..k]
+            .iter()
+            .rposition(|inst| matches!(inst, Inst::Set(v, _) if *v == t));
+        let Some(d) = def.filter(|_| once(&t)) else {
+            k += 1;
+            continue;
+        };
+        let Inst::Set(_, Expr::Binary(op, a, b)) = body[d] else {
+            k += 1;
+            continue;
+        };
+        let mut read_between = false;
+        each_read(&body[d + 1..k], &mut |v| read_between |= v == acc);
+        if !SPLITTABLE.contains(&op) || (a != Operand::Var(acc) && b != Operand::Var(acc)) || read_between {
+            k += 1;
+            continue;
+        }
+        body[d] = Inst::Set(acc, Expr::Binary(op, a, b));
+        body.remove(k);
     }
 }
 
@@ -127,25 +174,30 @@ struct Body<'f> {
     ranges: HashMap<Var, (Operand, Operand)>,
 }
 
-fn independent(index: Var, body: &[Inst], facts: &Facts) -> bool {
+/// The loop's reductions (its accumulators) when its iterations may run at
+/// once; `None` when they may not.
+fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<Vec<(Var, BinOp)>> {
+    let reductions = accumulators(body);
+    let is_accumulator = |v: &Var| reductions.iter().any(|(acc, _)| acc == v);
     let assigned_here = assignment_counts(body);
     let mut read_here: HashMap<Var, usize> = HashMap::new();
     each_read(body, &mut |v| *read_here.entry(v).or_insert(0) += 1);
-    // Nothing the body assigns is read after it.
+    // Nothing else the body assigns is read after it.
     let read_outside = |v: &Var| facts.reads.get(v).copied().unwrap_or(0) > read_here.get(v).copied().unwrap_or(0);
-    if assigned_here.keys().any(read_outside) {
-        return false;
+    if assigned_here.keys().any(|v| !is_accumulator(v) && read_outside(v)) {
+        return None;
     }
-    let assigned: HashSet<Var> = assigned_here.keys().copied().collect();
-    if !set_before_read(body, &assigned, &mut HashSet::from([index])) {
-        return false;
+    let passed_on: HashSet<Var> = assigned_here.keys().copied().filter(|v| !is_accumulator(v)).collect();
+    if !set_before_read(body, &passed_on, &mut HashSet::from([index])) {
+        return None;
     }
     // Run in order, the loop stops at the first iteration that fails; on
     // threads, later ones may run first, and a `while` among them might
     // never end. Every other loop of LIR ends.
     if fails_and_may_not_end(body) {
-        return false;
+        return None;
     }
+    let assigned: HashSet<Var> = assigned_here.keys().copied().collect();
     let mut private = HashSet::new();
     let mut ranges = HashMap::new();
     let mut repeated = HashSet::new();
@@ -170,10 +222,55 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> bool {
         private,
         ranges,
     };
-    let Some(accesses) = accesses(body) else {
-        return false;
+    let accesses = accesses(body)?;
+    body_facts.disjoint(&accesses).then_some(reductions)
+}
+
+/// The operators of the accumulators that chunks may split: associative
+/// and commutative up to rounding, with an identity to start a chunk from.
+/// (A minimum or a maximum would also do but for NaN and the sign of
+/// zero, which the order of a loop decides.)
+pub const SPLITTABLE: [BinOp; 4] = [BinOp::FAdd, BinOp::FMul, BinOp::IAdd, BinOp::IMul];
+
+/// The accumulators of a loop body, in the order of their variables:
+/// every variable that the body assigns only as `acc = acc op x` or `acc =
+/// x op acc`, with one `op` of [`SPLITTABLE`] and `x` not `acc`, and reads
+/// nowhere else.
+pub fn accumulators(body: &[Inst]) -> Vec<(Var, BinOp)> {
+    let mut updates: HashMap<Var, (BinOp, usize)> = HashMap::new();
+    let mut spoilt = HashSet::new();
+    each_inst_deep(body, &mut |inst| {
+        if let Inst::Set(v, Expr::Binary(op, a, b)) = inst {
+            let acc = Operand::Var(*v);
+            if SPLITTABLE.contains(op) && ((*a == acc) != (*b == acc)) {
+                let entry = updates.entry(*v).or_insert((*op, 0));
+                if entry.0 == *op {
+                    entry.1 += 1;
+                    return;
+                }
+            }
+        }
+        // The instruction's own assignment: `each_inst_deep` visits the
+        // code nested in it next.
+        match inst {
+            Inst::Set(v, _) | Inst::ArenaMark(v) | Inst::Call { result: Some(v), .. } | Inst::For { index: v, .. } => {
+                spoilt.insert(*v);
+            }
+            _ => {}
+        }
+    });
+    let reads = {
+        let mut reads: HashMap<Var, usize> = HashMap::new();
+        each_read(body, &mut |v| *reads.entry(v).or_insert(0) += 1);
+        reads
     };
-    body_facts.disjoint(&accesses)
+    let mut found: Vec<(Var, BinOp)> = updates
+        .into_iter()
+        .filter(|(v, (_, count))| !spoilt.contains(v) && reads.get(v) == Some(count))
+        .map(|(v, (op, _))| (v, op))
+        .collect();
+    found.sort_by_key(|(v, _)| v.0);
+    found
 }
 
 impl Body<'_> {

@@ -172,9 +172,11 @@ pub struct LoopHint {
     /// does not allocate: chunks of them may run on the thread pool.
     pub parallel: bool,
     /// Iterations touch disjoint memory apart from what each allocates, and
-    /// pass no variables to one another (`independent`): chunks of them may
-    /// run on the thread pool, each with an arena of its own. Set on loops
-    /// without the other hints, whose bodies may be any code.
+    /// pass no variables to one another but the `reductions`
+    /// (`independent`): chunks of them may run on the thread pool, each
+    /// with an arena of its own. Set on loops without the other hints,
+    /// whose bodies may be any code (so that the reductions may be updated
+    /// anywhere in them, but are read only by their updates).
     pub independent: bool,
     /// Accumulators `acc = acc op x` (`op` associative and commutative:
     /// `FAdd`, `FMul`, `FMin`, `FMax`, `IAdd`, `IMul`, `IMin`, `IMax`) that

@@ -184,9 +184,15 @@ impl Verifier<'_> {
                     let mut inner_indices = indices.clone();
                     inner_indices.insert(*index);
                     self.block(body, &mut inner, &inner_indices);
-                    if (hint.vector || hint.parallel || !hint.reductions.is_empty())
-                        && !fits_vector(body, *index, &hint.reductions)
-                    {
+                    let fits = if hint.independent {
+                        // Any body, its reductions its accumulators.
+                        let accumulators = super::independent::accumulators(body);
+                        hint.reductions.iter().all(|r| accumulators.contains(r))
+                    } else {
+                        !(hint.vector || hint.parallel || !hint.reductions.is_empty())
+                            || fits_vector(body, *index, &hint.reductions)
+                    };
+                    if !fits {
                         self.error(format!(
                             "the hint of the loop over {} does not fit its body",
                             self.name(*index)
