@@ -891,6 +891,52 @@ def looped(x: [n][d]f64) -> f64 =
     }
 }
 
+/// A loop that adds each row into the row of an accumulator that data
+/// picks (reverse mode's scatter into the cameras and points of a bundle
+/// adjustment) runs on the pool, each chunk adding into a zeroed copy of
+/// its own: the values are the interpreter's to 1e-12, and of two bad
+/// indices in different chunks the first one's error is reported.
+#[test]
+fn scatters_into_rows_run_on_the_pool_and_agree() {
+    let program = "def scatter(acc.0: [][]f64, v.1: [][]f64, k.2: []i64) -> [][]f64 =
+  let n.3: i64 = length(v.1)
+  let r.4: [][]f64 = loop (a.5: [][]f64) = acc.0 for (i.6: i64) < n.3 do
+    let row.7: []f64 = index(v.1, i.6)
+    let m.8: []f64 = map(row.7) \\(x.9: f64) ->
+      let t.10: f64 = mul(x.9, x.9)
+      let t.11: f64 = sub(t.10, x.9)
+      in t.11
+    let j.12: i64 = index(k.2, i.6)
+    let a.13: [][]f64 = index_add(a.5, j.12, m.8)
+    in a.13
+  in r.4
+";
+    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let func = lower(&program, "scatter").expect("lowers");
+    assert!(has_independent_loop(&func), "the scatter is not independent");
+    let (n, d, rows) = (3000usize, 24usize, 50usize);
+    let (n64, d64, rows64) = (Some(n as i64), Some(d as i64), Some(rows as i64));
+    let clif = clif_text(&func, &[rows64, d64, None, n64, d64, None, n64, None]).expect("compiles");
+    let functions = clif.matches("\nfunction ").count() + usize::from(clif.starts_with("function "));
+    assert_eq!(functions, 2, "the function and the scatter's kernel:\n{clif}");
+    let picks = |bad: &[(usize, i64)]| {
+        Value::array(
+            (0..n)
+                .map(|i| {
+                    Value::I64(
+                        bad.iter()
+                            .find(|(r, _)| *r == i)
+                            .map_or((i * 37 % rows) as i64, |(_, k)| *k),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let (acc, v) = (patterned_matrix(rows, d), patterned_matrix(n, d));
+    check_entry(&program, "scatter", &[acc.clone(), v.clone(), picks(&[])]).unwrap_or_else(|e| panic!("{e}"));
+    check_entry(&program, "scatter", &[acc, v, picks(&[(2500, 60), (700, -1)])]).unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// A row that fails keeps the rows after it from running when the loop
 /// runs in order; on threads they may run first, so a body that can fail
 /// and holds a `while` loop (which might not end) stays on one thread,

@@ -669,9 +669,11 @@ fn independent_loops(code: &[dl_compiler::lower::lir::Inst]) -> usize {
 }
 
 /// A loop whose iterations each update their own row of its state, or
-/// write their own row of a build, may run them at once; one that updates
-/// another row, or carries a value from one iteration to the next, may
-/// not. Each gives the interpreter's values.
+/// write their own row of a build, or add into any row (each chunk into a
+/// copy of its own), may run them at once; one that sets another row,
+/// adds into rows it also reads, or carries a value from one iteration to
+/// the next, may not. Each gives
+/// the interpreter's values.
 #[test]
 fn loops_whose_iterations_touch_their_own_rows_are_independent() {
     let program = "def own(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
@@ -691,6 +693,31 @@ def next(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
     let row.6: []f64 = index(v.1, i.5)
     let m.7: []f64 = map(row.6) \\(x.8: f64) ->
       let t.9: f64 = neg(x.8)
+      in t.9
+    let j.11: i64 = add(i.5, 1)
+    let k.12: i64 = rem(j.11, n.2)
+    let a.10: [][]f64 = index_add(a.4, k.12, m.7)
+    in a.10
+  in r.3
+
+def moved(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let j.11: i64 = add(i.5, 1)
+    let k.12: i64 = rem(j.11, n.2)
+    let a.10: [][]f64 = index_set(a.4, k.12, row.6)
+    in a.10
+  in r.3
+
+def peeked(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
+  let n.2: i64 = length(v.1)
+  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
+    let row.6: []f64 = index(v.1, i.5)
+    let first.13: []f64 = index(a.4, 0)
+    let y.14: f64 = index(first.13, 0)
+    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
+      let t.9: f64 = mul(x.8, y.14)
       in t.9
     let j.11: i64 = add(i.5, 1)
     let k.12: i64 = rem(j.11, n.2)
@@ -728,9 +755,16 @@ def rows(v.1: [][]f64) -> [][]f64 =
                 .collect(),
         )
     };
-    for (entry, independent) in [("own", 1), ("next", 0), ("carried", 0), ("rows", 1)] {
+    for (entry, independent) in [
+        ("own", 1),
+        ("next", 1),
+        ("moved", 0),
+        ("peeked", 0),
+        ("carried", 0),
+        ("rows", 1),
+    ] {
         let args = match entry {
-            "own" | "next" => vec![matrix(5, 4, 0.25), matrix(5, 4, 0.5)],
+            "own" | "next" | "moved" | "peeked" => vec![matrix(5, 4, 0.25), matrix(5, 4, 0.5)],
             _ => vec![matrix(5, 4, 0.5)],
         };
         let func = check_entry(&program, entry, &args).unwrap_or_else(|e| panic!("{entry}: {e}"));

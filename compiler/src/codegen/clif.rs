@@ -280,8 +280,9 @@ struct KernelPlan {
 
 /// The environment of a kernel, 8-byte slots: the loop's start and end,
 /// the chunk count, the free variables, then the partial results of the
-/// reductions (`MAX_CHUNKS` slots for each). The context is the kernel's
-/// third parameter: its chunk's own, to allocate from.
+/// reductions (`MAX_CHUNKS` slots for each), then for each summed buffer
+/// the address of its chunks' copies and the bytes of one. The context is
+/// the kernel's third parameter: its chunk's own, to allocate from.
 const ENV_START: i32 = 0;
 const ENV_END: i32 = 8;
 const ENV_CHUNKS: i32 = 16;
@@ -296,9 +297,17 @@ const MIN_CHUNK: i64 = 16384;
 /// whole-buffer kernel.
 const UNKNOWN_TRIP: i64 = 16;
 const KERNEL_WORK: i64 = 256;
+/// At most this many chunks for a loop with summed buffers, each chunk
+/// adding into a copy of its own: enough for a few threads, few enough
+/// that zeroing and adding up the copies stays small.
+const MAX_SUMMED_CHUNKS: i64 = 8;
 
 fn env_partials(free: usize) -> i32 {
     ENV_FREE + 8 * free as i32
+}
+
+fn env_summed(free: usize, reductions: usize) -> i32 {
+    env_partials(free) + (reductions as i64 * MAX_CHUNKS * 8) as i32
 }
 
 /// Builds the Cranelift function of a kernel in `ctx`.
@@ -341,6 +350,15 @@ fn build_kernel<M: Module>(
         for (acc, op) in &kernel.hint.reductions {
             let identity = e.identity(*op);
             e.b.def_var(e.vars[acc.0 as usize], identity);
+        }
+        // A summed buffer is this chunk's zeroed copy of it.
+        let summed_at = env_summed(kernel.free.len(), kernel.hint.reductions.len());
+        for (k, summed) in kernel.hint.summed.iter().enumerate() {
+            let copies = e.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32);
+            let stride = e.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32 + 8);
+            let offset = e.b.ins().imul(chunk, stride);
+            let own = e.b.ins().iadd(copies, offset);
+            e.b.def_var(e.vars[summed.buffer.0 as usize], own);
         }
         // This chunk's iterations: [start + c*len, min(end, that + len)),
         // len = ceil(n / chunks).
@@ -1823,19 +1841,49 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         };
         let n = self.b.ins().isub(end, start);
         let (threaded, merge) = (self.b.create_block(), self.b.create_block());
-        if known_big {
-            self.b.ins().jump(threaded, &[]);
-        } else {
+        let mut go = (!known_big).then(|| {
             let fewest = (self.options.parallel_threshold - 1) / per_iteration + 1;
-            let big = self
-                .b
+            self.b
                 .ins()
-                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, fewest.max(2));
-            let serial = self.b.create_block();
-            self.b.ins().brif(big, threaded, &[], serial, &[]);
-            self.b.switch_to_block(serial);
-            self.for_loop(index, start, end, body, hint)?;
-            self.b.ins().jump(merge, &[]);
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, n, fewest.max(2))
+        });
+        // Summed buffers: their elements (in 8-byte units), each copy's bytes.
+        let mut summed = Vec::new();
+        for buffer in &hint.summed {
+            let bytes = self.operand(buffer.bytes);
+            let bytes = self.b.ins().imul_imm_s(bytes, buffer.scale);
+            let elements = self.b.ins().iadd_imm_s(bytes, 7);
+            let elements = self.b.ins().sshr_imm_s(elements, 3);
+            summed.push((buffer.buffer, elements));
+        }
+        if let Some(&(_, first)) = summed.first() {
+            // Zeroing and adding up the copies must cost at most a quarter
+            // of the loop's work, counted in iterations (the estimate of one
+            // may be near i64::MAX).
+            let elements = summed[1..].iter().fold(first, |all, (_, e)| self.b.ins().iadd(all, *e));
+            let copying = self.b.ins().imul_imm_s(elements, 4 * MAX_SUMMED_CHUNKS);
+            let copying = self.b.ins().sdiv_imm_s(copying, per_iteration);
+            let pays = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, copying, n);
+            // On one thread the copies would be all cost.
+            let threads = self.call("dl_num_threads", &[])?.expect("a count");
+            let several = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, threads, 1);
+            let pays = self.b.ins().band(pays, several);
+            go = Some(match go {
+                Some(big) => self.b.ins().band(big, pays),
+                None => pays,
+            });
+        }
+        match go {
+            None => {
+                self.b.ins().jump(threaded, &[]);
+            }
+            Some(go) => {
+                let serial = self.b.create_block();
+                self.b.ins().brif(go, threaded, &[], serial, &[]);
+                self.b.switch_to_block(serial);
+                self.for_loop(index, start, end, body, hint)?;
+                self.b.ins().jump(merge, &[]);
+            }
         }
 
         self.b.switch_to_block(threaded);
@@ -1846,7 +1894,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         )?;
         let trusted = MemFlagsData::trusted();
         let partials = env_partials(free.len());
-        let size = partials as u32 + (hint.reductions.len() as i64 * MAX_CHUNKS * 8) as u32;
+        let summed_at = env_summed(free.len(), hint.reductions.len());
+        let size = summed_at as u32 + 16 * summed.len() as u32;
         let slot = self
             .b
             .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
@@ -1859,7 +1908,30 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let most = self.b.ins().iconst(types::I64, MAX_CHUNKS);
         let chunks = self.b.ins().smin(chunks, most);
         let one = self.b.ins().iconst(types::I64, 1);
-        let chunks = self.b.ins().smax(chunks, one);
+        let mut chunks = self.b.ins().smax(chunks, one);
+        let mark = (!summed.is_empty()).then(|| self.arena_mark());
+        if !summed.is_empty() {
+            let most = self.b.ins().iconst(types::I64, MAX_SUMMED_CHUNKS);
+            chunks = self.b.ins().smin(chunks, most);
+        }
+        // Each chunk's zeroed copy of each summed buffer.
+        for (k, (_, elements)) in summed.iter().enumerate() {
+            let stride = self.b.ins().ishl_imm_s(*elements, 3);
+            let bytes = self.b.ins().imul(stride, chunks);
+            let copies = self.arena_alloc(bytes)?;
+            let all = self.b.ins().imul(*elements, chunks);
+            let c = self.b.declare_var(types::I64);
+            let zero = self.b.ins().iconst(types::I64, 0);
+            self.counted_loop(c, zero, all, 1, |e, at| {
+                let address = e.b.ins().ishl_imm_s(at, 3);
+                let address = e.b.ins().iadd(copies, address);
+                let zero = e.b.ins().f64const(0.0);
+                e.b.ins().store(trusted, zero, address, 0);
+                Ok(())
+            })?;
+            self.b.ins().store(trusted, copies, env, summed_at + 16 * k as i32);
+            self.b.ins().store(trusted, stride, env, summed_at + 16 * k as i32 + 8);
+        }
         self.b.ins().store(trusted, chunks, env, ENV_CHUNKS);
         for (k, var) in free.iter().enumerate() {
             let mut v = self.b.use_var(self.vars[var.0 as usize]);
@@ -1894,6 +1966,33 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 e.set(*acc, combined);
                 Ok(())
             })?;
+        }
+        // The copies of the summed buffers, added in chunk order.
+        for (k, (buffer, elements)) in summed.iter().enumerate() {
+            let copies = self.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32);
+            let target = self.b.use_var(self.vars[buffer.0 as usize]);
+            let c = self.b.declare_var(types::I64);
+            let zero = self.b.ins().iconst(types::I64, 0);
+            self.counted_loop(c, zero, chunks, 1, |e, at| {
+                let copy = e.b.ins().imul(at, *elements);
+                let copy = e.b.ins().ishl_imm_s(copy, 3);
+                let copy = e.b.ins().iadd(copies, copy);
+                let j = e.b.declare_var(types::I64);
+                let zero = e.b.ins().iconst(types::I64, 0);
+                e.counted_loop(j, zero, *elements, 1, |e, at| {
+                    let offset = e.b.ins().ishl_imm_s(at, 3);
+                    let from = e.b.ins().iadd(copy, offset);
+                    let to = e.b.ins().iadd(target, offset);
+                    let added = e.b.ins().load(types::F64, trusted, from, 0);
+                    let before = e.b.ins().load(types::F64, trusted, to, 0);
+                    let sum = e.b.ins().fadd(before, added);
+                    e.b.ins().store(trusted, sum, to, 0);
+                    Ok(())
+                })
+            })?;
+        }
+        if let Some(mark) = mark {
+            self.arena_release(mark)?;
         }
         self.b.ins().jump(merge, &[]);
         self.b.switch_to_block(merge);

@@ -394,6 +394,7 @@ fn reductions(hint_vector: bool, hint_parallel: bool) -> Func {
             parallel: hint_parallel,
             reductions: accs.iter().copied().zip(ops).collect(),
             independent: false,
+            summed: Vec::new(),
         },
     });
     b.func(
@@ -537,6 +538,7 @@ fn parallel_loops_above_the_threshold_agree() {
         parallel: true,
         reductions: Vec::new(),
         independent: false,
+        summed: Vec::new(),
     }));
     let reduce = Rc::new(reductions(true, true));
     assert!(clif_text(&reduce, &[]).expect("compiles").contains("func_addr"));
@@ -604,6 +606,7 @@ fn an_error_in_a_parallel_kernel_is_reported() {
         parallel: true,
         reductions: Vec::new(),
         independent: false,
+        summed: Vec::new(),
     };
     let func = Rc::new(array_to_array(b, "gather", (n, buf, i), loop_body, hint));
     let mut jit = jit();

@@ -2885,6 +2885,7 @@ impl Lowering<'_> {
                 parallel: true,
                 reductions,
                 independent: false,
+                summed: Vec::new(),
             };
         }
         self.fuse_with_producer();
@@ -3025,6 +3026,7 @@ impl Lowering<'_> {
                 parallel: true,
                 reductions,
                 independent: false,
+                summed: Vec::new(),
             },
         };
         self.code[last] = fused;

@@ -32,10 +32,18 @@
 //! points of a least-squares fit whose terms each take an inner loop. It
 //! becomes one of the loop's `reductions`: each chunk sums its own part,
 //! and the parts are combined in chunk order.
+//!
+//! And one kind of shared buffer may be written at any index: one that the
+//! body only adds into (`x = load B[j]; t = fadd x, y; store B[j] = t`, and
+//! no other access of its memory), as reverse mode scatters a cotangent
+//! into the rows of the cameras and points that each observation names. It
+//! becomes one of the loop's `summed` buffers: each chunk adds into a
+//! zeroed copy of its own, and the copies are added into `B` in chunk
+//! order.
 
 use super::lir::{
     assignment_counts, each_assignment, each_inst_deep, each_read, read_counts, BinOp, Expr, Func, Inst, LoopHint,
-    Operand, Ty, Var,
+    Operand, SummedBuffer, Ty, Var,
 };
 use super::points_to::{points_to, PointsTo, ANYWHERE};
 use std::collections::{HashMap, HashSet};
@@ -58,6 +66,9 @@ struct Facts {
     assignments: HashMap<Var, usize>,
     /// The expression of each variable assigned once, by a `Set`.
     defs: HashMap<Var, Expr>,
+    /// The size of each allocation made once, as [`SummedBuffer`] gives
+    /// it: bytes `n * scale`, `n` a constant or a variable assigned once.
+    allocations: HashMap<Var, (Operand, i64)>,
 }
 
 impl Facts {
@@ -65,18 +76,35 @@ impl Facts {
         let reads = read_counts(func);
         let assignments = assignment_counts(&func.body);
         let mut defs = HashMap::new();
-        each_inst_deep(&func.body, &mut |inst| {
-            if let Inst::Set(v, expr) = inst {
-                if assignments.get(v) == Some(&1) {
-                    defs.insert(*v, expr.clone());
+        let mut allocations = HashMap::new();
+        let once = |o: &Operand| match o {
+            Operand::Var(v) => assignments.get(v) == Some(&1),
+            _ => true,
+        };
+        each_inst_deep(&func.body, &mut |inst| match inst {
+            Inst::Set(v, expr) if assignments.get(v) == Some(&1) => {
+                if let Expr::Alloc { ty, n } = expr {
+                    if once(n) {
+                        allocations.insert(*v, (*n, ty.size()));
+                    }
                 }
+                defs.insert(*v, expr.clone());
             }
+            Inst::Call {
+                func: "dl_result_alloc",
+                args,
+                result: Some(v),
+            } if assignments.get(v) == Some(&1) && once(&args[0]) => {
+                allocations.insert(*v, (args[0], 1));
+            }
+            _ => {}
         });
         Facts {
             sites: points_to(func),
             reads,
             assignments,
             defs,
+            allocations,
         }
     }
 }
@@ -88,9 +116,8 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
                 if *hint == LoopHint::default() {
                     let mut updated = body.clone();
                     update_in_place(&mut updated, facts);
-                    if let Some(reductions) = independent(*index, &updated, facts) {
-                        hint.independent = true;
-                        hint.reductions = reductions;
+                    if let Some(marked) = independent(*index, &updated, facts) {
+                        *hint = marked;
                         *body = updated;
                     }
                 }
@@ -174,9 +201,10 @@ struct Body<'f> {
     ranges: HashMap<Var, (Operand, Operand)>,
 }
 
-/// The loop's reductions (its accumulators) when its iterations may run at
-/// once; `None` when they may not.
-fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<Vec<(Var, BinOp)>> {
+/// The loop's hint when its iterations may run at once: `independent`,
+/// with its reductions (its accumulators) and summed buffers; `None` when
+/// they may not.
+fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
     let reductions = accumulators(body);
     let is_accumulator = |v: &Var| reductions.iter().any(|(acc, _)| acc == v);
     let assigned_here = assignment_counts(body);
@@ -223,7 +251,18 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<Vec<(Var, Bin
         ranges,
     };
     let accesses = accesses(body)?;
-    body_facts.disjoint(&accesses).then_some(reductions)
+    let summed = body_facts.summed_buffers(body, &accesses);
+    let summed_sites: HashSet<Var> = summed.iter().map(|b| body_facts.original(b.buffer)).collect();
+    let shared: Vec<Access> = accesses
+        .into_iter()
+        .filter(|a| !meet(&body_facts.sites(&a.base), &summed_sites))
+        .collect();
+    body_facts.disjoint(&shared).then_some(LoopHint {
+        independent: true,
+        reductions,
+        summed,
+        ..LoopHint::default()
+    })
 }
 
 /// The operators of the accumulators that chunks may split: associative
@@ -297,6 +336,64 @@ impl Body<'_> {
             }
         }
         true
+    }
+
+    /// The buffers the body only adds into ([`LoopHint::summed`]): `B`, a
+    /// variable the loop does not assign that copies an allocation of
+    /// known size and points nowhere else, when every access of that
+    /// allocation in the body is a load or store of an [`add_updates`]
+    /// update through `B` or a view of it.
+    fn summed_buffers(&self, body: &[Inst], accesses: &[Access]) -> Vec<SummedBuffer> {
+        let updates = add_updates(body, self.facts);
+        let mut candidates: HashMap<Var, Vec<Var>> = HashMap::new();
+        for q in updates.keys() {
+            if let Some(b) = self.invariant_root(*q) {
+                candidates.entry(b).or_default().push(*q);
+            }
+        }
+        let mut summed = Vec::new();
+        for (buffer, bases) in candidates {
+            let site = self.original(buffer);
+            let Some(&(bytes, scale)) = self.facts.allocations.get(&site) else {
+                continue;
+            };
+            let sites = HashSet::from([site]);
+            if self.sites(&Operand::Var(buffer)) != sites {
+                continue;
+            }
+            // Every access that may reach the allocation is one of the
+            // updates' through one of `bases`.
+            let mut counts: HashMap<Var, usize> = HashMap::new();
+            let mut only_updates = true;
+            for a in accesses.iter().filter(|a| meet(&self.sites(&a.base), &sites)) {
+                match a.base {
+                    Operand::Var(q) if bases.contains(&q) && a.index.is_some() => *counts.entry(q).or_default() += 1,
+                    _ => only_updates = false,
+                }
+            }
+            if only_updates && bases.iter().all(|q| counts.get(q) == Some(&(2 * updates[q]))) {
+                summed.push(SummedBuffer { buffer, bytes, scale });
+            }
+        }
+        summed.sort_by_key(|b| b.buffer.0);
+        summed
+    }
+
+    /// The first variable the loop does not assign on the way from `q`
+    /// through copies and views (`q = B`, `q = B + k`).
+    fn invariant_root(&self, mut q: Var) -> Option<Var> {
+        loop {
+            if !self.assigned.contains(&q) {
+                return Some(q);
+            }
+            match self.facts.defs.get(&q)? {
+                Expr::Atom(Operand::Var(w))
+                | Expr::Offset {
+                    base: Operand::Var(w), ..
+                } => q = *w,
+                _ => return None,
+            }
+        }
     }
 
     fn sites(&self, o: &Operand) -> HashSet<Var> {
@@ -400,6 +497,72 @@ impl Body<'_> {
                 if (a == m && *b == Operand::I64(0)) || (b == m && *a == Operand::I64(0))
         )
     }
+}
+
+/// The updates `x = load q[j]; ...; t = fadd x, y; ...; store q[j] = t`
+/// (or `fadd y, x`) in `code`, counted by the buffer variable `q`: `f64`
+/// elements, `x` and `t` each assigned once and read once, and only `Set`s
+/// between the load and the store, none of them a load through `q` or an
+/// assignment of `q` or `j`. So `y` never holds what the update reads, the
+/// store writes the element the load read, and nothing else touches it in
+/// between.
+fn add_updates(code: &[Inst], facts: &Facts) -> HashMap<Var, usize> {
+    fn block(code: &[Inst], facts: &Facts, out: &mut HashMap<Var, usize>) {
+        let once = |v: &Var| facts.assignments.get(v) == Some(&1) && facts.reads.get(v) == Some(&1);
+        for (k, inst) in code.iter().enumerate() {
+            match inst {
+                Inst::If { then, els, .. } => {
+                    block(then, facts, out);
+                    block(els, facts, out);
+                }
+                Inst::For { body, .. } => block(body, facts, out),
+                Inst::While { cond, body, .. } => {
+                    block(cond, facts, out);
+                    block(body, facts, out);
+                }
+                &Inst::Set(
+                    x,
+                    Expr::Load {
+                        ty: Ty::F64,
+                        base: Operand::Var(q),
+                        index,
+                    },
+                ) if once(&x) => {
+                    let mut sum = None;
+                    for later in &code[k + 1..] {
+                        match later {
+                            Inst::Set(_, Expr::Load { base, .. }) if *base == Operand::Var(q) => break,
+                            // The store must reach the element the load read.
+                            Inst::Set(v, _) if *v == q || Operand::Var(*v) == index => break,
+                            &Inst::Set(t, Expr::Binary(BinOp::FAdd, a, b))
+                                if (a == Operand::Var(x)) != (b == Operand::Var(x)) && once(&t) =>
+                            {
+                                sum = Some(t);
+                            }
+                            Inst::Set(..) => {}
+                            &Inst::Store {
+                                ty: Ty::F64,
+                                base,
+                                index: at,
+                                value,
+                            } if base == Operand::Var(q)
+                                && at == index
+                                && sum.is_some_and(|t| value == Operand::Var(t)) =>
+                            {
+                                *out.entry(q).or_default() += 1;
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    block(code, facts, &mut out);
+    out
 }
 
 /// True when `code` may raise an error and holds a `while` loop.

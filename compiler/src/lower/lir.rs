@@ -183,6 +183,22 @@ pub struct LoopHint {
     /// may be split into several partial accumulators and combined at the
     /// end.
     pub reductions: Vec<(Var, BinOp)>,
+    /// Of an `independent` loop: buffers the body only adds into, each
+    /// element as `x = load B[j]; t = fadd x, y; store B[j] = t` with `y`
+    /// not read from `B` (the scatter of a cotangent into the rows that
+    /// data picks): chunks may each add into a zeroed copy of their own,
+    /// added into `B` in chunk order at the end.
+    pub summed: Vec<SummedBuffer>,
+}
+
+/// A buffer of [`LoopHint::summed`]: the variable the body reaches it
+/// through, which points at the start of its allocation, and the size of
+/// that allocation in bytes, `bytes * scale`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummedBuffer {
+    pub buffer: Var,
+    pub bytes: Operand,
+    pub scale: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -196,6 +196,9 @@ impl Printer<'_> {
                 for (acc, op) in &hint.reductions {
                     flags.push(format!("reduce({} {})", self.var(*acc), binop_name(*op)));
                 }
+                for summed in &hint.summed {
+                    flags.push(format!("sum_into({})", self.var(summed.buffer)));
+                }
                 let flags = if flags.is_empty() {
                     String::new()
                 } else {

@@ -14,7 +14,7 @@ use dl_compiler::lower::lir::Inst;
 /// True when LIR `code` may sum in another order than the interpreter.
 pub fn reassociates(code: &[Inst]) -> bool {
     code.iter().any(|inst| match inst {
-        Inst::For { hint, body, .. } => !hint.reductions.is_empty() || reassociates(body),
+        Inst::For { hint, body, .. } => !hint.reductions.is_empty() || !hint.summed.is_empty() || reassociates(body),
         Inst::If { then, els, .. } => reassociates(then) || reassociates(els),
         Inst::While { cond, body, .. } => reassociates(cond) || reassociates(body),
         Inst::Call { func, .. } => matches!(*func, "dl_dot" | "dl_gemm" | "dl_gemv"),
