@@ -156,7 +156,7 @@ pub fn define<M: Module>(
         }
         let ok = e.b.ins().iconst(types::I32, 0);
         e.b.ins().return_(&[ok]);
-        e.finish();
+        e.finish()?;
     }
     let mut functions = vec![(entry, ctx)];
     for kernel in kernels {
@@ -384,7 +384,7 @@ fn build_kernel<M: Module>(
                 .store(trusted, v, at, partials + (r as i64 * MAX_CHUNKS * 8) as i32);
         }
         e.b.ins().return_(&[]);
-        e.finish();
+        e.finish()?;
     }
     Ok(())
 }
@@ -448,6 +448,10 @@ struct Emitter<'a, 'b, M: Module> {
     /// expression, and the bytes given so far.
     stack_buffers: HashMap<*const Expr, StackSlot>,
     stack_buffer_bytes: i64,
+    /// The one cold block that raises an error and returns, which every
+    /// `Fail` jumps to with its kind, location and values: one call of the
+    /// runtime instead of one per check keeps large functions small.
+    failure: Option<cranelift_codegen::ir::Block>,
 }
 
 /// The variables `code` sets (at its top level) to result memory: the
@@ -541,12 +545,42 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             nan_lanes: None,
             stack_buffers: HashMap::new(),
             stack_buffer_bytes: 0,
+            failure: None,
         }
     }
 
-    fn finish(mut self) {
+    fn finish(mut self) -> R<()> {
+        if let Some(failure) = self.failure {
+            self.b.switch_to_block(failure);
+            self.b.set_cold_block(failure);
+            let params = self.b.block_params(failure).to_vec();
+            let args: Vec<Value> = std::iter::once(self.ctx()).chain(params).collect();
+            self.call("dl_raise", &args)?;
+            match self.mode {
+                Mode::Entry => self.fail_return()?,
+                // The caller of the pool sees the error in the context.
+                Mode::Kernel => {
+                    self.b.ins().return_(&[]);
+                }
+            }
+        }
         self.b.seal_all_blocks();
         self.b.finalize(self.module.target_config());
+        Ok(())
+    }
+
+    /// The shared failure block ([`Emitter::failure`]), with its
+    /// parameters: kind, location, three values.
+    fn failure_block(&mut self) -> cranelift_codegen::ir::Block {
+        if let Some(block) = self.failure {
+            return block;
+        }
+        let block = self.b.create_block();
+        for ty in [types::I32, types::I32, types::I64, types::I64, types::I64] {
+            self.b.append_block_param(block, ty);
+        }
+        self.failure = Some(block);
+        block
     }
 
     fn ctx(&self) -> Value {
@@ -735,31 +769,24 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
             Inst::Fail { kind, loc, values } => {
                 let mut args = vec![
-                    self.ctx(),
-                    self.b.ins().iconst(types::I32, i64::from(*kind)),
-                    self.b.ins().iconst(types::I32, i64::from(*loc)),
+                    BlockArg::Value(self.b.ins().iconst(types::I32, i64::from(*kind))),
+                    BlockArg::Value(self.b.ins().iconst(types::I32, i64::from(*loc))),
                 ];
                 for k in 0..3 {
                     let v = match values.get(k) {
                         Some(o) => self.operand(*o),
                         None => self.b.ins().iconst(types::I64, 0),
                     };
-                    args.push(v);
+                    args.push(BlockArg::Value(v));
                 }
-                self.call("dl_raise", &args)?;
-                // Every instruction of this block leads here: keep it out
-                // of the hot path (the entry block cannot be).
+                // Every instruction of this block leads to the failure:
+                // keep it out of the hot path (the entry block cannot be).
                 let current = self.b.current_block().expect("a block");
                 if self.b.func.layout.entry_block() != Some(current) {
                     self.b.set_cold_block(current);
                 }
-                match self.mode {
-                    Mode::Entry => self.fail_return()?,
-                    // The caller of the pool sees the error in the context.
-                    Mode::Kernel => {
-                        self.b.ins().return_(&[]);
-                    }
-                }
+                let failure = self.failure_block();
+                self.b.ins().jump(failure, &args);
                 // What follows in LIR is unreachable; it still needs a block.
                 let rest = self.b.create_block();
                 self.b.switch_to_block(rest);
