@@ -171,6 +171,7 @@ fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
 }
 
 /// One access of memory in a loop's body.
+#[derive(Clone, Copy)]
 struct Access {
     base: Operand,
     /// The element index; `None` for a whole-buffer access (a copy, a
@@ -251,7 +252,17 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
         ranges,
     };
     let accesses = accesses(body)?;
-    let summed = body_facts.summed_buffers(body, &accesses);
+    let mut summed = body_facts.summed_buffers(body, &accesses);
+    // A buffer whose iterations add into their own rows needs no copies.
+    summed.retain(|b| {
+        let site = HashSet::from([body_facts.original(b.buffer)]);
+        let reaching: Vec<Access> = accesses
+            .iter()
+            .filter(|a| meet(&body_facts.sites(&a.base), &site))
+            .copied()
+            .collect();
+        !body_facts.disjoint(&reaching)
+    });
     let summed_sites: HashSet<Var> = summed.iter().map(|b| body_facts.original(b.buffer)).collect();
     let shared: Vec<Access> = accesses
         .into_iter()
