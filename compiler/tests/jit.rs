@@ -934,7 +934,26 @@ fn scatters_into_rows_run_on_the_pool_and_agree() {
     };
     let (acc, v) = (patterned_matrix(rows, d), patterned_matrix(n, d));
     check_entry(&program, "scatter", &[acc.clone(), v.clone(), picks(&[])]).unwrap_or_else(|e| panic!("{e}"));
-    check_entry(&program, "scatter", &[acc, v, picks(&[(2500, 60), (700, -1)])]).unwrap_or_else(|e| panic!("{e}"));
+    check_entry(&program, "scatter", &[acc, v.clone(), picks(&[(2500, 60), (700, -1)])])
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A row no iteration picks keeps its -0: the copies start at -0, which
+    // adds to anything without changing it.
+    let negative_zeros = Value::array((0..rows).map(|_| Value::array(vec![Value::F64(-0.0); d])).collect());
+    let but_last = Value::array((0..n).map(|i| Value::I64((i * 37 % (rows - 1)) as i64)).collect());
+    let args = vec![negative_zeros, v, but_last];
+    check_entry(&program, "scatter", &args).unwrap_or_else(|e| panic!("{e}"));
+    let mut jit = Jit::new(program.clone()).expect("a JIT");
+    let Ok(Value::Array(out)) = jit.call("scatter", args) else {
+        panic!("the scatter does not give rows");
+    };
+    let Some(Value::Array(last)) = out.last() else {
+        panic!("no last row");
+    };
+    assert!(
+        last.iter()
+            .all(|x| matches!(x, Value::F64(z) if z.to_bits() == (-0.0f64).to_bits())),
+        "the untouched row lost its -0: {last:?}"
+    );
 }
 
 /// A row that fails keeps the rows after it from running when the loop

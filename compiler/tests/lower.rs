@@ -881,3 +881,68 @@ def comp_grad(m: [k][d]f64, x: [n][d]f64) -> [k][d]f64 =
     };
     assert_eq!(copies_deep(body), 0, "the sweep copies:\n{}", print(&func));
 }
+
+/// A loop state updated as `t = y + x`, then set to something else, then
+/// to `t`: moving the update to `y` itself would let the other assignment
+/// overwrite it, so the body keeps its form (and its values).
+#[test]
+fn an_accumulator_assigned_between_its_update_and_its_copy_is_left_alone() {
+    use dl_compiler::lower::lir::{BinOp, Expr, Inst, LoopHint, Operand, Ty, UnOp, Var, VarInfo};
+    let v = |k: u32| Operand::Var(Var(k));
+    let vars = [
+        ("n", Ty::I64),
+        ("bytes", Ty::I64),
+        ("out", Ty::Ptr),
+        ("i", Ty::I64),
+        ("xf", Ty::F64),
+        ("y", Ty::F64),
+        ("t", Ty::F64),
+    ]
+    .map(|(name, ty)| VarInfo { name: name.into(), ty })
+    .to_vec();
+    let body = vec![
+        Inst::Set(Var(4), Expr::Unary(UnOp::IToF, v(3))),
+        Inst::Set(Var(5), Expr::Atom(Operand::F64(1.0))),
+        Inst::Set(Var(6), Expr::Binary(BinOp::FAdd, v(5), v(4))),
+        Inst::Set(Var(5), Expr::Atom(Operand::F64(5.0))),
+        Inst::Set(Var(5), Expr::Atom(v(6))),
+        Inst::Store {
+            ty: Ty::F64,
+            base: v(2),
+            index: v(3),
+            value: v(5),
+        },
+    ];
+    let mut func = Func {
+        name: "w".into(),
+        vars,
+        params: vec![Var(0)],
+        param_types: vec![dl_compiler::core::ir::Type::I64],
+        result_type: dl_compiler::core::ir::Type::Array(Box::new(dl_compiler::core::ir::Type::F64)),
+        body: vec![
+            Inst::Set(Var(1), Expr::Binary(BinOp::IMul, v(0), Operand::I64(8))),
+            Inst::Call {
+                func: "dl_result_alloc",
+                args: vec![v(1)],
+                result: Some(Var(2)),
+            },
+            Inst::For {
+                index: Var(3),
+                start: Operand::I64(0),
+                end: v(0),
+                body,
+                hint: LoopHint::default(),
+            },
+        ],
+        results: vec![v(0), v(2)],
+        locations: vec![],
+    };
+    let before = eval(&func, &[Value::I64(3)]).expect("runs");
+    dl_compiler::lower::independent::mark_independent(&mut func);
+    let after = eval(&func, &[Value::I64(3)]).expect("runs");
+    assert!(
+        same_value(&before, &after, false),
+        "{before} became {after}\n{}",
+        print(&func)
+    );
+}

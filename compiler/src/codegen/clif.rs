@@ -1952,7 +1952,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             self.counted_loop(c, zero, all, 1, |e, at| {
                 let address = e.b.ins().ishl_imm_s(at, 3);
                 let address = e.b.ins().iadd(copies, address);
-                let zero = e.b.ins().f64const(0.0);
+                // -0: adding it keeps every value, -0 included.
+                let zero = e.b.ins().f64const(-0.0);
                 e.b.ins().store(trusted, zero, address, 0);
                 Ok(())
             })?;

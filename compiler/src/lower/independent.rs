@@ -139,7 +139,8 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
 /// Rewrites `t = s op x; ...; s = t` at the top of a loop body, the way a
 /// loop's state comes out of lowering, into `s = s op x; ...`, so that
 /// [`accumulators`] sees `s`. Only where `t` is read by the copy alone,
-/// and `s` is not read in between (it now changes earlier).
+/// and `s` is neither read nor assigned in between (it now changes
+/// earlier).
 fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
     let mut k = 0;
     while k < body.len() {
@@ -159,9 +160,10 @@ fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
             k += 1;
             continue;
         };
-        let mut read_between = false;
-        each_read(&body[d + 1..k], &mut |v| read_between |= v == acc);
-        if !SPLITTABLE.contains(&op) || (a != Operand::Var(acc) && b != Operand::Var(acc)) || read_between {
+        let mut touched_between = false;
+        each_read(&body[d + 1..k], &mut |v| touched_between |= v == acc);
+        each_assignment(&body[d + 1..k], &mut |v| touched_between |= v == acc);
+        if !SPLITTABLE.contains(&op) || (a != Operand::Var(acc) && b != Operand::Var(acc)) || touched_between {
             k += 1;
             continue;
         }
