@@ -1868,7 +1868,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         };
         let n = self.b.ins().isub(end, start);
         let (threaded, merge) = (self.b.create_block(), self.b.create_block());
-        let mut go = (!known_big).then(|| {
+        let go = (!known_big).then(|| {
             let fewest = (self.options.parallel_threshold - 1) / per_iteration + 1;
             self.b
                 .ins()
@@ -1883,23 +1883,24 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             let elements = self.b.ins().sshr_imm_s(elements, 3);
             summed.push((buffer.buffer, elements));
         }
-        if let Some(&(_, first)) = summed.first() {
-            // Zeroing and adding up the copies must cost at most a quarter
-            // of the loop's work, counted in iterations (the estimate of one
-            // may be near i64::MAX).
-            let elements = summed[1..].iter().fold(first, |all, (_, e)| self.b.ins().iadd(all, *e));
-            let copying = self.b.ins().imul_imm_s(elements, 4 * MAX_SUMMED_CHUNKS);
-            let copying = self.b.ins().sdiv_imm_s(copying, per_iteration);
-            let pays = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, copying, n);
-            // On one thread the copies would be all cost.
-            let threads = self.call("dl_num_threads", &[])?.expect("a count");
-            let several = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, threads, 1);
-            let pays = self.b.ins().band(pays, several);
-            go = Some(match go {
-                Some(big) => self.b.ins().band(big, pays),
-                None => pays,
-            });
-        }
+        // Whether the chunks add into copies of the summed buffers: only when
+        // zeroing and adding up the copies costs at most a quarter of the
+        // loop's work, counted in iterations (the estimate of one may be
+        // near i64::MAX), and there is more than one thread (on one the
+        // copies would be all cost). Else one chunk adds into the buffers
+        // themselves: no second, plain copy of the body.
+        let copied = match summed.first() {
+            Some(&(_, first)) => {
+                let elements = summed[1..].iter().fold(first, |all, (_, e)| self.b.ins().iadd(all, *e));
+                let copying = self.b.ins().imul_imm_s(elements, 4 * MAX_SUMMED_CHUNKS);
+                let copying = self.b.ins().sdiv_imm_s(copying, per_iteration);
+                let pays = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, copying, n);
+                let threads = self.call("dl_num_threads", &[])?.expect("a count");
+                let several = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, threads, 1);
+                Some(self.b.ins().band(pays, several))
+            }
+            None => None,
+        };
         match go {
             None => {
                 self.b.ins().jump(threaded, &[]);
@@ -1936,29 +1937,44 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let chunks = self.b.ins().smin(chunks, most);
         let one = self.b.ins().iconst(types::I64, 1);
         let mut chunks = self.b.ins().smax(chunks, one);
-        let mark = (!summed.is_empty()).then(|| self.arena_mark());
-        if !summed.is_empty() {
+        let mark = copied.map(|_| self.arena_mark());
+        if let Some(copied) = copied {
             let most = self.b.ins().iconst(types::I64, MAX_SUMMED_CHUNKS);
-            chunks = self.b.ins().smin(chunks, most);
-        }
-        // Each chunk's zeroed copy of each summed buffer.
-        for (k, (_, elements)) in summed.iter().enumerate() {
-            let stride = self.b.ins().ishl_imm_s(*elements, 3);
-            let bytes = self.b.ins().imul(stride, chunks);
-            let copies = self.arena_alloc(bytes)?;
-            let all = self.b.ins().imul(*elements, chunks);
-            let c = self.b.declare_var(types::I64);
-            let zero = self.b.ins().iconst(types::I64, 0);
-            self.counted_loop(c, zero, all, 1, |e, at| {
-                let address = e.b.ins().ishl_imm_s(at, 3);
-                let address = e.b.ins().iadd(copies, address);
-                // -0: adding it keeps every value, -0 included.
-                let zero = e.b.ins().f64const(-0.0);
-                e.b.ins().store(trusted, zero, address, 0);
-                Ok(())
-            })?;
-            self.b.ins().store(trusted, copies, env, summed_at + 16 * k as i32);
-            self.b.ins().store(trusted, stride, env, summed_at + 16 * k as i32 + 8);
+            let few = self.b.ins().smin(chunks, most);
+            chunks = self.b.ins().select(copied, few, one);
+            let (copy, share, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(copied, copy, &[], share, &[]);
+            // Each chunk's zeroed copy of each summed buffer.
+            self.b.switch_to_block(copy);
+            for (k, (_, elements)) in summed.iter().enumerate() {
+                let stride = self.b.ins().ishl_imm_s(*elements, 3);
+                let bytes = self.b.ins().imul(stride, chunks);
+                let copies = self.arena_alloc(bytes)?;
+                let all = self.b.ins().imul(*elements, chunks);
+                let c = self.b.declare_var(types::I64);
+                let zero = self.b.ins().iconst(types::I64, 0);
+                self.counted_loop(c, zero, all, 1, |e, at| {
+                    let address = e.b.ins().ishl_imm_s(at, 3);
+                    let address = e.b.ins().iadd(copies, address);
+                    // -0: adding it keeps every value, -0 included.
+                    let zero = e.b.ins().f64const(-0.0);
+                    e.b.ins().store(trusted, zero, address, 0);
+                    Ok(())
+                })?;
+                self.b.ins().store(trusted, copies, env, summed_at + 16 * k as i32);
+                self.b.ins().store(trusted, stride, env, summed_at + 16 * k as i32 + 8);
+            }
+            self.b.ins().jump(join, &[]);
+            // The one chunk's "copy" is the buffer itself.
+            self.b.switch_to_block(share);
+            for (k, (buffer, _)) in summed.iter().enumerate() {
+                let itself = self.b.use_var(self.vars[buffer.0 as usize]);
+                let zero = self.b.ins().iconst(types::I64, 0);
+                self.b.ins().store(trusted, itself, env, summed_at + 16 * k as i32);
+                self.b.ins().store(trusted, zero, env, summed_at + 16 * k as i32 + 8);
+            }
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(join);
         }
         self.b.ins().store(trusted, chunks, env, ENV_CHUNKS);
         for (k, var) in free.iter().enumerate() {
@@ -1996,6 +2012,12 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             })?;
         }
         // The copies of the summed buffers, added in chunk order.
+        let added = copied.map(|copied| {
+            let (add, added) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(copied, add, &[], added, &[]);
+            self.b.switch_to_block(add);
+            added
+        });
         for (k, (buffer, elements)) in summed.iter().enumerate() {
             let copies = self.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32);
             let target = self.b.use_var(self.vars[buffer.0 as usize]);
@@ -2021,6 +2043,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         }
         if let Some(mark) = mark {
             self.arena_release(mark)?;
+        }
+        if let Some(added) = added {
+            self.b.ins().jump(added, &[]);
+            self.b.switch_to_block(added);
         }
         self.b.ins().jump(merge, &[]);
         self.b.switch_to_block(merge);
