@@ -46,6 +46,7 @@ use super::lir::{
     Operand, SummedBuffer, Ty, Var,
 };
 use super::points_to::{points_to, PointsTo, ANYWHERE};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Sets `independent` on every loop of `func` without hints whose
@@ -114,11 +115,17 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
         match inst {
             Inst::For { index, body, hint, .. } => {
                 if *hint == LoopHint::default() {
-                    let mut updated = body.clone();
-                    update_in_place(&mut updated, facts);
-                    if let Some(marked) = independent(*index, &updated, facts) {
+                    let updated = update_in_place(body, facts);
+                    let marked = independent(*index, &updated, facts);
+                    let rewritten = match updated {
+                        Cow::Owned(rewritten) => Some(rewritten),
+                        Cow::Borrowed(_) => None,
+                    };
+                    if let Some(marked) = marked {
                         *hint = marked;
-                        *body = updated;
+                        if let Some(rewritten) = rewritten {
+                            *body = rewritten;
+                        }
                     }
                 }
                 mark_in(body, facts);
@@ -136,12 +143,14 @@ fn mark_in(code: &mut [Inst], facts: &Facts) {
     }
 }
 
-/// Rewrites `t = s op x; ...; s = t` at the top of a loop body, the way a
-/// loop's state comes out of lowering, into `s = s op x; ...`, so that
-/// [`accumulators`] sees `s`. Only where `t` is read by the copy alone,
-/// and `s` is neither read nor assigned in between (it now changes
-/// earlier).
-fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
+/// The loop body with `t = s op x; ...; s = t` at its top, the way a
+/// loop's state comes out of lowering, rewritten into `s = s op x; ...`,
+/// so that [`accumulators`] sees `s` (the body itself when there is
+/// nothing to rewrite). Only where `t` is read by the copy alone, and `s`
+/// is neither read nor assigned in between (it now changes earlier).
+fn update_in_place<'b>(body: &'b [Inst], facts: &Facts) -> Cow<'b, [Inst]> {
+    // A copy only for a body that has something to rewrite.
+    let mut body = Cow::Borrowed(body);
     let mut k = 0;
     while k < body.len() {
         let Inst::Set(acc, Expr::Atom(Operand::Var(t))) = body[k] else {
@@ -167,9 +176,11 @@ fn update_in_place(body: &mut Vec<Inst>, facts: &Facts) {
             k += 1;
             continue;
         }
-        body[d] = Inst::Set(acc, Expr::Binary(op, a, b));
-        body.remove(k);
+        let rewritten = body.to_mut();
+        rewritten[d] = Inst::Set(acc, Expr::Binary(op, a, b));
+        rewritten.remove(k);
     }
+    body
 }
 
 /// One access of memory in a loop's body.
