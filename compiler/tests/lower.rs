@@ -676,55 +676,34 @@ fn independent_loops(code: &[dl_compiler::lower::lir::Inst]) -> usize {
 /// the interpreter's values.
 #[test]
 fn loops_whose_iterations_touch_their_own_rows_are_independent() {
-    let program = "def own(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
+    // One loop over the rows of `v` four times: what it reads before the
+    // map, the map's term, and how (and where) it puts the row into `a`.
+    let into_rows = |name: &str, before: &str, term: &str, update: &str, at: &str| {
+        format!(
+            "def {name}(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
   let n.2: i64 = length(v.1)
   let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
     let row.6: []f64 = index(v.1, i.5)
-    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
-      let t.9: f64 = neg(x.8)
-      in t.9
-    let a.10: [][]f64 = index_add(a.4, i.5, m.7)
-    in a.10
-  in r.3
-
-def next(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
-  let n.2: i64 = length(v.1)
-  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
-    let row.6: []f64 = index(v.1, i.5)
-    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
-      let t.9: f64 = neg(x.8)
+{before}    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
+      let t.9: f64 = {term}
       in t.9
     let j.11: i64 = add(i.5, 1)
     let k.12: i64 = rem(j.11, n.2)
-    let a.10: [][]f64 = index_add(a.4, k.12, m.7)
+    let a.10: [][]f64 = {update}(a.4, {at}, m.7)
     in a.10
   in r.3
-
-def moved(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
-  let n.2: i64 = length(v.1)
-  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
-    let row.6: []f64 = index(v.1, i.5)
-    let j.11: i64 = add(i.5, 1)
-    let k.12: i64 = rem(j.11, n.2)
-    let a.10: [][]f64 = index_set(a.4, k.12, row.6)
-    in a.10
-  in r.3
-
-def peeked(acc.0: [][]f64, v.1: [][]f64) -> [][]f64 =
-  let n.2: i64 = length(v.1)
-  let r.3: [][]f64 = loop (a.4: [][]f64) = acc.0 for (i.5: i64) < n.2 do
-    let row.6: []f64 = index(v.1, i.5)
-    let first.13: []f64 = index(a.4, 0)
-    let y.14: f64 = index(first.13, 0)
-    let m.7: []f64 = map(row.6) \\(x.8: f64) ->
-      let t.9: f64 = mul(x.8, y.14)
-      in t.9
-    let j.11: i64 = add(i.5, 1)
-    let k.12: i64 = rem(j.11, n.2)
-    let a.10: [][]f64 = index_add(a.4, k.12, m.7)
-    in a.10
-  in r.3
-
+"
+        )
+    };
+    let peek = "    let first.13: []f64 = index(a.4, 0)\n    let y.14: f64 = index(first.13, 0)\n";
+    let program = [
+        into_rows("own", "", "neg(x.8)", "index_add", "i.5"),
+        into_rows("next", "", "neg(x.8)", "index_add", "k.12"),
+        into_rows("moved", "", "neg(x.8)", "index_set", "k.12"),
+        into_rows("peeked", peek, "mul(x.8, y.14)", "index_add", "k.12"),
+    ]
+    .join("\n")
+        + "
 def carried(v.1: [][]f64) -> f64 =
   let n.2: i64 = length(v.1)
   let r.3: f64 = loop (s.4: f64) = 0.0 for (i.5: i64) < n.2 do
@@ -747,7 +726,7 @@ def rows(v.1: [][]f64) -> [][]f64 =
     in m.8
   in b.3
 ";
-    let program = dl_compiler::core::parse::parse_program(program).expect("parses");
+    let program = dl_compiler::core::parse::parse_program(&program).expect("parses");
     let matrix = |n: usize, m: usize, scale: f64| {
         Value::array(
             (0..n)
