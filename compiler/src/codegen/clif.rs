@@ -25,7 +25,7 @@ use crate::lower::lir::{
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
-    Signature, StackSlot, StackSlotData, StackSlotKind, Type, UserFuncName, Value,
+    Signature, StackSlot, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName, Value,
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -135,14 +135,16 @@ pub fn define<M: Module>(
                 Some(n) if ty == Ty::I64 => e.b.ins().iconst(types::I64, n),
                 _ => e.load_slot(ty, args, k),
             };
-            e.b.def_var(e.vars[var.0 as usize], value);
+            e.set(*var, value);
         }
         // Result buffers allocated before the end start null, so that a
         // failure frees those it has ([`Emitter::fail_return`]).
         e.result_buffers = result_buffers(&func.body);
         for var in e.result_buffers.clone() {
+            // Null first, then the memory: two definitions.
+            e.single[var.0 as usize] = false;
             let null = e.b.ins().iconst(ptr, 0);
-            e.b.def_var(e.vars[var.0 as usize], null);
+            e.set(var, null);
         }
         e.block(&func.body)?;
         for (k, result) in func.results.iter().enumerate() {
@@ -345,11 +347,11 @@ fn build_kernel<M: Module>(
         for (k, var) in kernel.free.iter().enumerate() {
             let ty = func.vars[var.0 as usize].ty;
             let v = e.load_slot(ty, env, (ENV_FREE / 8) as usize + k);
-            e.b.def_var(e.vars[var.0 as usize], v);
+            e.set(*var, v);
         }
         for (acc, op) in &kernel.hint.reductions {
             let identity = e.identity(*op);
-            e.b.def_var(e.vars[acc.0 as usize], identity);
+            e.set(*acc, identity);
         }
         // A summed buffer is this chunk's zeroed copy of it.
         let summed_at = env_summed(kernel.free.len(), kernel.hint.reductions.len());
@@ -358,7 +360,7 @@ fn build_kernel<M: Module>(
             let stride = e.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32 + 8);
             let offset = e.b.ins().imul(chunk, stride);
             let own = e.b.ins().iadd(copies, offset);
-            e.b.def_var(e.vars[summed.buffer.0 as usize], own);
+            e.set(summed.buffer, own);
         }
         // This chunk's iterations: [start + c*len, min(end, that + len)),
         // len = ceil(n / chunks).
@@ -377,7 +379,7 @@ fn build_kernel<M: Module>(
         e.for_loop(kernel.index, lo, hi, &kernel.body, &hint)?;
         let partials = env_partials(kernel.free.len());
         for (r, (acc, _)) in kernel.hint.reductions.iter().enumerate() {
-            let v = e.b.use_var(e.vars[acc.0 as usize]);
+            let v = e.get(*acc);
             let at = e.b.ins().imul_imm_s(chunk, 8);
             let at = e.b.ins().iadd(env, at);
             e.b.ins()
@@ -416,6 +418,12 @@ struct Emitter<'a, 'b, M: Module> {
     mode: Mode,
     /// One frontend variable per LIR variable.
     vars: Vec<Variable>,
+    /// The LIR variables set once, whose one definition comes before
+    /// every read ([`single_definitions`]): their values, once set. They
+    /// need no frontend variable, whose SSA construction would otherwise
+    /// give every loop a parameter per variable live across it.
+    single: Vec<bool>,
+    values: Vec<Option<Value>>,
     /// The context pointer: the entry's first parameter, a kernel's env's
     /// first slot.
     ctx: Option<Value>,
@@ -452,6 +460,27 @@ struct Emitter<'a, 'b, M: Module> {
     /// `Fail` jumps to with its kind, location and values: one call of the
     /// runtime instead of one per check keeps large functions small.
     failure: Option<cranelift_codegen::ir::Block>,
+}
+
+/// Which of `func`'s variables are set once, a parameter counting as set:
+/// the verifier's rule that every read follows a set on every path makes
+/// that one definition dominate each read. Loop indices and accumulators
+/// are set by the loop's code too, and so are not.
+fn single_definitions(func: &Func) -> Vec<bool> {
+    let mut sets = vec![0u32; func.vars.len()];
+    each_assignment(&func.body, &mut |v| sets[v.0 as usize] += 1);
+    for param in &func.params {
+        sets[param.0 as usize] += 1;
+    }
+    each_inst_deep(&func.body, &mut |inst| {
+        if let Inst::For { index, hint, .. } = inst {
+            sets[index.0 as usize] += 2;
+            for (acc, _) in &hint.reductions {
+                sets[acc.0 as usize] += 2;
+            }
+        }
+    });
+    sets.into_iter().map(|n| n <= 1).collect()
 }
 
 /// The variables `code` sets (at its top level) to result memory: the
@@ -531,6 +560,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             options,
             mode,
             vars,
+            single: single_definitions(func),
+            values: vec![None; func.vars.len()],
             ctx: None,
             imports: HashMap::new(),
             exp_table: None,
@@ -615,7 +646,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             return self.b.ins().iconst(types::I64, n);
         }
         match o {
-            Operand::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
+            Operand::Var(v) => self.get(v),
             Operand::F64(x) => self.b.ins().f64const(x),
             Operand::I64(n) => self.b.ins().iconst(types::I64, n),
             Operand::Bool(x) => self.b.ins().iconst(types::I8, i64::from(x)),
@@ -623,7 +654,29 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     fn set(&mut self, var: Var, value: Value) {
-        self.b.def_var(self.vars[var.0 as usize], value);
+        let at = var.0 as usize;
+        if self.single[at] {
+            self.values[at] = Some(value);
+        } else {
+            self.b.def_var(self.vars[at], value);
+        }
+    }
+
+    /// The value of `var` here.
+    fn get(&mut self, var: Var) -> Value {
+        let at = var.0 as usize;
+        match self.values[at] {
+            Some(value) if self.single[at] => value,
+            _ => {
+                // Only code after a `Fail` (left out) may miss a definition.
+                debug_assert!(
+                    !self.single[at] || self.b.is_unreachable(),
+                    "{} read before its one definition",
+                    self.func.vars[at].name
+                );
+                self.b.use_var(self.vars[at])
+            }
+        }
     }
 
     /// Calls the runtime function `name` with `args`, narrowing i64
@@ -662,7 +715,25 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     }
 
     fn block(&mut self, code: &[Inst]) -> R<()> {
-        code.iter().try_for_each(|inst| self.inst(inst))
+        for inst in code {
+            self.inst(inst)?;
+            if matches!(inst, Inst::Fail { .. }) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the current block with a jump to `target`, or with a trap in
+    /// the unreachable block after a `Fail`: a jump from there would make
+    /// `target` a join, and every variable read after it a block parameter
+    /// with a made-up value on that side.
+    fn jump(&mut self, target: cranelift_codegen::ir::Block) {
+        if self.b.is_unreachable() {
+            self.b.ins().trap(TrapCode::unwrap_user(1));
+        } else {
+            self.b.ins().jump(target, &[]);
+        }
     }
 
     fn inst(&mut self, inst: &Inst) -> R<()> {
@@ -689,10 +760,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 self.b.ins().brif(cond, then_block, &[], else_block, &[]);
                 self.b.switch_to_block(then_block);
                 self.block(then)?;
-                self.b.ins().jump(merge, &[]);
+                self.jump(merge);
                 self.b.switch_to_block(else_block);
                 self.block(els)?;
-                self.b.ins().jump(merge, &[]);
+                self.jump(merge);
                 self.b.switch_to_block(merge);
             }
             Inst::For {
@@ -744,7 +815,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let done = self.block(body);
                 self.loop_depth -= 1;
                 done?;
-                self.b.ins().jump(head, &[]);
+                self.jump(head);
                 self.b.switch_to_block(exit);
             }
             Inst::Call { func, args, result } => {
@@ -787,9 +858,13 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 }
                 let failure = self.failure_block();
                 self.b.ins().jump(failure, &args);
-                // What follows in LIR is unreachable; it still needs a block.
+                // The code after it in its LIR block is left out
+                // ([`Emitter::block`]); what encloses it still needs a
+                // block, which is sealed without predecessors, so that it
+                // reads no variable and jumps nowhere ([`Emitter::jump`]).
                 let rest = self.b.create_block();
                 self.b.switch_to_block(rest);
+                self.b.seal_block(rest);
             }
         }
         Ok(())
@@ -1027,12 +1102,16 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().brif(more, body_block, &[], exit, &[]);
         self.b.switch_to_block(body_block);
         body(self, at)?;
-        // The body never assigns the counter, but its code may have replaced
-        // the variable's value in another block: read it again.
-        let at = self.b.use_var(counter);
-        let next = self.b.ins().iadd_imm_s(at, step);
-        self.b.def_var(counter, next);
-        self.b.ins().jump(head, &[]);
+        if self.b.is_unreachable() {
+            self.jump(head);
+        } else {
+            // The body never assigns the counter, but its code may have
+            // replaced the variable's value in another block: read it again.
+            let at = self.b.use_var(counter);
+            let next = self.b.ins().iadd_imm_s(at, step);
+            self.b.def_var(counter, next);
+            self.b.ins().jump(head, &[]);
+        }
         self.b.switch_to_block(exit);
         Ok(())
     }
@@ -1085,11 +1164,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         if !extrema {
             return self.vector_lanes(plan, start, end, body, hint);
         }
-        let before: Vec<(Var, Value)> = hint
-            .reductions
-            .iter()
-            .map(|(acc, _)| (*acc, self.b.use_var(self.vars[acc.0 as usize])))
-            .collect();
+        let before: Vec<(Var, Value)> = hint.reductions.iter().map(|(acc, _)| (*acc, self.get(*acc))).collect();
         let nan_lanes = self.b.declare_var(types::I64X2);
         let none = self.b.ins().iconst(types::I64, 0);
         let none = self.b.ins().splat(types::I64X2, none);
@@ -1102,7 +1177,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let mut again = self.b.ins().vany_true(seen);
         for (acc, op) in &hint.reductions {
             if matches!(op, BinOp::FMin | BinOp::FMax) {
-                let value = self.b.use_var(self.vars[acc.0 as usize]);
+                let value = self.get(*acc);
                 let zero = self.float(types::F64, 0.0);
                 let zero = self.b.ins().fcmp(FloatCC::Equal, value, zero);
                 again = self.b.ins().bor(again, zero);
@@ -1369,7 +1444,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             let low = self.b.ins().extractlane(total, 0);
             let high = self.b.ins().extractlane(total, 1);
             let lanes = self.binary(*op, low, high);
-            let scalar = self.b.use_var(self.vars[acc.0 as usize]);
+            let scalar = self.get(*acc);
             let combined = self.binary(*op, scalar, lanes);
             self.set(*acc, combined);
         }
@@ -1618,7 +1693,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// memory it took so far (null, and so nothing, where it took none).
     fn fail_return(&mut self) -> R<()> {
         for var in self.result_buffers.clone() {
-            let buffer = self.b.use_var(self.vars[var.0 as usize]);
+            let buffer = self.get(var);
             self.call("dl_result_free", &[buffer])?;
         }
         let failed = self.b.ins().iconst(types::I32, 1);
@@ -1764,7 +1839,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().splat(types::F64X2, scalar)
     }
 
-    /// The free variables of a parallel loop's body, or `None` when it
+    /// The free variables of a parallel loop's body (those it reads and
+    /// does not assign), or `None` when it
     /// cannot leave the calling thread: a variable assigned in the body
     /// and read after it (other than a reduction) would need the last
     /// iteration's value.
@@ -1783,9 +1859,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         each_read(body, &mut |v| {
             read.insert(v);
         });
+        // What the body assigns is its iteration's own: set before it is
+        // read there, and not read after the loop.
         let mut free: Vec<Var> = read
             .into_iter()
-            .filter(|v| *v != index && !reductions.contains(v))
+            .filter(|v| *v != index && !reductions.contains(v) && !assigned.contains(v))
             .collect();
         free.sort();
         Some(free)
@@ -1968,7 +2046,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             // The one chunk's "copy" is the buffer itself.
             self.b.switch_to_block(share);
             for (k, (buffer, _)) in summed.iter().enumerate() {
-                let itself = self.b.use_var(self.vars[buffer.0 as usize]);
+                let itself = self.get(*buffer);
                 let zero = self.b.ins().iconst(types::I64, 0);
                 self.b.ins().store(trusted, itself, env, summed_at + 16 * k as i32);
                 self.b.ins().store(trusted, zero, env, summed_at + 16 * k as i32 + 8);
@@ -1978,7 +2056,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         }
         self.b.ins().store(trusted, chunks, env, ENV_CHUNKS);
         for (k, var) in free.iter().enumerate() {
-            let mut v = self.b.use_var(self.vars[var.0 as usize]);
+            let mut v = self.get(*var);
             if self.b.func.dfg.value_type(v) == types::I8 {
                 v = self.b.ins().uextend(types::I64, v);
             }
@@ -2005,7 +2083,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let address = e.b.ins().iadd(env, offset);
                 let at_partial = partials + (r as i64 * MAX_CHUNKS * 8) as i32;
                 let partial = e.b.ins().load(ty, trusted, address, at_partial);
-                let acc_value = e.b.use_var(e.vars[acc.0 as usize]);
+                let acc_value = e.get(*acc);
                 let combined = e.binary(*op, acc_value, partial);
                 e.set(*acc, combined);
                 Ok(())
@@ -2020,7 +2098,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         });
         for (k, (buffer, elements)) in summed.iter().enumerate() {
             let copies = self.b.ins().load(types::I64, trusted, env, summed_at + 16 * k as i32);
-            let target = self.b.use_var(self.vars[buffer.0 as usize]);
+            let target = self.get(*buffer);
             let c = self.b.declare_var(types::I64);
             let zero = self.b.ins().iconst(types::I64, 0);
             self.counted_loop(c, zero, chunks, 1, |e, at| {
