@@ -288,7 +288,7 @@ pub fn check_regular(v: &Value) -> Result<(), String> {
 /// functions forward and reverse mode make, then partially evaluated.
 /// Errors come back rendered.
 pub fn prepare(compiled: &Compiled) -> Result<Program, String> {
-    let expanded = expand(compiled)?;
+    let expanded = expand(compiled, None)?;
     Ok(timings::time("opt", || crate::opt::optimize(&expanded)))
 }
 
@@ -301,7 +301,7 @@ pub fn prepare_entry(compiled: &Compiled, name: &str) -> Result<Program, String>
     if let Some(program) = &compiled.program {
         entry(program, name).map_err(|e| format!("error: {e}"))?;
     }
-    let expanded = expand(compiled)?;
+    let expanded = expand(compiled, Some(name))?;
     let func = expanded.func(name).expect("derivatives keep every function");
     let func = timings::time("opt", || crate::opt::optimize_func(&expanded, func));
     Ok(Program {
@@ -310,9 +310,20 @@ pub fn prepare_entry(compiled: &Compiled, name: &str) -> Result<Program, String>
     })
 }
 
-/// The checked program with its derivative operators expanded.
-fn expand(compiled: &Compiled) -> Result<Program, String> {
+/// The checked program with its derivative operators expanded; with a
+/// `root`, only the functions it uses, so that running one entry point
+/// never differentiates the others (a primal's compile then costs no
+/// reverse mode of its gradient beside it in the file).
+fn expand(compiled: &Compiled, root: Option<&str>) -> Result<Program, String> {
     let program = compiled.program.as_ref().ok_or_else(|| compiled.render_diagnostics())?;
+    let used;
+    let program = match root {
+        Some(root) => {
+            used = crate::stages::reachable(program, root);
+            &used
+        }
+        None => program,
+    };
     timings::time("ad", || crate::ad::expand_derivatives(program)).map_err(|e| {
         let d = match e.span {
             Some(span) => Diagnostic::error(e.message.clone(), span, "cannot differentiate this"),

@@ -68,6 +68,23 @@ fn run_accepts_negative_numbers_and_prints_json() {
 }
 
 #[test]
+fn running_one_entry_point_differentiates_only_what_it_uses() {
+    let file = temp_file(
+        "two_entries.dl",
+        "def f(x: f64) -> f64 = x * x\ndef df(x: f64) -> f64 = grad(f)(x)\n",
+    );
+    let file = file.to_str().expect("a path");
+    let primal = dl(&["run", file, "-e", "f", "3.0", "--timings"]);
+    assert!(primal.status.success(), "{}", stderr(&primal));
+    assert_eq!(stdout(&primal).trim(), "9.0");
+    assert!(!stderr(&primal).contains("ad: reverse"), "{}", stderr(&primal));
+    let gradient = dl(&["run", file, "-e", "df", "3.0", "--timings"]);
+    assert!(gradient.status.success(), "{}", stderr(&gradient));
+    assert_eq!(stdout(&gradient).trim(), "6.0");
+    assert!(stderr(&gradient).contains("ad: reverse"), "{}", stderr(&gradient));
+}
+
+#[test]
 fn run_reads_arguments_from_json() {
     let args = temp_file("args.json", "[[[1, 2], [3, 4]], [[\"NaN\", 1]]]");
     let o = dl(&[
