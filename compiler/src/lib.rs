@@ -15,3 +15,9 @@ pub mod stages;
 pub mod syntax;
 pub mod timings;
 pub mod unf;
+
+/// The compiler's hash maps and sets. Their keys are its own (variable
+/// numbers, names, addresses), never an adversary's, so a fast hash
+/// serves where the standard library's resists flooding at a cost.
+pub type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub type HashSet<T> = rustc_hash::FxHashSet<T>;

@@ -14,14 +14,14 @@ use super::{fwd, rev, AdError};
 use crate::core::ir::{Atom, Binder, Block, DerivOp, Func, LoopKind, Program, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
-use std::collections::HashSet;
+use crate::HashSet;
 
 /// Replaces every `Deriv` node of the program. The functions derivatives
 /// need are added to the program.
 pub fn expand_derivatives(program: &Program) -> Result<Program, AdError> {
     let mut state = Expander {
         program: program.clone(),
-        done: HashSet::new(),
+        done: HashSet::default(),
         active: Vec::new(),
     };
     let names: Vec<String> = program.funcs.iter().map(|f| f.name.clone()).collect();

@@ -46,7 +46,7 @@ use crate::core::ir::{Atom, Binder, Block, Combine, Func, Loop, LoopKind, Progra
 use crate::diagnostics::Span;
 use crate::prim::jvp::Emit;
 use crate::prim::Prim;
-use std::collections::HashMap;
+use crate::HashMap;
 
 /// Adds `{func}$jvp` to the program (if not already present) and returns
 /// its name. The function takes the parameters of `func`, then one tangent
@@ -238,7 +238,7 @@ type Dual = (Atom, Tan);
 
 impl Fwd {
     fn new(f: &Func) -> Fwd {
-        let mut types = HashMap::new();
+        let mut types = HashMap::default();
         for p in &f.params {
             types.insert(p.var, p.ty.clone());
         }
@@ -249,7 +249,7 @@ impl Fwd {
             next: f.next_var(),
             stmts: Vec::new(),
             types,
-            tans: HashMap::new(),
+            tans: HashMap::default(),
             span: f.span,
             error: None,
         }

@@ -8,7 +8,7 @@ use super::{Elab, Env, FnVal, Val};
 use crate::core::ir::{Atom, Rhs, Type, VarId};
 use crate::diagnostics::{Diagnostic, Span};
 use crate::syntax::ast::{self, SizeExpr, TypeExpr, TypeKind};
-use std::collections::HashMap;
+use crate::HashMap;
 use std::rc::Rc;
 
 impl<'a> Elab<'a> {
@@ -153,7 +153,7 @@ impl<'a> Elab<'a> {
         args: &[(Atom, Ty)],
         spans: &[Span],
     ) -> Option<HashMap<VarId, Size>> {
-        let mut subst: HashMap<VarId, Size> = HashMap::new();
+        let mut subst: HashMap<VarId, Size> = HashMap::default();
         let callee_name = |v: VarId| names.get(&v).cloned().unwrap_or_else(|| format!("v{}", v.0));
         for (i, ((want, (_, got)), s)) in params.iter().zip(args).zip(spans).enumerate() {
             let pname = def
@@ -215,7 +215,7 @@ impl<'a> Elab<'a> {
             return Val::Error;
         }
         let mut env = Env::default();
-        let mut sizes: HashMap<String, Size> = HashMap::new();
+        let mut sizes: HashMap<String, Size> = HashMap::default();
         let mut bound = Vec::new();
         for ((p, a), s) in def.params.iter().zip(args).zip(spans) {
             if let TypeKind::Func(..) = p.ty.kind {

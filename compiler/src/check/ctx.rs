@@ -9,7 +9,7 @@
 use super::ty::{Size, Ty};
 use crate::core::ir::{Atom, Binder, Block, Rhs, Stmt, VarId};
 use crate::diagnostics::Span;
-use std::collections::HashMap;
+use crate::HashMap;
 
 /// Identifies a function context; values remember the context they live in.
 pub type CtxId = u32;
@@ -31,8 +31,8 @@ impl FnCtx {
             next_var: 0,
             blocks: vec![Vec::new()],
             captures: Vec::new(),
-            capture_map: HashMap::new(),
-            names: HashMap::new(),
+            capture_map: HashMap::default(),
+            names: HashMap::default(),
         }
     }
 

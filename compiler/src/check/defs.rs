@@ -8,7 +8,7 @@ use crate::core::ir::{Atom, Block, Func, Rhs, Test, Type};
 use crate::diagnostics::{Diagnostic, Span};
 use crate::prim::Prim;
 use crate::syntax::ast::{self, SizeExpr, TypeExpr, TypeKind};
-use std::collections::HashMap;
+use crate::HashMap;
 
 /// One step from a parameter to one of its arrays: a tuple field, or the
 /// first row of an array (to read the length of an inner dimension).
@@ -21,8 +21,8 @@ pub(super) enum Step {
 impl<'a> Elab<'a> {
     pub(super) fn new() -> Elab<'a> {
         Elab {
-            defs: HashMap::new(),
-            sigs: HashMap::new(),
+            defs: HashMap::default(),
+            sigs: HashMap::default(),
             active: Vec::new(),
             funcs: Vec::new(),
             tests: Vec::new(),
@@ -120,7 +120,7 @@ impl<'a> Elab<'a> {
         let mut env = Env::default();
         let mut binders = Vec::new();
         let mut param_tys = Vec::new();
-        let mut sizes: HashMap<String, Size> = HashMap::new();
+        let mut sizes: HashMap<String, Size> = HashMap::default();
         // Parameters first, then their sizes: a size variable is bound by the
         // first parameter that mentions it and checked against the others.
         for p in &def.params {

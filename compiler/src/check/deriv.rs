@@ -10,7 +10,7 @@ use super::ty::{Size, Ty};
 use super::{Elab, FnVal, Val};
 use crate::core::ir::{Atom, DerivOp, Func, Rhs, VarId};
 use crate::diagnostics::{Diagnostic, Span};
-use std::collections::HashMap;
+use crate::HashMap;
 use std::rc::Rc;
 
 impl<'a> Elab<'a> {

@@ -37,8 +37,8 @@ mod ty;
 use crate::core::ir::{Atom, DerivOp, Program};
 use crate::diagnostics::{Diagnostic, Span};
 use crate::syntax::ast::{self, Expr, Pat};
+use crate::{HashMap, HashSet};
 use ctx::{CtxId, CtxStack};
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 pub use ty::{Size, Ty};
 
@@ -85,7 +85,7 @@ pub fn check(modules: &[SourceModule], main_file: u32) -> (Option<Program>, Vec<
 /// Removes repeated diagnostics (a higher-order function inlined twice
 /// reports its errors once), keeping the order.
 fn dedup(diags: &mut Vec<Diagnostic>) {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     diags.retain(|d| seen.insert((d.message.clone(), d.labels.first().map(|l| l.span))));
 }
 

@@ -7,7 +7,7 @@
 //! at run time.
 
 use crate::core::ir::{Type, VarId};
-use std::collections::HashMap;
+use crate::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Size {

@@ -67,7 +67,7 @@ pub fn c_signature(symbol: &str, name: &str, params: &[(String, Type)], result: 
     group("out", result, true, &mut component, &mut out);
     // A parameter named `out`, or `x_dim0` beside an array `x`, would
     // repeat a name: later ones get a `_`.
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::HashSet::default();
     for p in &mut out {
         while !seen.insert(p.name.clone()) {
             p.name.push('_');

@@ -22,6 +22,7 @@ use crate::lower::lir::{
     each_assignment, each_inst_deep, each_read, index_shift, read_counts, BinOp, Expr, Func, Inst, LoopHint, Operand,
     Ty, UnOp, Var,
 };
+use crate::{HashMap, HashSet};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
@@ -31,7 +32,6 @@ use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{FuncId, Linkage, Module, ModuleError, ModuleReloc};
 use dl_runtime::context;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// How to compile.
@@ -536,7 +536,7 @@ struct Reads {
 impl Reads {
     fn of(func: &Func) -> Reads {
         let total = read_counts(func);
-        let mut blocks = HashSet::new();
+        let mut blocks = HashSet::default();
         nested_blocks(&func.body, &mut blocks);
         Reads { total, blocks }
     }
@@ -563,18 +563,18 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             single: single_definitions(func),
             values: vec![None; func.vars.len()],
             ctx: None,
-            imports: HashMap::new(),
+            imports: HashMap::default(),
             exp_table: None,
             loop_depth: 0,
             nested_kernels: nested_parallel_loops(&func.body, 0) <= NESTED_KERNELS,
             result_buffers: Vec::new(),
             kernels,
             name,
-            read_outside: HashMap::new(),
+            read_outside: HashMap::default(),
             reads: None,
-            known: HashMap::new(),
+            known: HashMap::default(),
             nan_lanes: None,
-            stack_buffers: HashMap::new(),
+            stack_buffers: HashMap::default(),
             stack_buffer_bytes: 0,
             failure: None,
         }
@@ -1128,11 +1128,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         let reads = self.reads.get_or_insert_with(|| Reads::of(func));
         // A body that is not part of the function (a kernel's copy of a
         // loop) hides no read.
-        let mut inside = HashMap::new();
+        let mut inside = HashMap::default();
         if reads.blocks.contains(&key) {
             each_read(body, &mut |v| *inside.entry(v).or_insert(0) += 1);
         }
-        let mut assigned = HashSet::new();
+        let mut assigned = HashSet::default();
         assigns(body, &mut assigned);
         let set: HashSet<Var> = assigned
             .into_iter()
@@ -1461,7 +1461,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         accs: &[Variable],
         staged: Option<(&HashMap<Var, StackSlot>, Value)>,
     ) -> R<HashMap<Var, Value>> {
-        let mut lanes: HashMap<Var, Value> = HashMap::new();
+        let mut lanes: HashMap<Var, Value> = HashMap::default();
         let vector_flags = MemFlagsData::new().with_notrap();
         for inst in body {
             match inst {
@@ -1845,7 +1845,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// and read after it (other than a reduction) would need the last
     /// iteration's value.
     fn parallel_plan(&mut self, index: Var, body: &[Inst], hint: &LoopHint) -> Option<Vec<Var>> {
-        let mut assigned = HashSet::new();
+        let mut assigned = HashSet::default();
         assigns(body, &mut assigned);
         let reductions: HashSet<Var> = hint.reductions.iter().map(|(v, _)| *v).collect();
         let outside = self.outside_reads(body);
@@ -1855,7 +1855,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         {
             return None;
         }
-        let mut read = HashSet::new();
+        let mut read = HashSet::default();
         each_read(body, &mut |v| {
             read.insert(v);
         });
@@ -2180,10 +2180,10 @@ fn known_integers(func: &Func, known: &[Option<i64>]) -> HashMap<Var, i64> {
             }
         }
     }
-    let mut sets = HashMap::new();
+    let mut sets = HashMap::default();
     let mut exprs = Vec::new();
     collect(&func.body, &mut sets, &mut exprs);
-    let mut values: HashMap<Var, i64> = HashMap::new();
+    let mut values: HashMap<Var, i64> = HashMap::default();
     for (param, value) in func.params.iter().zip(known) {
         if let (Some(n), None) = (value, sets.get(param)) {
             if func.vars[param.0 as usize].ty == Ty::I64 {
@@ -2250,20 +2250,20 @@ fn vector_plan(
     read_after: &HashSet<Var>,
 ) -> Option<VectorPlan> {
     let ty = |v: Var| func.vars[v.0 as usize].ty;
-    let mut reductions = HashMap::new();
+    let mut reductions = HashMap::default();
     for (k, (acc, op)) in hint.reductions.iter().enumerate() {
         if !matches!(op, BinOp::FAdd | BinOp::FMul | BinOp::FMin | BinOp::FMax) || ty(*acc) != Ty::F64 {
             return None;
         }
         reductions.insert(*acc, k);
     }
-    let mut assigned = HashSet::new();
+    let mut assigned = HashSet::default();
     assigns(body, &mut assigned);
-    let mut defined: HashSet<Var> = HashSet::new();
-    let mut updated: HashSet<Var> = HashSet::new();
-    let mut shifts: HashMap<Var, i32> = HashMap::new();
+    let mut defined: HashSet<Var> = HashSet::default();
+    let mut updated: HashSet<Var> = HashSet::default();
+    let mut shifts: HashMap<Var, i32> = HashMap::default();
     // Comparisons of lanes: masks, read only by selects.
-    let mut masks: HashSet<Var> = HashSet::new();
+    let mut masks: HashSet<Var> = HashSet::default();
     // An f64 operand: a constant, a lane value set earlier in this
     // iteration, or an invariant.
     let lane_operand = |o: &Operand, defined: &HashSet<Var>| match o {

@@ -18,10 +18,10 @@ use crate::core::value::Value;
 use crate::lower::from_core::lower;
 use crate::lower::lir::{Func, Ty};
 use crate::lower::marshal::{buffer_lengths, from_components, layout, to_components, Buffer, Component, Slot};
+use crate::HashMap;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
 use dl_runtime::DlCtx;
-use std::collections::HashMap;
 use std::ffi::CStr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -97,8 +97,8 @@ impl Jit {
             program,
             options,
             module: Some(crate::timings::time("codegen: module", host_module)?),
-            lowered: HashMap::new(),
-            compiled: HashMap::new(),
+            lowered: HashMap::default(),
+            compiled: HashMap::default(),
             ctx,
         })
     }

@@ -11,7 +11,7 @@
 //! back. A call whose argument needs another call stays inline in `after`.
 
 use crate::lower::lir::{Expr, Inst, Operand, Var};
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 /// A loop body split around its staged calls.
 pub(super) struct Staging {
@@ -42,7 +42,7 @@ pub(super) fn buffer_kernel(func: &str) -> Option<&'static str> {
 pub(super) fn stage(body: &[Inst], reductions: &HashSet<Var>) -> Option<Staging> {
     // Where each variable of the body is set; a body that sets one twice
     // is left alone.
-    let mut defined_at: HashMap<Var, usize> = HashMap::new();
+    let mut defined_at: HashMap<Var, usize> = HashMap::default();
     for (k, inst) in body.iter().enumerate() {
         let var = match inst {
             Inst::Set(var, _) if !reductions.contains(var) => var,
@@ -62,7 +62,7 @@ pub(super) fn stage(body: &[Inst], reductions: &HashSet<Var>) -> Option<Staging>
         .position(|inst| matches!(inst, Inst::Store { .. }))
         .unwrap_or(body.len());
     let mut calls = Vec::new();
-    let mut needed: HashSet<usize> = HashSet::new();
+    let mut needed: HashSet<usize> = HashSet::default();
     for inst in body {
         let Inst::Call {
             func,
@@ -106,7 +106,7 @@ pub(super) fn stage(body: &[Inst], reductions: &HashSet<Var>) -> Option<Staging>
 /// The instructions of `body` that compute `arg`, or `None` when one of
 /// them is a call (which would have to be staged first).
 fn argument_slice(body: &[Inst], defined_at: &HashMap<Var, usize>, arg: Operand) -> Option<HashSet<usize>> {
-    let mut slice = HashSet::new();
+    let mut slice = HashSet::default();
     let mut pending: Vec<Var> = match arg {
         Operand::Var(v) => vec![v],
         _ => vec![],
@@ -136,7 +136,7 @@ fn expr_reads(expr: &Expr) -> impl Iterator<Item = Var> {
 /// `body` without the `Set`s whose values nothing reads once the `staged`
 /// calls' arguments are no longer computed.
 fn without_dead_sets(body: &[Inst], staged: &HashSet<Var>, reductions: &HashSet<Var>) -> Vec<Inst> {
-    let mut live: HashSet<Var> = HashSet::new();
+    let mut live: HashSet<Var> = HashSet::default();
     let mut keep = vec![true; body.len()];
     for (k, inst) in body.iter().enumerate().rev() {
         let reads: Vec<Operand> = match inst {

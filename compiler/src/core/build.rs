@@ -24,7 +24,7 @@
 use super::ir::{Atom, Binder, Block, Func, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
-use std::collections::HashMap;
+use crate::HashMap;
 
 pub struct FuncBuilder {
     name: String,
@@ -49,7 +49,7 @@ impl FuncBuilder {
             params: Vec::new(),
             next: 0,
             blocks: vec![Vec::new()],
-            types: HashMap::new(),
+            types: HashMap::default(),
         }
     }
 

@@ -4,14 +4,14 @@
 //! statement that holds the block.
 
 use super::ir::{Atom, Block, Func, LoopKind, Rhs, VarId};
+use crate::HashMap;
 use petgraph::dot::{Config, Dot};
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::HashMap;
 
 /// Graphviz text for the dataflow of `f`.
 pub fn dataflow_dot(f: &Func) -> String {
     let mut graph: DiGraph<String, &'static str> = DiGraph::new();
-    let mut nodes: HashMap<VarId, NodeIndex> = HashMap::new();
+    let mut nodes: HashMap<VarId, NodeIndex> = HashMap::default();
     for p in &f.params {
         nodes.insert(p.var, graph.add_node(format!("{}.{}: {}", p.name, p.var.0, p.ty)));
     }

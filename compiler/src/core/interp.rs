@@ -18,8 +18,8 @@ use super::ir::{Atom, Block, Combine, Func, LoopKind, Program, Rhs, Stmt, VarId}
 use super::value::Value;
 use crate::diagnostics::Span;
 use crate::opt::cost::Cost;
+use crate::HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 
 /// A run-time error: a message, and the span of the innermost statement

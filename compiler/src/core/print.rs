@@ -45,7 +45,7 @@
 //! arguments.
 
 use super::ir::{Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId};
-use std::collections::HashMap;
+use crate::HashMap;
 use std::fmt::{self, Write};
 
 impl fmt::Display for Type {
@@ -131,7 +131,7 @@ pub fn print_func(f: &Func) -> String {
 /// twice (which the verifier rejects), the first binder names it: the
 /// parameters, then the binders in [`Block::visit_binders`] order.
 pub(crate) fn binder_names(f: &Func) -> HashMap<VarId, String> {
-    let mut names = HashMap::new();
+    let mut names = HashMap::default();
     for p in &f.params {
         names.entry(p.var).or_insert_with(|| p.name.clone());
     }

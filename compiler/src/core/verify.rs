@@ -19,7 +19,7 @@
 
 use super::ir::{Atom, Binder, Block, Combine, DerivOp, Func, Loop, LoopKind, Program, Rhs, Type, VarId};
 use super::print::{binder_names, var_text, UNBOUND_NAME};
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl std::error::Error for VerifyError {}
 /// Verifies every function and test of `p`.
 pub fn verify_program(p: &Program) -> Result<(), Vec<VerifyError>> {
     let mut errors = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for f in &p.funcs {
         if !seen.insert(f.name.as_str()) {
             errors.push(VerifyError {
@@ -89,9 +89,9 @@ pub fn verify_func(p: &Program, f: &Func) -> Result<(), Vec<VerifyError>> {
         prog: p,
         func: f,
         names: binder_names(f),
-        scope: HashMap::new(),
+        scope: HashMap::default(),
         undo: Vec::new(),
-        bound: HashSet::new(),
+        bound: HashSet::default(),
         errors: Vec::new(),
     };
     for b in &f.params {
@@ -510,7 +510,7 @@ impl Verifier<'_> {
 /// Reports every function that reaches itself through calls and
 /// derivative operators.
 fn check_recursion(p: &Program, errors: &mut Vec<VerifyError>) {
-    let mut graph: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut graph: HashMap<&str, Vec<&str>> = HashMap::default();
     for f in &p.funcs {
         let mut out = Vec::new();
         callees(&f.body, &mut out);
@@ -550,7 +550,7 @@ fn check_recursion(p: &Program, errors: &mut Vec<VerifyError>) {
         path.pop();
         marks.insert(f, Mark::Done);
     }
-    let mut marks = HashMap::new();
+    let mut marks = HashMap::default();
     for f in &p.funcs {
         if !marks.contains_key(f.name.as_str()) {
             visit(&f.name, &graph, &mut marks, &mut Vec::new(), errors);

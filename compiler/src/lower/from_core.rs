@@ -32,7 +32,7 @@ use super::verify::{binop_types, unop_types};
 use crate::core::ir::{self, Atom, Block, LoopKind, Program, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 use std::fmt;
 
 /// A program the lowering cannot handle (a bug of an earlier pass, or
@@ -70,26 +70,26 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         program,
         vars: Vec::new(),
         locations: Vec::new(),
-        location_ids: HashMap::new(),
+        location_ids: HashMap::default(),
         code: Vec::new(),
         span: func.span,
         depth: 0,
-        owned: HashSet::new(),
-        fresh: HashSet::new(),
-        state_vars: HashSet::new(),
-        live_after: HashSet::new(),
-        live_outer: HashSet::new(),
-        aliases: HashMap::new(),
-        in_bounds: HashMap::new(),
+        owned: HashSet::default(),
+        fresh: HashSet::default(),
+        state_vars: HashSet::default(),
+        live_after: HashSet::default(),
+        live_outer: HashSet::default(),
+        aliases: HashMap::default(),
+        in_bounds: HashMap::default(),
         equal_sizes: Vec::new(),
-        reassigned: HashSet::new(),
+        reassigned: HashSet::default(),
         nonempty_sizes: Vec::new(),
-        products: HashMap::new(),
-        transposed: HashMap::new(),
-        copied_rows: HashSet::new(),
-        zero_filled: HashSet::new(),
+        products: HashMap::default(),
+        transposed: HashMap::default(),
+        copied_rows: HashSet::default(),
+        zero_filled: HashSet::default(),
     };
-    let mut env = Env::new();
+    let mut env = Env::default();
     let mut params = Vec::new();
     for p in &func.params {
         let mut comps = Vec::new();
@@ -1136,7 +1136,7 @@ impl Lowering<'_> {
     /// The buffers of `a` when it has some and all belong to the innermost
     /// loop's state or were allocated by this block.
     fn own_buffers(&self, a: &Val) -> Option<HashSet<Var>> {
-        let mut buffers = HashSet::new();
+        let mut buffers = HashSet::default();
         for (slot, c) in layout(&a.ty).iter().zip(&a.comps) {
             if let Slot::Buffer { .. } = slot {
                 match c {
@@ -1189,7 +1189,7 @@ impl Lowering<'_> {
         if !plain {
             return None;
         }
-        let mut reads = HashSet::new();
+        let mut reads = HashSet::default();
         block_reads(body, &mut reads);
         for p in params {
             reads.remove(&p.var);
@@ -1364,7 +1364,7 @@ impl Lowering<'_> {
             Rhs::Reduce(c) => {
                 let ne = self.atom(env, &c.ne)?;
                 let array = self.atom(env, &c.array)?;
-                let acc = self.loop_state("acc", &ne, &HashSet::new());
+                let acc = self.loop_state("acc", &ne, &HashSet::default());
                 let result = self.fixing_lengths(&acc, &ne, env, |l, env, value| {
                     let next = l.for_(Operand::I64(0), array.len(), |l, i| {
                         let x = l.element(&array, i)?;
@@ -1405,7 +1405,7 @@ impl Lowering<'_> {
         if self.depth >= MAX_INLINE_DEPTH || func.params.len() != args.len() {
             return bug(format!("cannot inline `{name}` (recursion or wrong arity)"));
         }
-        let mut env = Env::new();
+        let mut env = Env::default();
         for (p, a) in func.params.iter().zip(args) {
             env.insert(p.var, Val::new(p.ty.clone(), a.comps));
         }
@@ -1446,7 +1446,7 @@ impl Lowering<'_> {
     /// into: the loop may take them as its state's buffers, uncopied.
     /// Reverse mode's record of a loop's states is such a buffer.
     fn adoptable_buffers(&self, env: &Env, init: &Val, l: &ir::Loop) -> HashSet<usize> {
-        let mut read = HashSet::new();
+        let mut read = HashSet::default();
         let mut note = |a: &Atom| {
             if let Atom::Var(v) = a {
                 read.insert(*v);
@@ -3052,10 +3052,10 @@ impl Lowering<'_> {
         };
         let roots = |base: &Operand| match base {
             Operand::Var(v) => self.roots(*v),
-            _ => HashSet::new(),
+            _ => HashSet::default(),
         };
         let mut accesses: Vec<(HashSet<Var>, Option<i64>)> = Vec::new();
-        let mut written = HashSet::new();
+        let mut written = HashSet::default();
         for inst in body {
             match inst {
                 Inst::Set(_, Expr::Load { base, index: i, .. }) => accesses.push((roots(base), shift_of(i))),
@@ -3067,7 +3067,7 @@ impl Lowering<'_> {
                 _ => {}
             }
         }
-        let mut shift_of_written: HashMap<Var, i64> = HashMap::new();
+        let mut shift_of_written: HashMap<Var, i64> = HashMap::default();
         accesses.iter().all(|(r, shift)| {
             r.iter().filter(|v| written.contains(v)).all(|v| match shift {
                 None => false,
@@ -3364,7 +3364,7 @@ fn live_after_each(stmts: &[&Stmt], result: &Atom, outer: &HashSet<VarId>) -> Ve
     if let Atom::Var(v) = result {
         live.insert(*v);
     }
-    let mut out = vec![HashSet::new(); stmts.len()];
+    let mut out = vec![HashSet::default(); stmts.len()];
     for (k, stmt) in stmts.iter().enumerate().rev() {
         out[k] = live.clone();
         reads_of(&stmt.rhs, &mut live);

@@ -26,7 +26,7 @@ use super::lir::{
     assignment_counts, each_assignment, each_read, read_counts, BinOp, Expr, Func, Inst, Operand, Ty, Var,
 };
 use super::points_to::{points_to, PointsTo, ANYWHERE};
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 /// Fuses the neighbouring element-wise loops of every block of `func`.
 pub fn fuse_loops(func: &mut Func) {
@@ -179,16 +179,16 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     if a_hint.parallel != b_hint.parallel {
         return false;
     }
-    let mut a_sets = HashSet::from([*i]);
+    let mut a_sets = HashSet::from_iter([*i]);
     each_assignment(a, &mut |v| {
         a_sets.insert(v);
     });
-    let mut b_sets = HashSet::from([*j]);
+    let mut b_sets = HashSet::from_iter([*j]);
     each_assignment(b, &mut |v| {
         b_sets.insert(v);
     });
     let between = &code[first + 1..second];
-    let mut between_sets = HashSet::new();
+    let mut between_sets = HashSet::default();
     each_assignment(between, &mut |v| {
         between_sets.insert(v);
     });
@@ -266,7 +266,7 @@ fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &Has
     // Each test, where it is computed: the operands must not change from
     // there on. (Lowered code sets a variable before it reads it, which the
     // verifier checks; this scan does not lean on it.)
-    let mut tests: HashMap<Var, (Var, Var, usize)> = HashMap::new();
+    let mut tests: HashMap<Var, (Var, Var, usize)> = HashMap::default();
     code[..end].iter().enumerate().any(|(k, inst)| match inst {
         Inst::Set(t, Expr::Binary(BinOp::INe, Operand::Var(a), Operand::Var(b))) if once.contains(t) => {
             tests.insert(*t, (*a, *b, k));
@@ -291,7 +291,7 @@ fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &Has
 /// Whether a variable of `a_sets` or `b_sets` is read anywhere in the
 /// function outside the loops `a` and `b`.
 fn read_elsewhere(a: &Inst, b: &Inst, a_sets: &HashSet<Var>, b_sets: &HashSet<Var>, reads: &Reads) -> bool {
-    let mut inside: Reads = HashMap::new();
+    let mut inside: Reads = HashMap::default();
     each_read(std::slice::from_ref(a), &mut |v| *inside.entry(v).or_insert(0) += 1);
     each_read(std::slice::from_ref(b), &mut |v| *inside.entry(v).or_insert(0) += 1);
     a_sets

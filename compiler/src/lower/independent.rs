@@ -46,8 +46,8 @@ use super::lir::{
     Operand, SummedBuffer, Ty, Var,
 };
 use super::points_to::{points_to, PointsTo, ANYWHERE};
+use crate::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 /// Sets `independent` on every loop of `func` without hints whose
 /// iterations may run at once.
@@ -76,8 +76,8 @@ impl Facts {
     fn of(func: &Func) -> Facts {
         let reads = read_counts(func);
         let assignments = assignment_counts(&func.body);
-        let mut defs = HashMap::new();
-        let mut allocations = HashMap::new();
+        let mut defs = HashMap::default();
+        let mut allocations = HashMap::default();
         let once = |o: &Operand| match o {
             Operand::Var(v) => assignments.get(v) == Some(&1),
             _ => true,
@@ -222,7 +222,7 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
     let reductions = accumulators(body);
     let is_accumulator = |v: &Var| reductions.iter().any(|(acc, _)| acc == v);
     let assigned_here = assignment_counts(body);
-    let mut read_here: HashMap<Var, usize> = HashMap::new();
+    let mut read_here: HashMap<Var, usize> = HashMap::default();
     each_read(body, &mut |v| *read_here.entry(v).or_insert(0) += 1);
     // Nothing else the body assigns is read after it.
     let read_outside = |v: &Var| facts.reads.get(v).copied().unwrap_or(0) > read_here.get(v).copied().unwrap_or(0);
@@ -230,7 +230,7 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
         return None;
     }
     let passed_on: HashSet<Var> = assigned_here.keys().copied().filter(|v| !is_accumulator(v)).collect();
-    if !set_before_read(body, &passed_on, &mut HashSet::from([index])) {
+    if !set_before_read(body, &passed_on, &mut HashSet::from_iter([index])) {
         return None;
     }
     // Run in order, the loop stops at the first iteration that fails; on
@@ -240,9 +240,9 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
         return None;
     }
     let assigned: HashSet<Var> = assigned_here.keys().copied().collect();
-    let mut private = HashSet::new();
-    let mut ranges = HashMap::new();
-    let mut repeated = HashSet::new();
+    let mut private = HashSet::default();
+    let mut ranges = HashMap::default();
+    let mut repeated = HashSet::default();
     each_inst_deep(body, &mut |inst| match inst {
         Inst::Set(v, Expr::Alloc { .. }) if facts.assignments.get(v) == assigned_here.get(v) => {
             private.insert(*v);
@@ -268,7 +268,7 @@ fn independent(index: Var, body: &[Inst], facts: &Facts) -> Option<LoopHint> {
     let mut summed = body_facts.summed_buffers(body, &accesses);
     // A buffer whose iterations add into their own rows needs no copies.
     summed.retain(|b| {
-        let site = HashSet::from([body_facts.original(b.buffer)]);
+        let site = HashSet::from_iter([body_facts.original(b.buffer)]);
         let reaching: Vec<Access> = accesses
             .iter()
             .filter(|a| meet(&body_facts.sites(&a.base), &site))
@@ -300,8 +300,8 @@ pub const SPLITTABLE: [BinOp; 4] = [BinOp::FAdd, BinOp::FMul, BinOp::IAdd, BinOp
 /// x op acc`, with one `op` of [`SPLITTABLE`] and `x` not `acc`, and reads
 /// nowhere else.
 pub fn accumulators(body: &[Inst]) -> Vec<(Var, BinOp)> {
-    let mut updates: HashMap<Var, (BinOp, usize)> = HashMap::new();
-    let mut spoilt = HashSet::new();
+    let mut updates: HashMap<Var, (BinOp, usize)> = HashMap::default();
+    let mut spoilt = HashSet::default();
     each_inst_deep(body, &mut |inst| {
         if let Inst::Set(v, Expr::Binary(op, a, b)) = inst {
             let acc = Operand::Var(*v);
@@ -323,7 +323,7 @@ pub fn accumulators(body: &[Inst]) -> Vec<(Var, BinOp)> {
         }
     });
     let reads = {
-        let mut reads: HashMap<Var, usize> = HashMap::new();
+        let mut reads: HashMap<Var, usize> = HashMap::default();
         each_read(body, &mut |v| *reads.entry(v).or_insert(0) += 1);
         reads
     };
@@ -369,7 +369,7 @@ impl Body<'_> {
     /// update through `B` or a view of it.
     fn summed_buffers(&self, body: &[Inst], accesses: &[Access]) -> Vec<SummedBuffer> {
         let updates = add_updates(body, self.facts);
-        let mut candidates: HashMap<Var, Vec<Var>> = HashMap::new();
+        let mut candidates: HashMap<Var, Vec<Var>> = HashMap::default();
         for q in updates.keys() {
             if let Some(b) = self.invariant_root(*q) {
                 candidates.entry(b).or_default().push(*q);
@@ -381,13 +381,13 @@ impl Body<'_> {
             let Some(&(bytes, scale)) = self.facts.allocations.get(&site) else {
                 continue;
             };
-            let sites = HashSet::from([site]);
+            let sites = HashSet::from_iter([site]);
             if self.sites(&Operand::Var(buffer)) != sites {
                 continue;
             }
             // Every access that may reach the allocation is one of the
             // updates' through one of `bases`.
-            let mut counts: HashMap<Var, usize> = HashMap::new();
+            let mut counts: HashMap<Var, usize> = HashMap::default();
             let mut only_updates = true;
             for a in accesses.iter().filter(|a| meet(&self.sites(&a.base), &sites)) {
                 match a.base {
@@ -427,8 +427,8 @@ impl Body<'_> {
                 .sites
                 .get(v)
                 .cloned()
-                .unwrap_or_else(|| HashSet::from([ANYWHERE])),
-            _ => HashSet::from([ANYWHERE]),
+                .unwrap_or_else(|| HashSet::from_iter([ANYWHERE])),
+            _ => HashSet::from_iter([ANYWHERE]),
         }
     }
 
@@ -584,7 +584,7 @@ fn add_updates(code: &[Inst], facts: &Facts) -> HashMap<Var, usize> {
             }
         }
     }
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     block(code, facts, &mut out);
     out
 }

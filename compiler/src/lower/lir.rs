@@ -42,7 +42,7 @@
 
 use crate::core::ir::Type;
 use crate::diagnostics::Span;
-use std::collections::HashMap;
+use crate::HashMap;
 use std::fmt;
 
 /// The type of a LIR variable.
@@ -385,7 +385,7 @@ pub fn each_assignment(code: &[Inst], f: &mut dyn FnMut(Var)) {
 
 /// How often each variable is read in `func`, its results included.
 pub fn read_counts(func: &Func) -> HashMap<Var, usize> {
-    let mut reads = HashMap::new();
+    let mut reads = HashMap::default();
     each_read(&func.body, &mut |v| *reads.entry(v).or_insert(0) += 1);
     for o in &func.results {
         if let Operand::Var(v) = o {
@@ -397,7 +397,7 @@ pub fn read_counts(func: &Func) -> HashMap<Var, usize> {
 
 /// How often each variable is assigned in `code`.
 pub fn assignment_counts(code: &[Inst]) -> HashMap<Var, usize> {
-    let mut assignments = HashMap::new();
+    let mut assignments = HashMap::default();
     each_assignment(code, &mut |v| *assignments.entry(v).or_insert(0) += 1);
     assignments
 }

@@ -3,7 +3,7 @@
 //! (`fuse_loops`, `independent`).
 
 use super::lir::{each_inst_deep, Expr, Func, Inst, Operand, Ty, Var};
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 /// Where a pointer may point: the allocations (arena or result memory,
 /// named by the variable they first go to) it may point into.
@@ -34,15 +34,19 @@ pub fn points_to(func: &Func) -> PointsTo {
         } if func.vars[var.0 as usize].ty == Ty::Ptr => defs.push((*var, Err(*name == "dl_result_alloc"))),
         _ => {}
     });
-    let mut sites: PointsTo = func.params.iter().map(|p| (*p, HashSet::from([PARAMETERS]))).collect();
+    let mut sites: PointsTo = func
+        .params
+        .iter()
+        .map(|p| (*p, HashSet::from_iter([PARAMETERS])))
+        .collect();
     loop {
         let mut grew = false;
         for (var, def) in &defs {
             let from: HashSet<Var> = match def {
-                Err(true) | Ok(Expr::Alloc { .. }) => HashSet::from([*var]),
+                Err(true) | Ok(Expr::Alloc { .. }) => HashSet::from_iter([*var]),
                 Ok(Expr::Atom(o) | Expr::Offset { base: o, .. }) => pointed(&sites, o),
                 Ok(Expr::Select(_, a, b)) => pointed(&sites, a).union(&pointed(&sites, b)).copied().collect(),
-                Err(false) | Ok(_) => HashSet::from([ANYWHERE]),
+                Err(false) | Ok(_) => HashSet::from_iter([ANYWHERE]),
             };
             let entry = sites.entry(*var).or_default();
             let before = entry.len();
@@ -58,6 +62,6 @@ pub fn points_to(func: &Func) -> PointsTo {
 pub fn pointed(sites: &PointsTo, o: &Operand) -> HashSet<Var> {
     match o {
         Operand::Var(v) => sites.get(v).cloned().unwrap_or_default(),
-        _ => HashSet::from([ANYWHERE]),
+        _ => HashSet::from_iter([ANYWHERE]),
     }
 }

@@ -26,7 +26,7 @@
 //! - Locations print as `file:start..end` byte offsets.
 
 use super::lir::{BinOp, Expr, Func, Inst, Operand, UnOp, Var};
-use std::collections::HashSet;
+use crate::HashSet;
 use std::fmt::Write;
 
 /// The text form of `func`.
@@ -34,7 +34,7 @@ pub fn print(func: &Func) -> String {
     let mut p = Printer {
         func,
         out: String::new(),
-        typed: HashSet::new(),
+        typed: HashSet::default(),
     };
     let params: Vec<String> = func
         .params

@@ -22,7 +22,7 @@
 //!   exactly when the update would; it reports the update's location, so
 //!   that the error is the same.
 
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 use crate::core::ir::{Atom, Block, Rhs, Stmt, VarId};
 use crate::diagnostics::Span;
@@ -45,8 +45,8 @@ pub struct Schedule<'b> {
 pub fn schedule(block: &Block) -> Schedule<'_> {
     let mut schedule = Schedule {
         stmts: projections_early(block),
-        spans: HashMap::new(),
-        copied_rows: HashSet::new(),
+        spans: HashMap::default(),
+        copied_rows: HashSet::default(),
     };
     rows_before_updates(&mut schedule, &block.result);
     schedule
@@ -56,7 +56,7 @@ pub fn schedule(block: &Block) -> Schedule<'_> {
 /// tuple, in their order otherwise.
 fn projections_early(block: &Block) -> Vec<&Stmt> {
     let defined: HashSet<VarId> = block.stmts.iter().map(|s| s.binder.var).collect();
-    let mut projections: HashMap<VarId, Vec<&Stmt>> = HashMap::new();
+    let mut projections: HashMap<VarId, Vec<&Stmt>> = HashMap::default();
     let mut first = Vec::new();
     for stmt in &block.stmts {
         match stmt.rhs {
@@ -119,7 +119,7 @@ fn rows_before_updates(schedule: &mut Schedule, result: &Atom) {
             .iter()
             .any(|s| reads_row(s) && !schedule.copied_rows.contains(&s.binder.var))
         {
-            let mut live = HashSet::new();
+            let mut live = HashSet::default();
             stmts[k + 1..].iter().for_each(|s| reads_of(&s.rhs, &mut live));
             if let Atom::Var(v) = result {
                 live.insert(*v);

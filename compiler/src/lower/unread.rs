@@ -7,7 +7,7 @@
 //! are still copied into it, through views).
 
 use super::lir::{each_assignment, each_inst_deep, each_read, retain_deep, Expr, Func, Inst, Operand, Var};
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 /// Removes from `func` every buffer allocated in the arena whose only uses
 /// are stores, copies and writing kernels into it or into views of it.
@@ -16,7 +16,7 @@ pub fn drop_unread_buffers(func: &mut Func) {
     if families.is_empty() {
         return;
     }
-    let mut kept: HashSet<Var> = HashSet::new();
+    let mut kept: HashSet<Var> = HashSet::default();
     for o in &func.results {
         if let Operand::Var(v) = o {
             if let Some(root) = families.get(v) {
@@ -39,13 +39,13 @@ pub fn drop_unread_buffers(func: &mut Func) {
 /// buffer (the family's root): a root is set only by allocations, a view
 /// only by offsets into one member of a family.
 fn buffer_families(code: &[Inst]) -> HashMap<Var, Var> {
-    let mut defs: HashMap<Var, Vec<&Expr>> = HashMap::new();
+    let mut defs: HashMap<Var, Vec<&Expr>> = HashMap::default();
     each_inst_deep(code, &mut |inst| {
         if let Inst::Set(var, expr) = inst {
             defs.entry(*var).or_default().push(expr);
         }
     });
-    let mut assignments: HashMap<Var, usize> = HashMap::new();
+    let mut assignments: HashMap<Var, usize> = HashMap::default();
     each_assignment(code, &mut |var| *assignments.entry(var).or_insert(0) += 1);
     // Set by `Set`s alone: no call result, loop index or mark.
     let only_sets = |var: &Var, exprs: &Vec<&Expr>| assignments.get(var) == Some(&exprs.len());

@@ -9,7 +9,7 @@ use super::abi::{runtime_fn, AbiTy};
 use super::failure;
 use super::from_core::fits_vector;
 use super::lir::{components, BinOp, Expr, Func, Inst, Operand, Ty, UnOp, Var};
-use std::collections::HashSet;
+use crate::HashSet;
 
 /// Every problem found, or `Ok`.
 pub fn verify(func: &Func) -> Result<(), Vec<String>> {
@@ -25,7 +25,7 @@ pub fn verify(func: &Func) -> Result<(), Vec<String>> {
         ));
     }
     let mut set: HashSet<Var> = func.params.iter().copied().collect();
-    v.block(&func.body, &mut set, &HashSet::new());
+    v.block(&func.body, &mut set, &HashSet::default());
     let results: Vec<Ty> = func.results.iter().map(|o| v.operand(*o, &set)).collect();
     if results != components(&func.result_type) {
         v.error(format!(

@@ -14,8 +14,8 @@
 use super::walk;
 use crate::core::ir::{Atom, Rhs, VarId};
 use crate::prim::Prim;
+use crate::HashMap;
 use rustc_hash::FxHashMap;
-use std::collections::HashMap;
 
 /// An atom compared as it prints.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,7 +103,7 @@ fn shape(rhs: &Rhs) -> Option<Shape> {
 /// A combinator's key: equal up to the names of its binders.
 fn combinator_key(rhs: &Rhs) -> Key {
     let mut canonical = rhs.clone();
-    walk::rename_nested(&mut canonical, &mut HashMap::new(), &mut (1 << 30));
+    walk::rename_nested(&mut canonical, &mut HashMap::default(), &mut (1 << 30));
     Key::Combinator(format!("{canonical:?}"))
 }
 

@@ -21,7 +21,8 @@
 use super::removable;
 use super::walk::{rhs_atoms_deep, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
-use std::collections::{BTreeSet, HashSet};
+use crate::HashSet;
+use std::collections::BTreeSet;
 
 /// Drops the dead components of every `for` loop of `f`. True when it
 /// changed something.
@@ -86,7 +87,7 @@ fn drop_at(block: &Block, at: usize, next: &mut u32) -> Option<Vec<Stmt>> {
     // The live components and what they need, to a fixpoint: a component
     // read by the computation of a live one is live.
     let needed = loop {
-        let mut needed: HashSet<VarId> = HashSet::new();
+        let mut needed: HashSet<VarId> = HashSet::default();
         let need = |a: &Atom, needed: &mut HashSet<VarId>| {
             if let Atom::Var(v) = a {
                 needed.insert(*v);

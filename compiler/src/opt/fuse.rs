@@ -30,8 +30,8 @@ use super::walk::{count_uses, fresh_binder, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
+use crate::HashMap;
 use rustc_hash::FxHashMap;
-use std::collections::HashMap;
 
 /// Fuses every group of sums of one array in `f`. True when it changed
 /// something; dead code is left for `dce`.

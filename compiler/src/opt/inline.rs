@@ -6,7 +6,7 @@
 
 use super::walk::rename_block;
 use crate::core::ir::{Block, Func, LoopKind, Program, Rhs, Stmt};
-use std::collections::HashMap;
+use crate::HashMap;
 
 /// `func` with every `call` inlined, transitively. Derivative operators
 /// are left alone. Core programs do not recurse (the verifier checks it),

@@ -32,8 +32,9 @@ use crate::core::print::print_func;
 use crate::core::verify::verify_func;
 use crate::prim::Prim;
 use crate::timings;
+use crate::{HashMap, HashSet};
 use rustc_hash::FxHashMap;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use walk::{block_any, count_uses, repeats, rhs_atoms_deep, rhs_atoms_mut, rhs_blocks_mut};
 
 /// How to run the optimiser.
@@ -108,7 +109,7 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
     };
     check(program, &f, "inline", options)?;
     // Combinators whose bodies rules copied whole, checks included.
-    let mut consumed = HashSet::new();
+    let mut consumed = HashSet::default();
     for phase in [Phase::Symbolic, Phase::Final] {
         let active: Vec<&rules::Rule> = rules::CATALOGUE.iter().filter(|r| r.phases.contains(&phase)).collect();
         for _ in 0..options.max_iterations {
@@ -165,7 +166,7 @@ pub fn before_derivatives(program: &Program, func: &Func) -> Func {
         .filter(|r| BEFORE_DERIVATIVES.contains(&r.name))
         .collect();
     let mut f = func.clone();
-    let mut consumed = HashSet::new();
+    let mut consumed = HashSet::default();
     for _ in 0..Options::default().max_iterations {
         let changed = pass(program, &mut f, Phase::Symbolic, &rules, true, &mut consumed);
         if !(dce(&mut f, &consumed) || changed) {
@@ -215,7 +216,7 @@ fn pass(
         next: f.next_var(),
         subst: FxHashMap::default(),
         available: cse::Available::default(),
-        consumed: HashSet::new(),
+        consumed: HashSet::default(),
         changed: false,
     };
     for p in &f.params {

@@ -2,8 +2,8 @@
 //! right-hand side reads, use counts, substitution and renaming.
 
 use crate::core::ir::{Atom, Binder, Block, Func, LoopKind, Rhs, Type, VarId};
+use crate::HashMap;
 use rustc_hash::FxHashMap;
-use std::collections::HashMap;
 
 /// Calls `f` on every atom that `rhs` reads itself, not those of its
 /// nested blocks.

@@ -6,7 +6,7 @@ use super::build::Builder;
 use super::{Block, Func, Lit, Param, Slot, Term};
 use crate::ad::AdError;
 use crate::core::ir::{self, Atom, Binder, Combine, LoopKind, Rhs, VarId};
-use std::collections::HashMap;
+use crate::HashMap;
 
 /// The unary form of `f`. `f` must have no `call` and no derivative
 /// operator: those are named in the error.
@@ -14,7 +14,7 @@ pub fn from_core(f: &ir::Func) -> Result<Func, AdError> {
     let params: Vec<Param> = f.params.iter().map(param).collect();
     let mut cx = Cx {
         b: Builder::new(&params),
-        env: HashMap::new(),
+        env: HashMap::default(),
         func: &f.name,
     };
     for (k, p) in f.params.iter().enumerate() {

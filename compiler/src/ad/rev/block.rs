@@ -8,7 +8,8 @@ use crate::prim::vjp::{ElemFn, Emit};
 use crate::prim::Prim;
 use crate::unf::build::Builder;
 use crate::unf::{Block, Func, Param, Slot, Term};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The cotangent accumulated so far for each source level.
 pub(super) type Cts = BTreeMap<usize, Slot>;
@@ -33,7 +34,7 @@ impl Env {
         Env {
             slots: self.slots[..level].to_vec(),
             active: self.active[..level].to_vec(),
-            tapes: HashMap::new(),
+            tapes: HashMap::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::core::ir::{Atom, Block, Loop, LoopKind, Rhs, Stmt, Type};
 use crate::core::value::Value;
 use crate::opt::walk::rhs_atoms_deep;
 use crate::prim::Prim;
-use std::collections::HashMap;
+use crate::HashMap;
 
 fn is_lit(a: &Atom, x: f64) -> bool {
     match a {
@@ -317,7 +317,7 @@ pub fn add_tangent_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     };
     // A fresh copy, with the original's checks: the original dies.
     env.consume(&inner);
-    let mut renamed = HashMap::new();
+    let mut renamed = HashMap::default();
     let state = env.rename_binder(&l.state, &mut renamed);
     let LoopKind::For { n, index } = &l.kind else {
         return None;

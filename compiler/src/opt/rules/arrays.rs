@@ -13,7 +13,7 @@ use crate::opt::cost::transcendental;
 use crate::opt::fuse::is_add_tangent_reduce;
 use crate::opt::walk::block_uses;
 use crate::prim::Prim;
-use std::collections::HashMap;
+use crate::HashMap;
 
 fn binary(s: &Stmt, prim: Prim) -> Option<(Atom, Atom)> {
     match &s.rhs {
@@ -76,7 +76,7 @@ pub fn index_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     }
     // The index is still checked: the rewrite must not hide an error.
     let checked = env.fresh("j", Type::I64);
-    let mut map = HashMap::from([(index.var, checked.atom())]);
+    let mut map = HashMap::from_iter([(index.var, checked.atom())]);
     let body = env.rename(&body, &mut map);
     let mut stmts = vec![let_(checked, Rhs::Prim(Prim::CheckIndex, vec![j, n]), s)];
     stmts.extend(body.stmts);
@@ -125,7 +125,7 @@ pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         return None;
     }
     let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let mut stmts = Vec::new();
     for (a, p) in arrays.iter().zip(&params) {
         let x = env.rename_binder(p, &mut map);
@@ -317,7 +317,7 @@ fn build_row_updates(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     }
     // The build itself, for `n <= k`, renamed apart and with its tests
     // negated.
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let fallback_index = env.rename_binder(index, &mut map);
     let mut fallback_body = env.rename(body, &mut map);
     negate_chain(&mut fallback_body);
@@ -492,7 +492,7 @@ pub fn map_fusion(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         return None;
     };
     env.consume(&arrays[k]);
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let fresh_params: Vec<_> = inner_params.iter().map(|p| env.rename_binder(p, &mut map)).collect();
     let inner_body = env.rename(&inner_body, &mut map);
     let mut new_arrays = arrays.clone();
@@ -531,7 +531,7 @@ pub fn map_of_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         return None;
     };
     env.consume(&arrays[k]);
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let i = env.rename_binder(&index, &mut map);
     let inner_body = env.rename(&inner_body, &mut map);
     let mut stmts = inner_body.stmts;
@@ -572,7 +572,7 @@ pub fn slice_build(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let check = let_(checked, Rhs::Prim(Prim::CheckSlice, vec![lo, hi, n]), s);
     let len = env.fresh("len", Type::I64);
     let j = env.fresh("j", Type::I64);
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let i = env.rename_binder(&index, &mut map);
     let body = env.rename(&body, &mut map);
     let mut stmts = vec![let_(i, Rhs::Prim(Prim::Add, vec![j.atom(), lo_checked]), s)];
@@ -649,7 +649,7 @@ pub fn onehot_reduce(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let same_zero = |z: &Atom| matches!(env.prim_def(z), Some((Prim::ZeroTangent, [b])) if *b == a);
     let (rest, _) = onehot_body(body, index.atom(), &same_zero, env)?;
     let (n, index) = (*n, index.clone());
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let i = env.rename_binder(&index, &mut map);
     let body = env.rename(&rest, &mut map);
     env.consume(&c.array);
@@ -779,7 +779,7 @@ pub fn onehot_scatter(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     onehot_terms(&body, &body.result, &a, env, &mut terms)?;
     let elementwise =
         !terms.is_empty() && terms.iter().all(|(j, _)| *j == index.atom()) && zero_of_length(env, &c.ne, &n).is_some();
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let i = env.rename_binder(&index, &mut map);
     let mut body = env.rename(&body, &mut map);
     let terms: Vec<(Atom, Atom)> = terms
@@ -924,7 +924,7 @@ pub fn map_proj_field(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         None => return None,
     };
     let (inner_arrays, inner_params) = (inner_arrays.clone(), inner_params.clone());
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let new_params: Vec<_> = inner_params.iter().map(|b| env.rename_binder(b, &mut map)).collect();
     let renamed = |a: Atom, map: &HashMap<crate::core::ir::VarId, Atom>| match a {
         Atom::Var(v) => map.get(&v).copied().unwrap_or(a),

@@ -7,7 +7,7 @@ use super::{let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::opt::walk::{block_uses, rhs_atoms_deep};
 use crate::prim::Prim;
-use std::collections::{HashMap, HashSet};
+use crate::{HashMap, HashSet};
 
 // map(\x y -> f, a, b) == map(\y -> f, b)   (x not read by f; after size_eq(length(a), length(b)))
 pub fn map_unused_array(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
@@ -80,7 +80,7 @@ pub fn loop_component(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let state = l.state.var;
     let result = fields[k];
     // The statements e_k needs, found backwards from it.
-    let mut needed: HashSet<VarId> = HashSet::new();
+    let mut needed: HashSet<VarId> = HashSet::default();
     match result {
         Atom::Var(v) if v == state => return None,
         Atom::Var(v) => {
@@ -116,7 +116,7 @@ pub fn loop_component(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         kept.push(st.clone());
     }
     kept.reverse();
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     let index = env.rename_binder(&index, &mut map);
     let body = env.rename(&Block { stmts: kept, result }, &mut map);
     let init = env.fresh("init", y.ty.clone());
