@@ -808,6 +808,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 self.b.ins().jump(head, &[]);
                 self.b.switch_to_block(head);
                 self.block(cond)?;
+                if self.b.is_unreachable() {
+                    // The condition always fails: no test, no body, and
+                    // nothing after the loop runs.
+                    return Ok(());
+                }
                 let test = self.operand(*test);
                 self.b.ins().brif(test, body_block, &[], exit, &[]);
                 self.b.switch_to_block(body_block);
@@ -1839,8 +1844,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().splat(types::F64X2, scalar)
     }
 
-    /// The free variables of a parallel loop's body (those it reads and
-    /// does not assign), or `None` when it
+    /// The free variables of a parallel loop's body (those it reads, but
+    /// for those it assigns once), or `None` when it
     /// cannot leave the calling thread: a variable assigned in the body
     /// and read after it (other than a reduction) would need the last
     /// iteration's value.
@@ -1859,11 +1864,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         each_read(body, &mut |v| {
             read.insert(v);
         });
-        // What the body assigns is its iteration's own: set before it is
-        // read there, and not read after the loop.
+        // What the body assigns once is its iteration's own: set before it
+        // is read there (the verifier's rule), and not read after the loop.
+        // A variable assigned more than once may also be read on a path
+        // that does not assign it, with its value from before the loop.
+        let own = |v: &Var| assigned.contains(v) && self.single[v.0 as usize];
         let mut free: Vec<Var> = read
             .into_iter()
-            .filter(|v| *v != index && !reductions.contains(v) && !assigned.contains(v))
+            .filter(|v| *v != index && !reductions.contains(v) && !own(v))
             .collect();
         free.sort();
         Some(free)

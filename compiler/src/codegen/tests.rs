@@ -694,3 +694,78 @@ fn a_call_whose_argument_reads_a_store_of_its_iteration_is_not_staged() {
         assert_eq!(got, f64_array(&want));
     }
 }
+
+/// A `while` whose condition fails before it sets what the code after the
+/// loop reads (the verifier counts the condition's sets as set after
+/// it): nothing after the failure is compiled, and the failure is the
+/// evaluator's.
+#[test]
+fn a_while_condition_that_always_fails_compiles_nothing_after_it() {
+    let mut b = Builder::new();
+    let x = b.param("x", Ty::I64);
+    let (t, more, y) = (b.var("t", Ty::I64), b.var("more", Ty::Bool), b.var("y", Ty::I64));
+    let body = vec![Inst::While {
+        cond: vec![
+            Inst::Fail {
+                kind: crate::lower::failure::NEGATIVE_SIZE,
+                loc: 0,
+                values: vec![v(x)],
+            },
+            set(t, bin(BinOp::IAdd, v(x), Operand::I64(1))),
+            set(more, bin(BinOp::ILt, v(t), Operand::I64(0))),
+        ],
+        test: v(more),
+        body: vec![set(y, bin(BinOp::IAdd, v(t), Operand::I64(1)))],
+    }];
+    let func = b.func("fails", vec![Type::I64], Type::I64, body, vec![v(t)]);
+    crate::lower::verify::verify(&func).expect("verifies");
+    let func = Rc::new(func);
+    let err = jit().call_lir(&func, &[Value::I64(3)]).expect_err("fails");
+    let Err(EvalError::Failure { message, .. }) = eval(&func, &[Value::I64(3)]) else {
+        panic!("the evaluator does not fail");
+    };
+    assert_eq!(err.message, message);
+}
+
+/// An independent loop whose body may assign `x` (on a path never
+/// taken) and reads it: every iteration reads the value from before the
+/// loop, on the threads too, where the kernel must be given it.
+#[test]
+fn an_independent_loop_reads_what_it_may_assign_from_before_it() {
+    let mut b = Builder::new();
+    let n = b.param("n", Ty::I64);
+    b.param("a", Ty::Ptr);
+    let (buf, i, x, c) = (
+        b.var("buf", Ty::Ptr),
+        b.var("i", Ty::I64),
+        b.var("x", Ty::F64),
+        b.var("c", Ty::Bool),
+    );
+    let loop_body = vec![
+        set(c, bin(BinOp::ILt, v(i), Operand::I64(0))),
+        Inst::If {
+            cond: v(c),
+            then: vec![set(x, Expr::Atom(Operand::F64(5.0)))],
+            els: vec![],
+        },
+        Inst::Store {
+            ty: Ty::F64,
+            base: v(buf),
+            index: v(i),
+            value: v(x),
+        },
+    ];
+    let hint = LoopHint {
+        independent: true,
+        ..LoopHint::default()
+    };
+    let mut func = array_to_array(b, "reads_before", (n, buf, i), loop_body, hint);
+    func.body.insert(0, set(x, Expr::Atom(Operand::F64(3.0))));
+    crate::lower::verify::verify(&func).expect("verifies");
+    let func = Rc::new(func);
+    let mut jit = jit();
+    for n in [10, 100_000] {
+        let got = agree(&mut jit, &func, &[f64_array(&inputs(n))]);
+        assert!(same(&got, &f64_array(&vec![3.0; n])), "n = {n}");
+    }
+}
