@@ -139,10 +139,7 @@ pub fn define<M: Module>(
         }
         // Result buffers allocated before the end start null, so that a
         // failure frees those it has ([`Emitter::fail_return`]).
-        e.result_buffers = result_buffers(&func.body);
         for var in e.result_buffers.clone() {
-            // Null first, then the memory: two definitions.
-            e.single[var.0 as usize] = false;
             let null = e.b.ins().iconst(ptr, 0);
             e.set(var, null);
         }
@@ -465,12 +462,13 @@ struct Emitter<'a, 'b, M: Module> {
 /// Which of `func`'s variables are set once, a parameter counting as set:
 /// the verifier's rule that every read follows a set on every path makes
 /// that one definition dominate each read. Loop indices and accumulators
-/// are set by the loop's code too, and so are not.
-fn single_definitions(func: &Func) -> Vec<bool> {
+/// are set by the loop's code too, and result buffers are null first
+/// ([`result_buffers`]), and so are not.
+fn single_definitions(func: &Func, result_buffers: &[Var]) -> Vec<bool> {
     let mut sets = vec![0u32; func.vars.len()];
     each_assignment(&func.body, &mut |v| sets[v.0 as usize] += 1);
-    for param in &func.params {
-        sets[param.0 as usize] += 1;
+    for var in func.params.iter().chain(result_buffers) {
+        sets[var.0 as usize] += 1;
     }
     each_inst_deep(&func.body, &mut |inst| {
         if let Inst::For { index, hint, .. } = inst {
@@ -553,6 +551,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         name: &'a str,
     ) -> Self {
         let vars = func.vars.iter().map(|v| b.declare_var(var_type(v.ty))).collect();
+        let result_buffers = match mode {
+            Mode::Entry => result_buffers(&func.body),
+            Mode::Kernel => Vec::new(),
+        };
         Emitter {
             module,
             b,
@@ -560,14 +562,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             options,
             mode,
             vars,
-            single: single_definitions(func),
+            single: single_definitions(func, &result_buffers),
             values: vec![None; func.vars.len()],
             ctx: None,
             imports: HashMap::default(),
             exp_table: None,
             loop_depth: 0,
             nested_kernels: nested_parallel_loops(&func.body, 0) <= NESTED_KERNELS,
-            result_buffers: Vec::new(),
+            result_buffers,
             kernels,
             name,
             read_outside: HashMap::default(),
@@ -1107,16 +1109,14 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().brif(more, body_block, &[], exit, &[]);
         self.b.switch_to_block(body_block);
         body(self, at)?;
-        if self.b.is_unreachable() {
-            self.jump(head);
-        } else {
+        if !self.b.is_unreachable() {
             // The body never assigns the counter, but its code may have
             // replaced the variable's value in another block: read it again.
             let at = self.b.use_var(counter);
             let next = self.b.ins().iadd_imm_s(at, step);
             self.b.def_var(counter, next);
-            self.b.ins().jump(head, &[]);
         }
+        self.jump(head);
         self.b.switch_to_block(exit);
         Ok(())
     }

@@ -73,6 +73,16 @@ fn set(var: Var, e: Expr) -> Inst {
     Inst::Set(var, e)
 }
 
+/// `base[index] = value`, of f64s.
+fn store(base: Operand, index: Operand, value: Operand) -> Inst {
+    Inst::Store {
+        ty: Ty::F64,
+        base,
+        index,
+        value,
+    }
+}
+
 fn bin(op: BinOp, a: Operand, b: Operand) -> Expr {
     Expr::Binary(op, a, b)
 }
@@ -309,12 +319,7 @@ fn buffer_map(hint: LoopHint) -> Func {
         ),
         set(y, bin(BinOp::FMul, v(x), Operand::F64(2.0))),
         set(z, bin(BinOp::FAdd, v(y), Operand::F64(1.0))),
-        Inst::Store {
-            ty: Ty::F64,
-            base: v(buf),
-            index: v(i),
-            value: v(z),
-        },
+        store(v(buf), v(i), v(z)),
     ];
     array_to_array(b, "map", (n, buf, i), loop_body, hint)
 }
@@ -594,12 +599,7 @@ fn an_error_in_a_parallel_kernel_is_reported() {
                 index: v(index),
             },
         ),
-        Inst::Store {
-            ty: Ty::F64,
-            base: v(buf),
-            index: v(i),
-            value: v(x),
-        },
+        store(v(buf), v(i), v(x)),
     ];
     let hint = LoopHint {
         vector: false,
@@ -663,12 +663,7 @@ fn a_call_whose_argument_reads_a_store_of_its_iteration_is_not_staged() {
             },
         )
     };
-    let store = |value: Var| Inst::Store {
-        ty: Ty::F64,
-        base: v(buf),
-        index: v(i),
-        value: v(value),
-    };
+    let store = |value: Var| store(v(buf), v(i), v(value));
     let loop_body = vec![
         load(x, a),
         set(y, bin(BinOp::FMul, v(x), Operand::F64(0.5))),
@@ -748,12 +743,7 @@ fn an_independent_loop_reads_what_it_may_assign_from_before_it() {
             then: vec![set(x, Expr::Atom(Operand::F64(5.0)))],
             els: vec![],
         },
-        Inst::Store {
-            ty: Ty::F64,
-            base: v(buf),
-            index: v(i),
-            value: v(x),
-        },
+        store(v(buf), v(i), v(x)),
     ];
     let hint = LoopHint {
         independent: true,
