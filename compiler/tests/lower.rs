@@ -153,6 +153,27 @@ fn loop_state_updates_are_in_place() {
         arena_bytes(states, 3000),
     );
     assert_eq!(a3 - a2, a2 - a1, "recording states is not linear in the trip count");
+    // Reverse mode allocates an inner loop's record on the first
+    // iteration, which knows its rows' sizes, and fills it in place: the
+    // arena holds that record and the result, 2 x n rows of 2 f64s, with
+    // no copy for the update nor into the loop's spare buffer.
+    let first = "def f(n.0: i64) -> [][]f64 =
+  let e.1: [][]f64 = []: [][]f64
+  let r.2: [][]f64 = loop (a.3: [][]f64) = e.1 for (i.4: i64) < n.0 do
+    let x.5: f64 = to_f64(i.4)
+    let v.6: []f64 = replicate(2, x.5)
+    let z.7: bool = eq(i.4, 0)
+    let b.8: [][]f64 = if z.7 then
+      let c.9: [][]f64 = replicate(n.0, v.6)
+      in c.9
+    else
+      in a.3
+    let d.10: [][]f64 = index_set(b.8, i.4, v.6)
+    in d.10
+  in r.2
+";
+    let bytes = arena_bytes(first, 1000);
+    assert_eq!(bytes, 2 * 1000 * 16, "the record is copied");
     // The state read after the update must not be updated in place.
     let shared = "def f(n.0: i64) -> ([]f64, f64) =
   let z.1: []f64 = replicate(n.0, 0.0)

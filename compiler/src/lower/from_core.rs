@@ -1100,6 +1100,27 @@ impl Lowering<'_> {
         })
     }
 
+    /// The branch of an `if` whose condition is known: it runs as part of
+    /// this block, so the buffers it allocates and gives back are this
+    /// block's to update in place (a loop's record allocated on its first
+    /// iteration, then filled).
+    fn taken_branch(&mut self, env: &mut Env, block: &Block) -> R<Val> {
+        let (value, fresh) = self.scoped(|l| {
+            l.live_outer = l.live_after.clone();
+            let value = l.block(env, block);
+            (value, l.fresh.clone())
+        });
+        let value = value?;
+        for c in &value.comps {
+            if let Operand::Var(v) = c {
+                if fresh.contains(v) {
+                    self.fresh.insert(*v);
+                }
+            }
+        }
+        Ok(value)
+    }
+
     /// Runs `f`, then restores the span and the in-place state.
     fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         let span = self.span;
@@ -1268,7 +1289,7 @@ impl Lowering<'_> {
             Rhs::If(cond, then, els) => {
                 let cond = self.atom(env, cond)?.op();
                 if let Operand::Bool(b) = cond {
-                    return self.branch(env, if b { then } else { els });
+                    return self.taken_branch(env, if b { then } else { els });
                 }
                 let result = self.vars_for("if", &ty);
                 let (mut then_code, a) = self.nested(|l| l.branch(env, then));
@@ -1574,7 +1595,19 @@ impl Lowering<'_> {
     fn iteration(&mut self, state: &State, mark: Option<Var>, body: impl FnOnce(&mut Self) -> R<Val>) -> R<Val> {
         let (code, next) = self.nested(body);
         let next = next?;
-        self.finish_iteration(state, mark, code, next.clone());
+        self.finish_iteration(state, mark, code, next.clone(), false);
+        Ok(next)
+    }
+
+    /// Iteration 0 of a loop lowered apart: as [`Lowering::iteration`],
+    /// but a buffer it allocates and gives as the next state becomes the
+    /// state's buffer as it is, instead of a copy into the spare; the
+    /// arena then keeps that one iteration's memory. Reverse mode
+    /// allocates the records of inner loops so.
+    fn first_iteration(&mut self, state: &State, body: impl FnOnce(&mut Self) -> R<Val>) -> R<Val> {
+        let (code, next) = self.nested(body);
+        let next = next?;
+        self.finish_iteration(state, None, code, next.clone(), true);
         Ok(next)
     }
 
@@ -1631,8 +1664,16 @@ impl Lowering<'_> {
     }
 
     /// The rest of [`Lowering::iteration`], once the body is lowered.
-    fn finish_iteration(&mut self, state: &State, mark: Option<Var>, code: Vec<Inst>, next: Val) {
+    fn finish_iteration(&mut self, state: &State, mark: Option<Var>, code: Vec<Inst>, next: Val, adopt: bool) {
+        let adopted = if adopt {
+            adoptable_allocations(&code, state, &next)
+        } else {
+            Vec::new()
+        };
         let mark = match mark {
+            // The arena keeps the memory of an iteration whose buffers the
+            // state adopts.
+            _ if !adopted.is_empty() => None,
             Some(m) => Some(m),
             None if allocates(&code) => {
                 let m = self.var("mark", Ty::I64);
@@ -1642,18 +1683,21 @@ impl Lowering<'_> {
             None => None,
         };
         self.code.extend(code);
-        self.advance(state, &next, mark);
+        self.advance(state, &next, mark, &adopted);
     }
 
     /// Makes `next` the state. A buffer the body passed through (updated in
     /// place or not) stays; others are copied into the spare buffer, which
     /// grows when too small, and the two swap. The arena is released to
     /// `mark` unless a buffer had to grow (above the mark).
-    fn advance(&mut self, state: &State, next: &Val, mark: Option<Var>) {
+    /// `adopted` are the state buffers whose next value, a buffer the
+    /// iteration allocated, becomes theirs uncopied.
+    fn advance(&mut self, state: &State, next: &Val, mark: Option<Var>, adopted: &[usize]) {
         use BinOp::*;
         let slots = layout(&state.ty);
         let mut comps = next.comps.clone();
         let mut moves = Vec::new();
+        let mut caps = Vec::new();
         for b in &state.buffers {
             let cur = state.vars[b.slot];
             if next.comps[b.slot] == Operand::Var(cur) {
@@ -1664,7 +1708,11 @@ impl Lowering<'_> {
                 _ => Vec::new(),
             };
             let need = self.count(&next.comps, &dims);
-            moves.push((b, need));
+            if adopted.contains(&b.slot) {
+                caps.push((b.cap, need));
+            } else {
+                moves.push((b, need));
+            }
         }
         let mut fits = Operand::Bool(true);
         for (b, need) in &moves {
@@ -1702,6 +1750,10 @@ impl Lowering<'_> {
                 Operand::Var(b.cap),
             ]);
         }
+        for (cap, need) in caps {
+            dst.push(cap);
+            src.push(need);
+        }
         self.assign(&dst, &src);
     }
 
@@ -1718,7 +1770,13 @@ impl Lowering<'_> {
                     let iteration = |lw: &mut Self, env: &mut Env, i: Operand| {
                         env.insert(l.state.var, value.clone());
                         env.insert(index.var, Val::scalar(Type::I64, i));
-                        lw.iteration(&state, None, |lw| lw.loop_body(&state, env, &l.body))
+                        let body = |lw: &mut Self| lw.loop_body(&state, env, &l.body);
+                        // Iteration 0 lowered apart runs once, not in a loop.
+                        if i == Operand::I64(0) {
+                            lw.first_iteration(&state, body)
+                        } else {
+                            lw.iteration(&state, None, body)
+                        }
                     };
                     let mut nexts = Vec::new();
                     let mut start = Operand::I64(0);
@@ -3259,6 +3317,32 @@ impl State {
     fn value(&self) -> Val {
         Val::new(self.ty.clone(), self.vars.iter().map(|v| Operand::Var(*v)).collect())
     }
+}
+
+/// The buffer slots of a loop's state whose next value `next` is a buffer
+/// that `code`, one iteration, allocates at its top level and sets nowhere
+/// else, given to that slot alone.
+fn adoptable_allocations(code: &[Inst], state: &State, next: &Val) -> Vec<usize> {
+    let allocated: HashSet<Var> = code
+        .iter()
+        .filter_map(|inst| match inst {
+            Inst::Set(v, Expr::Alloc { .. }) => Some(*v),
+            _ => None,
+        })
+        .collect();
+    state
+        .buffers
+        .iter()
+        .map(|b| b.slot)
+        .filter(|&j| match next.comps[j] {
+            Operand::Var(v) => {
+                allocated.contains(&v)
+                    && assignments(code, v) == 1
+                    && next.comps.iter().filter(|c| **c == Operand::Var(v)).count() == 1
+            }
+            _ => false,
+        })
+        .collect()
 }
 
 /// True when a build or loop body over `index` tests `index == 0` among its
