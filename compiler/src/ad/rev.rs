@@ -13,7 +13,8 @@
 //!
 //! Files: `block.rs` (the forward and backward sweeps, simple terms),
 //! `map.rs` (`map`, `build`), `cond.rs` (`if`), `fold.rs` (`reduce`,
-//! `scan`), `loops.rs` (`for`, `while`).
+//! `scan`), `loops.rs` (`for`, `while`), `nest.rs` (which inner loops an outer
+//! loop's forward sweep records).
 //!
 //! Naming: in the code, `c` is the cotangent of the op being transposed;
 //! `cts` maps source levels to their cotangents; `env` maps source levels
@@ -24,6 +25,7 @@ mod cond;
 mod fold;
 mod loops;
 mod map;
+mod nest;
 
 use super::AdError;
 use crate::core::ir::Program;

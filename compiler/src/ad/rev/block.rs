@@ -22,9 +22,42 @@ pub(super) struct Env {
     /// Whether a source slot can have a nonzero cotangent: it holds f64s
     /// and is neither a literal nor a primitive of inactive slots.
     pub active: Vec<bool>,
-    /// The states recorded by the forward sweep of a loop, by the loop's
+    /// The tapes recorded by the forward sweep of a loop, by the loop's
     /// source level.
-    pub tapes: HashMap<usize, Slot>,
+    pub tapes: HashMap<usize, Tape>,
+    /// The loops of this block that the forward sweep of the loop around
+    /// it already ran: their final state and tape, by source level.
+    pub replay: HashMap<usize, (Slot, Slot)>,
+}
+
+/// What the forward sweep of a loop keeps for its backward sweep: a tuple
+/// `(states, trip count, ...)`, followed, when `nested`, by the records of
+/// the loops of its body that [`super::nest::recordable_loops`] names.
+#[derive(Clone, Copy)]
+pub(super) struct Tape {
+    pub slot: Slot,
+    pub nested: bool,
+}
+
+/// Which loops a forward sweep records the tapes of.
+#[derive(Clone, Copy)]
+pub(super) enum Record<'a> {
+    /// None: the primal computation only.
+    Nothing,
+    /// Every loop, each keeping the tapes of the loops its body allows.
+    Loops,
+    /// The loops at these source levels, each keeping its states only.
+    Only(&'a [usize]),
+}
+
+impl Record<'_> {
+    fn at(self, level: usize) -> bool {
+        match self {
+            Record::Nothing => false,
+            Record::Loops => true,
+            Record::Only(levels) => levels.contains(&level),
+        }
+    }
 }
 
 impl Env {
@@ -35,6 +68,7 @@ impl Env {
             slots: self.slots[..level].to_vec(),
             active: self.active[..level].to_vec(),
             tapes: HashMap::default(),
+            replay: HashMap::default(),
         }
     }
 
@@ -69,7 +103,7 @@ pub(super) fn reverse_func(f: &Func) -> Result<Func, AdError> {
     for (i, p) in f.params.iter().enumerate() {
         env.push(Slot(i as u32), p.ty.has_f64());
     }
-    let result = rev.forward(&f.body, &mut env, true)?;
+    let result = rev.forward(&f.body, &mut env, Record::Loops)?;
     let mut cts = Cts::new();
     rev.seed(&env, &mut cts, f.body.result, Slot(k as u32));
     rev.backward(&f.body, k, &env, &mut cts)?;
@@ -180,14 +214,14 @@ impl Rev {
     /// only), over the context below `level`.
     pub fn copy_block(&mut self, blk: &Block, env: &Env, level: usize) -> Result<Block, AdError> {
         let (mut child, _) = self.open(env, level, blk.params.clone());
-        let r = self.forward(blk, &mut child, false)?;
+        let r = self.forward(blk, &mut child, Record::Nothing)?;
         Ok(self.b.close(r))
     }
 
     /// The forward sweep: emits the primal ops of `blk`, whose parameters
     /// are already in `env`, extending `env`; returns the result's slot.
-    /// With `record`, loops keep their states for the backward sweep.
-    pub fn forward(&mut self, blk: &Block, env: &mut Env, record: bool) -> Result<Slot, AdError> {
+    /// The loops `record` names keep their tapes for the backward sweep.
+    pub fn forward(&mut self, blk: &Block, env: &mut Env, record: Record) -> Result<Slot, AdError> {
         for op in &blk.ops {
             let level = env.slots.len();
             self.b.span = op.span;
@@ -236,9 +270,21 @@ impl Rev {
                     }
                 }
                 Term::For { init, n, body } => {
-                    if record {
-                        let (fin, states) = self.record_for(*init, *n, body, env, level)?;
-                        env.tapes.insert(level, states);
+                    if let Some(&(fin, tape)) = env.replay.get(&level) {
+                        env.tapes.insert(
+                            level,
+                            Tape {
+                                slot: tape,
+                                nested: false,
+                            },
+                        );
+                        env.push(fin, op.ty.has_f64());
+                        continue;
+                    }
+                    if record.at(level) {
+                        let nested = matches!(record, Record::Loops);
+                        let (fin, slot) = self.record_for(*init, *n, body, env, level, nested)?;
+                        env.tapes.insert(level, Tape { slot, nested });
                         env.push(fin, op.ty.has_f64());
                         continue;
                     }
@@ -250,9 +296,10 @@ impl Rev {
                     }
                 }
                 Term::While { init, cond, body } => {
-                    if record {
-                        let (fin, states) = self.record_while(*init, cond, body, env, level)?;
-                        env.tapes.insert(level, states);
+                    if record.at(level) {
+                        let nested = matches!(record, Record::Loops);
+                        let (fin, slot) = self.record_while(*init, cond, body, env, level, nested)?;
+                        env.tapes.insert(level, Tape { slot, nested });
                         env.push(fin, op.ty.has_f64());
                         continue;
                     }
@@ -364,7 +411,7 @@ impl Rev {
     /// Returns the cotangents of its parameters and of the outer slots.
     pub fn nested_backward(&mut self, blk: &Block, child: &mut Env, level: usize, c: Slot) -> Result<Cts, AdError> {
         let mut cts = Cts::new();
-        self.forward(blk, child, true)?;
+        self.forward(blk, child, Record::Loops)?;
         self.seed(child, &mut cts, blk.result, c);
         self.backward(blk, level + blk.params.len(), child, &mut cts)?;
         Ok(cts)

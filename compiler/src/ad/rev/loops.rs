@@ -13,7 +13,8 @@
 //! the body reads. Memory is O(iterations x state); checkpointing would
 //! replace the recorded states by recomputation from a few of them.
 
-use super::block::{free_active, Cts, Env, Rev};
+use super::block::{free_active, Cts, Env, Record, Rev};
+use super::nest::recordable_loops;
 use crate::ad::AdError;
 use crate::core::ir::Type;
 use crate::prim::Prim;
@@ -23,8 +24,14 @@ use std::collections::BTreeSet;
 /// Where the reversed iterations find the values a body's parameters had.
 pub(super) enum Steps {
     /// A loop: `states[i]` is the state iteration `i` started from;
-    /// `indexed` when the body also sees `i` (a `for` loop).
-    Loop { states: Slot, indexed: bool },
+    /// `indexed` when the body also sees `i` (a `for` loop). Each of
+    /// `inner` is an inner loop the forward sweep ran: its source level,
+    /// its final state and its states in each iteration.
+    Loop {
+        states: Slot,
+        indexed: bool,
+        inner: Vec<(usize, Slot, Slot)>,
+    },
     /// A fold (`reduce`, `scan`): `prev[i]` is the accumulator before
     /// element `i` of `array`; a scan's own cotangent `ct_out[i]` joins the
     /// accumulator's after element `i`.
@@ -48,10 +55,11 @@ impl Rev {
         body: &Block,
         env: &Env,
         level: usize,
+        nested: bool,
     ) -> Result<(Slot, Slot), AdError> {
         let zero = self.b.lit(Lit::I64(0));
         let count = self.prim(Prim::Max, &[env.at(n), zero])?;
-        self.record_steps(env.at(init), count, body, true, env, level)
+        self.record_steps(env.at(init), count, body, true, env, level, nested)
     }
 
     /// The forward sweep of `while`: the final state and the tape. The
@@ -66,6 +74,7 @@ impl Rev {
         body: &Block,
         env: &Env,
         level: usize,
+        nested: bool,
     ) -> Result<(Slot, Slot), AdError> {
         let zero = self.b.lit(Lit::I64(0));
         let init0 = self.b.tuple(&[env.at(init), zero]);
@@ -76,7 +85,7 @@ impl Rev {
             let s = self.proj(ps[0], 0)?;
             let mut child = env.prefix(level);
             child.push(s, self.b.ty(s).has_f64());
-            let r = self.forward(blk, &mut child, false)?;
+            let r = self.forward(blk, &mut child, Record::Nothing)?;
             blocks.push(if k == 0 {
                 self.b.close(r)
             } else {
@@ -100,14 +109,18 @@ impl Rev {
         );
         let fin = self.proj(run, 0)?;
         let count = self.proj(run, 1)?;
-        let (_, tape) = self.record_steps(env.at(init), count, body, false, env, level)?;
+        let (_, tape) = self.record_steps(env.at(init), count, body, false, env, level, nested)?;
         Ok((fin, tape))
     }
 
     /// `count` iterations of `body` from `init` (the body also sees the
     /// iteration's index when `indexed`), recording the state each one
-    /// starts from into an array allocated once. Returns the final state
-    /// and the tape `(states, count)`.
+    /// starts from into an array allocated once. When `nested`, the loops
+    /// of the body that [`recordable_loops`] allows are recorded too, each
+    /// iteration's final state and states into two more arrays, so that the
+    /// backward sweep need not run them again. Returns the final state and
+    /// the tape `(states, count, (finals, states) per inner loop...)`.
+    #[allow(clippy::too_many_arguments)]
     fn record_steps(
         &mut self,
         init: Slot,
@@ -116,9 +129,27 @@ impl Rev {
         indexed: bool,
         env: &Env,
         level: usize,
+        nested: bool,
     ) -> Result<(Slot, Slot), AdError> {
+        let inner = if nested {
+            recordable_loops(body, level)
+        } else {
+            Vec::new()
+        };
         let buf = self.prim(Prim::Replicate, &[count, init])?;
-        let pair0 = self.b.tuple(&[init, buf]);
+        let mut fields = vec![init, buf];
+        // The inner records start empty; the first iteration, which knows
+        // their element sizes, allocates them.
+        for &l in &inner {
+            let state = body.ops[l - level - body.params.len()].ty.clone();
+            for elem in [state.clone(), Type::array(state)] {
+                let empty = self
+                    .b
+                    .push(Term::Array(Vec::new(), elem.clone()), Type::array(elem), "tape");
+                fields.push(empty);
+            }
+        }
+        let pair0 = self.b.tuple(&fields);
         let pty = self.b.ty(pair0).clone();
         let ps = self.b.open(vec![param("rec", pty.clone()), param("i", Type::I64)]);
         let s = self.proj(ps[0], 0)?;
@@ -127,10 +158,24 @@ impl Rev {
         if indexed {
             child.push(ps[1], false);
         }
-        let r = self.forward(body, &mut child, false)?;
+        let r = self.forward(body, &mut child, Record::Only(&inner))?;
         let states = self.proj(ps[0], 1)?;
         let states = self.prim(Prim::IndexSet, &[states, ps[1], s])?;
-        let t = self.b.tuple(&[r, states]);
+        let mut next = vec![r, states];
+        if !inner.is_empty() {
+            let zero = self.b.lit(Lit::I64(0));
+            let first = self.prim(Prim::Eq, &[ps[1], zero])?;
+            for (k, l) in inner.iter().enumerate() {
+                let tape = child.tapes[l].slot;
+                let values = [child.slots[*l], self.proj(tape, 0)?];
+                for (f, value) in values.into_iter().enumerate() {
+                    let record = self.proj(ps[0], 2 + 2 * k + f)?;
+                    let record = self.allocate_once(first, count, value, record)?;
+                    next.push(self.prim(Prim::IndexSet, &[record, ps[1], value])?);
+                }
+            }
+        }
+        let t = self.b.tuple(&next);
         let blk = self.b.close(t);
         let lp = self.b.push(
             Term::For {
@@ -142,9 +187,24 @@ impl Rev {
             "rec",
         );
         let fin = self.proj(lp, 0)?;
-        let states = self.proj(lp, 1)?;
-        let tape = self.b.tuple(&[states, count]);
+        let mut tape = vec![self.proj(lp, 1)?, count];
+        for f in 2..fields.len() {
+            tape.push(self.proj(lp, f)?);
+        }
+        let tape = self.b.tuple(&tape);
         Ok((fin, tape))
+    }
+
+    /// `record` on every iteration but the first, which replaces it by an
+    /// array of `count` copies of `value`.
+    fn allocate_once(&mut self, first: Slot, count: Slot, value: Slot, record: Slot) -> Result<Slot, AdError> {
+        let ty = self.b.ty(record).clone();
+        self.b.open_branch();
+        let fresh = self.prim(Prim::Replicate, &[count, value])?;
+        let fresh = self.b.close(fresh);
+        self.b.open_branch();
+        let kept = self.b.close(record);
+        Ok(self.b.push(Term::If(first, fresh, kept), ty, "record"))
     }
 
     /// The backward sweep of a loop whose final state has cotangent `c`.
@@ -163,9 +223,18 @@ impl Rev {
             .tapes
             .get(&level)
             .ok_or_else(|| self.err("a loop's states were not recorded"))?;
-        let states = self.proj(tape, 0)?;
-        let count = self.proj(tape, 1)?;
-        let (carry, _) = self.reverse_steps(body, level, Steps::Loop { states, indexed }, count, c, env, cts)?;
+        let states = self.proj(tape.slot, 0)?;
+        let count = self.proj(tape.slot, 1)?;
+        let mut inner = Vec::new();
+        if tape.nested {
+            for (k, l) in recordable_loops(body, level).into_iter().enumerate() {
+                let finals = self.proj(tape.slot, 2 + 2 * k)?;
+                let states = self.proj(tape.slot, 3 + 2 * k)?;
+                inner.push((l, finals, states));
+            }
+        }
+        let steps = Steps::Loop { states, indexed, inner };
+        let (carry, _) = self.reverse_steps(body, level, steps, count, c, env, cts)?;
         self.add(env, cts, init.index(), carry)
     }
 
@@ -207,12 +276,20 @@ impl Rev {
         let i = self.prim(Prim::Sub, &[last, j])?;
         let carry = self.proj(bs, 0)?;
         let mut child = env.prefix(level);
+        let fold = matches!(steps, Steps::Fold { .. });
         let c = match steps {
-            Steps::Loop { states, indexed } => {
+            Steps::Loop { states, indexed, inner } => {
                 let s = self.prim(Prim::Index, &[states, i])?;
                 child.push(s, self.b.ty(s).has_f64());
                 if indexed {
                     child.push(i, false);
+                }
+                for (l, finals, states) in inner {
+                    let fin = self.prim(Prim::Index, &[finals, i])?;
+                    let states = self.prim(Prim::Index, &[states, i])?;
+                    let count = self.prim(Prim::Length, &[states])?;
+                    let tape = self.b.tuple(&[states, count]);
+                    child.replay.insert(l, (fin, tape));
                 }
                 carry
             }
@@ -236,7 +313,7 @@ impl Rev {
             Some(ct) => *ct,
             None => self.zero(first)?,
         }];
-        if let Steps::Fold { .. } = steps {
+        if fold {
             let cta = self.proj(bs, 1)?;
             next.push(match inner.get(&(level + 1)) {
                 Some(cx) => self.prim(Prim::IndexAdd, &[cta, i, *cx])?,
@@ -262,10 +339,7 @@ impl Rev {
             "back",
         );
         let carry = self.proj(res, 0)?;
-        let cta = match steps {
-            Steps::Fold { .. } => Some(self.proj(res, 1)?),
-            Steps::Loop { .. } => None,
-        };
+        let cta = if fold { Some(self.proj(res, 1)?) } else { None };
         for (k, o) in outer.iter().enumerate() {
             let ct = self.proj(res, off + k)?;
             self.add(env, cts, *o, ct)?;
