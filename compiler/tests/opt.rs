@@ -145,6 +145,11 @@ fn updates() {
 }
 
 #[test]
+fn siblings() {
+    check_file("siblings");
+}
+
+#[test]
 fn gradient() {
     check_file("gradient");
 }
@@ -188,6 +193,7 @@ fn every_file_is_checked() {
             "gradient",
             "lets",
             "onehot",
+            "siblings",
             "tuples",
             "updates"
         ]
