@@ -12,7 +12,7 @@
 //! copied out of `src` before anything is written to `dst`.
 
 use crate::elementary::{
-    exp_in_range, exp_kernel, log_in_range, log_kernel, tanh_in_range, TANH_P, TANH_Q, TANH_SPLIT,
+    exp_in_range, exp_kernel, log_in_range, log_kernel, tanh_in_range, EXP_LIMIT, TANH_P, TANH_Q, TANH_SPLIT,
 };
 use crate::math;
 
@@ -115,7 +115,7 @@ fn tanh_lanes(x: f64) -> f64 {
 }
 
 macro_rules! chunked_kernels {
-    ($($name:ident => $kernel:path, $in_range:path, $scalar:path;)*) => {$(
+    ($($name:ident => $kernel:path, $in_range:path, $scalar:path $(, lanes $lanes:path, $limit:expr)?;)*) => {$(
         #[doc = concat!("`dst[i] = ", stringify!($scalar), "(src[i])` for `i < n`, in the widest vectors at hand; `src == dst` is allowed.")]
         ///
         /// # Safety
@@ -130,7 +130,13 @@ macro_rules! chunked_kernels {
                 /// # Safety
                 /// As the kernel's; and the processor has AVX-512F, DQ and VL, and AVX2.
                 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+                #[allow(unreachable_code)]
                 unsafe fn wide(n: i64, src: *const f64, dst: *mut f64) {
+                    // Eight lanes written out where a gather would cost more.
+                    $(
+                        // SAFETY: forwarded from this function's contract.
+                        return unsafe { avx512::map_lanes(n, src, dst, $lanes, $limit, $scalar) };
+                    )?
                     // SAFETY: forwarded from this function's contract.
                     unsafe { map_chunked(n, src, dst, $kernel, $in_range, $scalar) }
                 }
@@ -164,10 +170,119 @@ macro_rules! chunked_kernels {
 }
 
 chunked_kernels! {
-    dl_vexp => exp_kernel, exp_in_range, math::exp;
+    dl_vexp => exp_kernel, exp_in_range, math::exp, lanes avx512::exp, EXP_LIMIT;
     dl_vlog => log_kernel, log_in_range, math::log;
     dl_vtanh => tanh_lanes, tanh_in_range, math::tanh;
-    dl_vsigmoid => sigmoid_kernel, exp_in_range, math::sigmoid;
+    dl_vsigmoid => sigmoid_kernel, exp_in_range, math::sigmoid, lanes avx512::sigmoid, EXP_LIMIT;
+}
+
+/// `exp_kernel` and `sigmoid_kernel` on eight lanes of AVX-512, operation
+/// for operation (no fused multiply-add), so their bits are the scalar
+/// kernels'. The 32 entries of the `exp` table sit in four registers per
+/// column and are looked up with two permutations and a blend: the
+/// compiler's own vectorisation of the table read is a gather, which
+/// costs more than the rest of the kernel.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use crate::elementary::{EXP_LN2_N_HI, EXP_LN2_N_LO, EXP_N_INV_LN2, EXP_POLY, EXP_TABLE, EXP_TABLE_BITS, SHIFTER};
+    use std::arch::x86_64::*;
+
+    /// `dst[i] = scalar(src[i])` for `i < n`: eight at a time with `lanes`
+    /// where all eight are at most `limit` in magnitude, else with
+    /// `scalar`.
+    ///
+    /// # Safety
+    /// As the kernels'; and the processor has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn map_lanes(
+        n: i64,
+        src: *const f64,
+        dst: *mut f64,
+        lanes: unsafe fn(__m512d) -> __m512d,
+        limit: f64,
+        scalar: impl Fn(f64) -> f64,
+    ) {
+        let n = usize::try_from(n).unwrap_or(0);
+        let limit = _mm512_set1_pd(limit);
+        let mut at = 0;
+        while at + 8 <= n {
+            // SAFETY: `at + 8 <= n`: eight elements inside both buffers;
+            // all eight are read before any is written.
+            unsafe {
+                let x = _mm512_loadu_pd(src.add(at));
+                // |x| <= limit in every lane (false for NaN).
+                if _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_abs_pd(x), limit) == 0xff {
+                    _mm512_storeu_pd(dst.add(at), lanes(x));
+                } else {
+                    for j in at..at + 8 {
+                        dst.add(j).write(scalar(src.add(j).read()));
+                    }
+                }
+            }
+            at += 8;
+        }
+        for j in at..n {
+            // SAFETY: `j < n`, inside both buffers.
+            unsafe { dst.add(j).write(scalar(src.add(j).read())) };
+        }
+    }
+
+    /// `crate::elementary::exp_kernel` on eight lanes.
+    ///
+    /// # Safety
+    /// The processor has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn exp(x: __m512d) -> __m512d {
+        const { assert!(EXP_TABLE_BITS == 5, "four registers hold 32 entries") };
+        // Entries 8j to 8j + 7 of one column (0: tails, 1: scales).
+        let part = |column: usize, j: usize| {
+            let at = |k: usize| EXP_TABLE[2 * (8 * j + k) + column] as i64;
+            _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0))
+        };
+        let shifter = _mm512_set1_pd(SHIFTER);
+        let shifted = _mm512_add_pd(_mm512_mul_pd(x, _mm512_set1_pd(EXP_N_INV_LN2)), shifter);
+        let k_bits = _mm512_castpd_si512(shifted);
+        let kd = _mm512_sub_pd(shifted, shifter);
+        let r = _mm512_sub_pd(x, _mm512_mul_pd(kd, _mm512_set1_pd(EXP_LN2_N_HI)));
+        let r = _mm512_sub_pd(r, _mm512_mul_pd(kd, _mm512_set1_pd(EXP_LN2_N_LO)));
+        // The low four bits of k pick an entry in each half of the table,
+        // the fifth bit the half.
+        let upper = _mm512_test_epi64_mask(k_bits, _mm512_set1_epi64(16));
+        let entry = |column: usize| {
+            let low = _mm512_permutex2var_epi64(part(column, 0), k_bits, part(column, 1));
+            let high = _mm512_permutex2var_epi64(part(column, 2), k_bits, part(column, 3));
+            _mm512_mask_blend_epi64(upper, low, high)
+        };
+        let tail = _mm512_castsi512_pd(entry(0));
+        let scale = _mm512_castsi512_pd(_mm512_add_epi64(
+            entry(1),
+            _mm512_slli_epi64::<{ 52 - EXP_TABLE_BITS }>(k_bits),
+        ));
+        let [c2, c3, c4, c5, c6] = EXP_POLY.map(|v| _mm512_set1_pd(v));
+        let r2 = _mm512_mul_pd(r, r);
+        let low = _mm512_add_pd(c2, _mm512_mul_pd(r, c3));
+        let high = _mm512_add_pd(_mm512_add_pd(c4, _mm512_mul_pd(r, c5)), _mm512_mul_pd(r2, c6));
+        let p = _mm512_add_pd(_mm512_add_pd(tail, r), _mm512_mul_pd(r2, low));
+        let p = _mm512_add_pd(p, _mm512_mul_pd(_mm512_mul_pd(r2, r2), high));
+        _mm512_add_pd(scale, _mm512_mul_pd(scale, p))
+    }
+
+    /// `sigmoid_kernel` on eight lanes.
+    ///
+    /// # Safety
+    /// The processor has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn sigmoid(x: __m512d) -> __m512d {
+        // -|x|: the sign bit set.
+        let negative = _mm512_or_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(i64::MIN));
+        // SAFETY: AVX-512F, as this function requires.
+        let e = unsafe { exp(_mm512_castsi512_pd(negative)) };
+        let denominator = _mm512_add_pd(_mm512_set1_pd(1.0), e);
+        let at_or_above = _mm512_div_pd(_mm512_set1_pd(1.0), denominator);
+        let below = _mm512_div_pd(e, denominator);
+        let nonnegative = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, _mm512_setzero_pd());
+        _mm512_mask_blend_pd(nonnegative, below, at_or_above)
+    }
 }
 
 macro_rules! buffer_kernels {

@@ -111,13 +111,16 @@ pub fn exp_kernel(b: &mut FunctionBuilder, x: Value, table: Value) -> Value {
     let k_shifted = b.ins().ishl_imm_u(k_bits, i64::from(52 - EXP_TABLE_BITS));
     let scale_bits = b.ins().iadd(scale_base, k_shifted);
     let scale = reinterpret(b, ty, scale_bits);
-    // tail + r + r2 (c2 + r c3) + r2 r2 (c4 + r c5), left to right.
-    let [c2, c3, c4, c5] = EXP_POLY;
+    // tail + r + r2 (c2 + r c3) + r2 r2 ((c4 + r c5) + r2 c6), left to right.
+    let [c2, c3, c4, c5, c6] = EXP_POLY;
     let r2 = b.ins().fmul(r, r);
     let c3 = float(b, ty, c3);
     let low = mul_add(b, ty, r, c3, c2);
     let c5 = float(b, ty, c5);
     let high = mul_add(b, ty, r, c5, c4);
+    let c6 = float(b, ty, c6);
+    let r2_c6 = b.ins().fmul(r2, c6);
+    let high = b.ins().fadd(high, r2_c6);
     let p = b.ins().fadd(tail, r);
     let r2_low = b.ins().fmul(r2, low);
     let p = b.ins().fadd(p, r2_low);
