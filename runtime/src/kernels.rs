@@ -115,7 +115,7 @@ fn tanh_lanes(x: f64) -> f64 {
 }
 
 macro_rules! chunked_kernels {
-    ($($name:ident => $kernel:path, $in_range:path, $scalar:path $(, lanes $lanes:path, $limit:expr)?;)*) => {$(
+    ($($name:ident => $kernel:path, $in_range:path, $scalar:path $(, lanes $lanes:expr, $limit:expr)?;)*) => {$(
         #[doc = concat!("`dst[i] = ", stringify!($scalar), "(src[i])` for `i < n`, in the widest vectors at hand; `src == dst` is allowed.")]
         ///
         /// # Safety
@@ -135,7 +135,7 @@ macro_rules! chunked_kernels {
                     // Eight lanes written out where a gather would cost more.
                     $(
                         // SAFETY: forwarded from this function's contract.
-                        return unsafe { avx512::map_lanes(n, src, dst, $lanes, $limit, $scalar) };
+                        return unsafe { avx512::map_lanes::<{ $lanes }>(n, src, dst, $limit, $scalar) };
                     )?
                     // SAFETY: forwarded from this function's contract.
                     unsafe { map_chunked(n, src, dst, $kernel, $in_range, $scalar) }
@@ -170,10 +170,10 @@ macro_rules! chunked_kernels {
 }
 
 chunked_kernels! {
-    dl_vexp => exp_kernel, exp_in_range, math::exp, lanes avx512::exp, EXP_LIMIT;
+    dl_vexp => exp_kernel, exp_in_range, math::exp, lanes avx512::EXP, EXP_LIMIT;
     dl_vlog => log_kernel, log_in_range, math::log;
     dl_vtanh => tanh_lanes, tanh_in_range, math::tanh;
-    dl_vsigmoid => sigmoid_kernel, exp_in_range, math::sigmoid, lanes avx512::sigmoid, EXP_LIMIT;
+    dl_vsigmoid => sigmoid_kernel, exp_in_range, math::sigmoid, lanes avx512::SIGMOID, EXP_LIMIT;
 }
 
 /// `exp_kernel` and `sigmoid_kernel` on eight lanes of AVX-512, operation
@@ -187,18 +187,22 @@ mod avx512 {
     use crate::elementary::{EXP_LN2_N_HI, EXP_LN2_N_LO, EXP_N_INV_LN2, EXP_POLY, EXP_TABLE, EXP_TABLE_BITS, SHIFTER};
     use std::arch::x86_64::*;
 
-    /// `dst[i] = scalar(src[i])` for `i < n`: eight at a time with `lanes`
-    /// where all eight are at most `limit` in magnitude, else with
-    /// `scalar`.
+    /// The lane functions [`map_lanes`] applies.
+    pub const EXP: bool = false;
+    pub const SIGMOID: bool = true;
+
+    /// `dst[i] = scalar(src[i])` for `i < n`: eight at a time with [`exp`]
+    /// (or [`sigmoid`] when `SIGMOID`), called directly so that it is
+    /// inlined, where all eight are at most `limit` in magnitude, else
+    /// with `scalar`.
     ///
     /// # Safety
     /// As the kernels'; and the processor has AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn map_lanes(
+    pub unsafe fn map_lanes<const SIGMOID: bool>(
         n: i64,
         src: *const f64,
         dst: *mut f64,
-        lanes: unsafe fn(__m512d) -> __m512d,
         limit: f64,
         scalar: impl Fn(f64) -> f64,
     ) {
@@ -212,7 +216,8 @@ mod avx512 {
                 let x = _mm512_loadu_pd(src.add(at));
                 // |x| <= limit in every lane (false for NaN).
                 if _mm512_cmp_pd_mask::<_CMP_LE_OQ>(_mm512_abs_pd(x), limit) == 0xff {
-                    _mm512_storeu_pd(dst.add(at), lanes(x));
+                    let y = if SIGMOID { sigmoid(x) } else { exp(x) };
+                    _mm512_storeu_pd(dst.add(at), y);
                 } else {
                     for j in at..at + 8 {
                         dst.add(j).write(scalar(src.add(j).read()));
