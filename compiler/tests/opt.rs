@@ -145,11 +145,6 @@ fn updates() {
 }
 
 #[test]
-fn siblings() {
-    check_file("siblings");
-}
-
-#[test]
 fn gradient() {
     check_file("gradient");
 }
@@ -193,7 +188,6 @@ fn every_file_is_checked() {
             "gradient",
             "lets",
             "onehot",
-            "siblings",
             "tuples",
             "updates"
         ]

@@ -23,7 +23,6 @@ mod inline;
 mod lengths;
 pub mod rules;
 mod share;
-mod siblings;
 pub(crate) mod walk;
 
 pub use inline::inline_calls;
@@ -133,10 +132,6 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "fuse_reductions", options)?;
-            }
-            if phase == Phase::Final && timings::time("opt: siblings", || siblings::fuse_sibling_loops(&mut f)) {
-                changed = true;
-                check(program, &f, "fuse_sibling_loops", options)?;
             }
             if phase == Phase::Final && timings::time("opt: share", || share::share_indexed_values(&mut f)) {
                 changed = true;
@@ -509,14 +504,6 @@ impl Env<'_> {
             (Some((Prim::Length, [b])), Some(Rhs::Map { arrays, .. })) => arrays[0] == *b,
             (_, Some(Rhs::Build { n: m, .. })) => m == n,
             _ => false,
-        }
-    }
-
-    /// The trip count of the `build` or `for` loop whose index is `i`.
-    pub fn bound_of(&self, i: &Atom) -> Option<Atom> {
-        match i {
-            Atom::Var(v) => self.index_bounds.get(v).copied(),
-            _ => None,
         }
     }
 

@@ -121,18 +121,10 @@ pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     // element read where it is read, and no other: those it skips cannot
     // fail, so no error is lost.
     let per_iteration = env.read_once_per_iteration(&m, &j) && cannot_fail(body);
-    // Read at its own index by a loop over all its elements, it computes
-    // each in that element's iteration, checks included, and goes.
-    let per_index = env
-        .bound_of(&j)
-        .is_some_and(|n| env.is_length_of(&n, &arrays[0]) && env.once_per_index(&m, &j, &n));
-    let copy = env.linear(&m) || body.stmts.is_empty() || per_iteration;
-    let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
-    if per_index {
-        env.consume(&m);
-    } else if !copy {
+    if !(env.linear(&m) || body.stmts.is_empty() || per_iteration) {
         return None;
     }
+    let (arrays, params, body) = (arrays.clone(), params.clone(), body.clone());
     let mut map = HashMap::default();
     let mut stmts = Vec::new();
     for (a, p) in arrays.iter().zip(&params) {
@@ -142,34 +134,6 @@ pub fn index_map(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let body = env.rename(&body, &mut map);
     stmts.extend(body.stmts);
     splice(stmts, body.result)
-}
-
-// index(add_tangent(a, b), j) == add_tangent(index(a, j), index(b, j))
-//   (the sum read only there, at the same depth or once per iteration of the loop beside it)
-pub fn index_add_tangent(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
-    let (t, j) = binary(s, Prim::Index)?;
-    let (_, [a, b]) = env.prim_def(&t).filter(|(p, _)| *p == Prim::AddTangent)? else {
-        return None;
-    };
-    // Each element read is added where it is read, and no other: the
-    // elements of a sum of tangents (of one shape) cannot fail.
-    if !(env.linear(&t) || env.read_once_per_iteration(&t, &j)) {
-        return None;
-    }
-    let (a, b) = (*a, *b);
-    let elem = match env.ty(&t) {
-        Type::Array(e) => *e,
-        _ => return None,
-    };
-    let x = env.fresh("x", elem.clone());
-    let y = env.fresh("y", elem.clone());
-    let sum = env.fresh("t", elem);
-    let stmts = vec![
-        let_(x.clone(), Rhs::Prim(Prim::Index, vec![a, j]), s),
-        let_(y.clone(), Rhs::Prim(Prim::Index, vec![b, j]), s),
-        let_(sum.clone(), Rhs::Prim(Prim::AddTangent, vec![x.atom(), y.atom()]), s),
-    ];
-    splice(stmts, sum.atom())
 }
 
 // build(n, \i -> a[i]) == a   (n the length of a)
@@ -433,11 +397,13 @@ fn total_at(block: &Block, i: VarId, n: &Atom, env: &Env) -> bool {
 /// True when a block is float arithmetic and elementary functions alone,
 /// which give a value (perhaps NaN or infinite) and never fail.
 fn cannot_fail(body: &Block) -> bool {
-    body.stmts.iter().all(|st| match &st.rhs {
-        // Copies and projections, of any type.
-        Rhs::Atom(_) | Rhs::Proj(..) => true,
-        Rhs::Prim(p, _) => st.binder.ty == Type::F64 && float_total(*p),
-        _ => false,
+    body.stmts.iter().all(|st| {
+        st.binder.ty == Type::F64
+            && match &st.rhs {
+                Rhs::Atom(_) => true,
+                Rhs::Prim(p, _) => float_total(*p),
+                _ => false,
+            }
     })
 }
 

@@ -92,7 +92,6 @@ catalogue! {
     arrays::build_identity,
     arrays::build_update,
     arrays::index_map,
-    arrays::index_add_tangent,
     arrays::index_iota,
     arrays::index_replicate,
     arrays::index_array,
