@@ -136,6 +136,14 @@ const COSTLIER_GRADIENTS: &[(&str, &str)] = &[
          least 17 an element, 5.7 times f",
     ),
     (
+        "nested_loops",
+        "it is made of the inner loops that reverse mode must run again: the \
+         four whose sizes or trip count follow the outer loop run in the \
+         backward sweep once more, recording their states, and each recorded \
+         inner loop's last step runs again there to give its final state: \
+         4.1 times f",
+    ),
+    (
         "while_loop",
         "f costs 5 flops a trip; the trip count is known only when the loop \
          ends, so a second run records the states, and the backward trip \

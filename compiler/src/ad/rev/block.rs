@@ -25,9 +25,9 @@ pub(super) struct Env {
     /// The tapes recorded by the forward sweep of a loop, by the loop's
     /// source level.
     pub tapes: HashMap<usize, Tape>,
-    /// The loops of this block that the forward sweep of the loop around
-    /// it already ran: their final state and tape, by source level.
-    pub replay: HashMap<usize, (Slot, Slot)>,
+    /// The loops of this block whose states the forward sweep of the loop
+    /// around it recorded, by source level.
+    pub replay: HashMap<usize, Slot>,
 }
 
 /// What the forward sweep of a loop keeps for its backward sweep: a tuple
@@ -270,14 +270,9 @@ impl Rev {
                     }
                 }
                 Term::For { init, n, body } => {
-                    if let Some(&(fin, tape)) = env.replay.get(&level) {
-                        env.tapes.insert(
-                            level,
-                            Tape {
-                                slot: tape,
-                                nested: false,
-                            },
-                        );
+                    if let Some(&states) = env.replay.get(&level) {
+                        let (fin, slot) = self.replay_loop(states, *init, body, env, level, &op.ty)?;
+                        env.tapes.insert(level, Tape { slot, nested: false });
                         env.push(fin, op.ty.has_f64());
                         continue;
                     }

@@ -25,12 +25,12 @@ use std::collections::BTreeSet;
 pub(super) enum Steps {
     /// A loop: `states[i]` is the state iteration `i` started from;
     /// `indexed` when the body also sees `i` (a `for` loop). Each of
-    /// `inner` is an inner loop the forward sweep ran: its source level,
-    /// its final state and its states in each iteration.
+    /// `inner` is an inner loop the forward sweep recorded: its source
+    /// level and its states in each iteration.
     Loop {
         states: Slot,
         indexed: bool,
-        inner: Vec<(usize, Slot, Slot)>,
+        inner: Vec<(usize, Slot)>,
     },
     /// A fold (`reduce`, `scan`): `prev[i]` is the accumulator before
     /// element `i` of `array`; a scan's own cotangent `ct_out[i]` joins the
@@ -115,11 +115,12 @@ impl Rev {
 
     /// `count` iterations of `body` from `init` (the body also sees the
     /// iteration's index when `indexed`), recording the state each one
-    /// starts from into an array allocated once. When `nested`, the loops
-    /// of the body that [`recordable_loops`] allows are recorded too, each
-    /// iteration's final state and states into two more arrays, so that the
-    /// backward sweep need not run them again. Returns the final state and
-    /// the tape `(states, count, (finals, states) per inner loop...)`.
+    /// starts from into an array allocated once. When `nested`, the states
+    /// of the loops of the body that [`recordable_loops`] allows are
+    /// recorded too, each iteration's into one more array, so that the
+    /// backward sweep need not run them again ([`Rev::replay_loop`]).
+    /// Returns the final state and the tape `(states, count, states per
+    /// inner loop...)`.
     #[allow(clippy::too_many_arguments)]
     fn record_steps(
         &mut self,
@@ -141,13 +142,11 @@ impl Rev {
         // The inner records start empty; the first iteration, which knows
         // their element sizes, allocates them.
         for &l in &inner {
-            let state = body.ops[l - level - body.params.len()].ty.clone();
-            for elem in [state.clone(), Type::array(state)] {
-                let empty = self
-                    .b
-                    .push(Term::Array(Vec::new(), elem.clone()), Type::array(elem), "tape");
-                fields.push(empty);
-            }
+            let elem = Type::array(body.ops[l - level - body.params.len()].ty.clone());
+            let empty = self
+                .b
+                .push(Term::Array(Vec::new(), elem.clone()), Type::array(elem), "tape");
+            fields.push(empty);
         }
         let pair0 = self.b.tuple(&fields);
         let pty = self.b.ty(pair0).clone();
@@ -166,13 +165,10 @@ impl Rev {
             let zero = self.b.lit(Lit::I64(0));
             let first = self.prim(Prim::Eq, &[ps[1], zero])?;
             for (k, l) in inner.iter().enumerate() {
-                let tape = child.tapes[l].slot;
-                let values = [child.slots[*l], self.proj(tape, 0)?];
-                for (f, value) in values.into_iter().enumerate() {
-                    let record = self.proj(ps[0], 2 + 2 * k + f)?;
-                    let record = self.allocate_once(first, count, value, record)?;
-                    next.push(self.prim(Prim::IndexSet, &[record, ps[1], value])?);
-                }
+                let states = self.proj(child.tapes[l].slot, 0)?;
+                let record = self.proj(ps[0], 2 + k)?;
+                let record = self.allocate_once(first, count, states, record)?;
+                next.push(self.prim(Prim::IndexSet, &[record, ps[1], states])?);
             }
         }
         let t = self.b.tuple(&next);
@@ -192,6 +188,40 @@ impl Rev {
             tape.push(self.proj(lp, f)?);
         }
         let tape = self.b.tuple(&tape);
+        Ok((fin, tape))
+    }
+
+    /// The final state and tape of a `for` loop (at source level `level`,
+    /// of type `ty`) whose states `states` the enclosing loop's forward
+    /// sweep recorded: the final state is the body's last step again, from
+    /// the last recorded state, or the initial state when the loop ran no
+    /// iteration. Only the states have sizes the record could prove fixed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn replay_loop(
+        &mut self,
+        states: Slot,
+        init: Slot,
+        body: &Block,
+        env: &Env,
+        level: usize,
+        ty: &Type,
+    ) -> Result<(Slot, Slot), AdError> {
+        let count = self.prim(Prim::Length, &[states])?;
+        let zero = self.b.lit(Lit::I64(0));
+        let ran = self.prim(Prim::Gt, &[count, zero])?;
+        self.b.open_branch();
+        let one = self.b.lit(Lit::I64(1));
+        let last = self.prim(Prim::Sub, &[count, one])?;
+        let s = self.prim(Prim::Index, &[states, last])?;
+        let mut child = env.prefix(level);
+        child.push(s, self.b.ty(s).has_f64());
+        child.push(last, false);
+        let r = self.forward(body, &mut child, Record::Nothing)?;
+        let stepped = self.b.close(r);
+        self.b.open_branch();
+        let unrun = self.b.close(env.at(init));
+        let fin = self.b.push(Term::If(ran, stepped, unrun), ty.clone(), "fin");
+        let tape = self.b.tuple(&[states, count]);
         Ok((fin, tape))
     }
 
@@ -228,9 +258,7 @@ impl Rev {
         let mut inner = Vec::new();
         if tape.nested {
             for (k, l) in recordable_loops(body, level).into_iter().enumerate() {
-                let finals = self.proj(tape.slot, 2 + 2 * k)?;
-                let states = self.proj(tape.slot, 3 + 2 * k)?;
-                inner.push((l, finals, states));
+                inner.push((l, self.proj(tape.slot, 2 + k)?));
             }
         }
         let steps = Steps::Loop { states, indexed, inner };
@@ -284,12 +312,9 @@ impl Rev {
                 if indexed {
                     child.push(i, false);
                 }
-                for (l, finals, states) in inner {
-                    let fin = self.prim(Prim::Index, &[finals, i])?;
+                for (l, states) in inner {
                     let states = self.prim(Prim::Index, &[states, i])?;
-                    let count = self.prim(Prim::Length, &[states])?;
-                    let tape = self.b.tuple(&[states, count]);
-                    child.replay.insert(l, (fin, tape));
+                    child.replay.insert(l, states);
                 }
                 carry
             }

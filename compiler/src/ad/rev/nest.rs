@@ -15,9 +15,10 @@
 //!   `map`s and `build`s of fixed shapes and values).
 //!
 //! An inner loop qualifies when its trip count has a fixed value and its
-//! initial state a fixed shape, and its body's result has a fixed shape
-//! too (the same facts, over the inner body, with its state fixed in
-//! shape): then so have its final state and the states its tape records.
+//! initial state a fixed shape: then so have the states its tape records.
+//! Its final state, the body's last result, need not (a last step may cut
+//! the state), so the outer loop records the states alone and the
+//! backward sweep computes the final state again from the last of them.
 //!
 //! A loop failing the proof keeps the old scheme: the backward sweep of
 //! the outer loop recomputes it, recording its states then.
@@ -89,19 +90,22 @@ impl<'p> Facts<'p> {
                     arrays.iter().all(|a| facts.shape(a.index())) && facts.result_shape(body, at),
                 ),
                 Term::Build { n, body } => (false, facts.value(n.index()) && facts.result_shape(body, at)),
+                // The same branch in every iteration: each branch's sizes
+                // fixed is not enough when the two differ.
                 Term::If(c, a, b) => {
                     let (a, b) = (
                         Facts::of(a, at, Some(&facts), None),
                         Facts::of(b, at, Some(&facts), None),
                     );
+                    let same_branch = facts.value(c.index());
                     (
-                        facts.value(c.index()) && a.gives_fixed_value() && b.gives_fixed_value(),
-                        a.gives_fixed_shape() && b.gives_fixed_shape(),
+                        same_branch && a.gives_fixed_value() && b.gives_fixed_value(),
+                        same_branch && a.gives_fixed_shape() && b.gives_fixed_shape(),
                     )
                 }
-                Term::For { init, n, body } => {
+                Term::For { init, n, .. } => {
                     if let Some(loops) = loops.as_deref_mut() {
-                        if facts.recordable(at, *init, *n, body) {
+                        if facts.recordable(*init, *n) {
                             loops.push(at);
                         }
                     }
@@ -114,15 +118,12 @@ impl<'p> Facts<'p> {
         facts
     }
 
-    /// Whether the `for` op at level `at` has the same trip count, initial
-    /// state sizes and final state sizes in every iteration of this body.
-    /// The final state is the body's last result, not one of the states
-    /// its tape records, so its sizes need their own proof.
-    fn recordable(&self, at: usize, init: Slot, n: Slot, body: &Block) -> bool {
-        if !(self.value(n.index()) && self.shape(init.index())) {
-            return false;
-        }
-        self.result_shape(body, at)
+    /// Whether the `for` op at level `at` has the same trip count and
+    /// initial state sizes in every iteration of this body. Its states then
+    /// have those sizes too (recording them needs it anyway); its final
+    /// state, the last body result, may not, so it is not recorded.
+    fn recordable(&self, init: Slot, n: Slot) -> bool {
+        self.value(n.index()) && self.shape(init.index())
     }
 
     /// Whether `body` (a nested block whose parameters start at `at`, the
@@ -194,8 +195,8 @@ impl<'p> Facts<'p> {
 }
 
 /// The levels of the `for` ops at the top of `body` (the body of a loop
-/// whose op is at source level `level`) whose trip count and initial and
-/// final state sizes are the same in every iteration of that loop.
+/// whose op is at source level `level`) whose trip count and initial
+/// state sizes are the same in every iteration of that loop.
 pub(super) fn recordable_loops(body: &Block, level: usize) -> Vec<usize> {
     let mut loops = Vec::new();
     Facts::of(body, level, None, Some(&mut loops));
