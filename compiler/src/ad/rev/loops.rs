@@ -11,7 +11,10 @@
 //! body's primal values from its recorded state and transposes the body,
 //! carrying the state's cotangent and the cotangents of the outer values
 //! the body reads. Memory is O(iterations x state); checkpointing would
-//! replace the recorded states by recomputation from a few of them.
+//! replace the recorded states by recomputation from a few of them. The
+//! forward sweep also records the states of the inner `for` loops that
+//! `nest.rs` allows, so that the backward sweep replays them instead of
+//! running them again (all but their last step).
 
 use super::block::{free_active, Cts, Env, Record, Rev};
 use super::nest::recordable_loops;
@@ -196,7 +199,6 @@ impl Rev {
     /// sweep recorded: the final state is the body's last step again, from
     /// the last recorded state, or the initial state when the loop ran no
     /// iteration. Only the states have sizes the record could prove fixed.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn replay_loop(
         &mut self,
         states: Slot,
