@@ -11,8 +11,10 @@
 //!   fixed values);
 //! - *fixed shape*: the same sizes in every outer iteration (scalars, the
 //!   outer state itself, since recording it already needs its sizes fixed,
-//!   elements of fixed-shape arrays, and primitives and element-wise
-//!   `map`s and `build`s of fixed shapes and values).
+//!   elements of fixed-shape arrays, primitives, `map`s and `build`s of
+//!   fixed shapes and values, and an `if` of fixed-shape branches whose
+//!   condition has a fixed value: two branches of fixed but different
+//!   sizes under a changing condition are not).
 //!
 //! An inner loop qualifies when its trip count has a fixed value and its
 //! initial state a fixed shape: then so have the states its tape records.
