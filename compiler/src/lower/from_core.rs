@@ -1094,9 +1094,15 @@ impl Lowering<'_> {
     }
 
     fn branch(&mut self, env: &mut Env, block: &Block) -> R<Val> {
+        self.branch_and_fresh(env, block).0
+    }
+
+    /// [`Lowering::branch`], and the buffers fresh at its end.
+    fn branch_and_fresh(&mut self, env: &mut Env, block: &Block) -> (R<Val>, HashSet<Var>) {
         self.scoped(|l| {
             l.live_outer = l.live_after.clone();
-            l.block(env, block)
+            let value = l.block(env, block);
+            (value, l.fresh.clone())
         })
     }
 
@@ -1105,11 +1111,7 @@ impl Lowering<'_> {
     /// block's to update in place (a loop's record allocated on its first
     /// iteration, then filled).
     fn taken_branch(&mut self, env: &mut Env, block: &Block) -> R<Val> {
-        let (value, fresh) = self.scoped(|l| {
-            l.live_outer = l.live_after.clone();
-            let value = l.block(env, block);
-            (value, l.fresh.clone())
-        });
+        let (value, fresh) = self.branch_and_fresh(env, block);
         let value = value?;
         for c in &value.comps {
             if let Operand::Var(v) = c {
