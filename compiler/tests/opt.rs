@@ -380,3 +380,27 @@ fn core_corpus_optimizes_and_verifies() {
     }
     assert!(count >= 10, "only {count} files");
 }
+
+/// Two maps written in two places of a dl program, with parameters named
+/// apart, are one map after optimisation: the statements of their bodies
+/// carry different source spans, which must not keep them apart.
+#[test]
+fn combinators_share_across_source_places() {
+    let compiled = dl_compiler::driver::compile_source(
+        "twice.dl",
+        "def f(a: [n]f64) -> f64 =
+           let b = map(\\x -> exp(x) * 2.0, a)
+           let c = map(\\y -> exp(y) * 2.0, a)
+           in sum(b) + sum(c)",
+    );
+    let p = compiled.program.as_ref().expect("the program checks");
+    let q = optimize_checked(p, "twice");
+    let text = dl_compiler::core::print::print_func(q.func("f").expect("f"));
+    assert_eq!(text.matches("map(").count(), 1, "{text}");
+    let args = vec![Value::array(vec![Value::F64(0.5), Value::F64(-1.0)])];
+    let (before, after) = (run(p, "f", args.clone()), run(&q, "f", args));
+    assert!(
+        matches!((&before, &after), (Ok(b), Ok(a)) if same(b, a)),
+        "{before:?} {after:?}"
+    );
+}

@@ -12,7 +12,8 @@
 //! combinator at every level of nesting cost time quadratic in the depth.
 
 use super::walk;
-use crate::core::ir::{Atom, Rhs, VarId};
+use crate::core::ir::{Atom, LoopKind, Rhs, VarId};
+use crate::diagnostics::Span;
 use crate::prim::Prim;
 use crate::HashMap;
 use rustc_hash::FxHashMap;
@@ -104,7 +105,37 @@ fn shape(rhs: &Rhs) -> Option<Shape> {
 fn combinator_key(rhs: &Rhs) -> Key {
     let mut canonical = rhs.clone();
     walk::rename_nested(&mut canonical, &mut HashMap::default(), &mut (1 << 30));
+    forget_names_and_spans(&mut canonical);
     Key::Combinator(format!("{canonical:?}"))
+}
+
+/// Blanks what the text of `rhs` holds beside its meaning: the printing
+/// names of the binders inside it and the source spans of its statements.
+/// Two transposed maps from different places in the source are the same
+/// map, as two primitives are whatever their spans ([`small_key`]).
+fn forget_names_and_spans(rhs: &mut Rhs) {
+    match rhs {
+        Rhs::Map { params, .. } => params.iter_mut().for_each(|p| p.name.clear()),
+        Rhs::Build { index, .. } => index.name.clear(),
+        Rhs::Reduce(c) | Rhs::Scan(c) => {
+            c.acc.name.clear();
+            c.elem.name.clear();
+        }
+        Rhs::Loop(l) => {
+            l.state.name.clear();
+            if let LoopKind::For { index, .. } = &mut l.kind {
+                index.name.clear();
+            }
+        }
+        _ => {}
+    }
+    for (block, _) in walk::rhs_blocks_mut(rhs) {
+        for stmt in &mut block.stmts {
+            stmt.binder.name.clear();
+            stmt.span = Span::default();
+            forget_names_and_spans(&mut stmt.rhs);
+        }
+    }
 }
 
 /// True when `p(a, b) == p(b, a)`, bit for bit (IEEE addition and
