@@ -160,9 +160,11 @@ impl Rev {
         if indexed {
             child.push(ps[1], false);
         }
-        let r = self.forward(body, &mut child, Record::Only(&inner))?;
+        // The state goes on the record before the body runs: its last
+        // read is then the body's, which may update it in place.
         let states = self.proj(ps[0], 1)?;
         let states = self.prim(Prim::IndexSet, &[states, ps[1], s])?;
+        let r = self.forward(body, &mut child, Record::Only(&inner))?;
         let mut next = vec![r, states];
         if !inner.is_empty() {
             let zero = self.b.lit(Lit::I64(0));
