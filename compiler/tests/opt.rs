@@ -140,6 +140,11 @@ fn onehot() {
 }
 
 #[test]
+fn rows() {
+    check_file("rows");
+}
+
+#[test]
 fn updates() {
     check_file("updates");
 }
@@ -188,6 +193,7 @@ fn every_file_is_checked() {
             "gradient",
             "lets",
             "onehot",
+            "rows",
             "tuples",
             "updates"
         ]
@@ -403,4 +409,42 @@ fn combinators_share_across_source_places() {
         matches!((&before, &after), (Ok(b), Ok(a)) if same(b, a)),
         "{before:?} {after:?}"
     );
+}
+
+/// The sums of rows of `rows.core` on matrices of no row and of one row,
+/// where trading the matrix product for a vector-matrix product costs
+/// more than it saves (RULES.md): the values and errors stay the same.
+#[test]
+fn sums_of_rows_keep_their_meaning_on_short_matrices() {
+    let path = opt_dir().join("rows.core");
+    let text = std::fs::read_to_string(&path).expect("rows.core");
+    let p = parse_program(&text).expect("parses");
+    let q = optimize_checked(&p, "rows");
+    let b = "[[1.0, 0.5, 2.0], [-1.0, 3.0, 0.25], [0.5, -2.0, 1.0]]";
+    let runs = [
+        ("product_rows", format!("[[], {b}, [[5.0, 5.0, 5.0]], 7]")),
+        (
+            "product_rows",
+            format!("[[[1.0, 2.0, 0.5]], {b}, [[5.0, 5.0, 5.0], [1.0, 1.0, 1.0]], 1]"),
+        ),
+        ("checked_rows", format!("[[], {b}, [], [[0.0, 0.0, 0.0]], [1.0]]")),
+        (
+            "checked_rows",
+            format!("[[[1.0, 2.0, 0.5]], {b}, [[1.0, 1.0, 1.0]], [[0.0, 0.0, 0.0]], [1.0, 1.0, 1.0]]"),
+        ),
+        (
+            "checked_rows",
+            format!("[[[1.0, 2.0, 0.5]], {b}, [[1.0, 1.0, 1.0]], [[0.0, 0.0, 0.0]], [1.0]]"),
+        ),
+    ];
+    for (func, args) in runs {
+        let f = p.func(func).expect("the function");
+        let args = parse_args_json(f, &args).expect("arguments");
+        let (before, after) = (run(&p, func, args.clone()), run(&q, func, args));
+        match (&before, &after) {
+            (Ok(b), Ok(a)) => assert!(same(b, a), "{func}: {b} before, {a} after"),
+            (Err(b), Err(a)) => assert_eq!(b.message, a.message, "{func}"),
+            _ => panic!("{func}: {before:?} before, {after:?} after"),
+        }
+    }
 }

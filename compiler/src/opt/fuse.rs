@@ -26,15 +26,15 @@
 //! cost never grows; the sums are reassociated only as the `onehot_scatter`
 //! rule does (RULES.md). Components of the elements that no sum reads die.
 
-use super::walk::{count_uses, fresh_binder, rhs_blocks_mut};
+use super::walk::{block_atoms_deep, count_uses, fresh_binder, rhs_atoms_deep, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
 use crate::HashMap;
 use rustc_hash::FxHashMap;
 
-/// Fuses every group of sums of one array in `f`. True when it changed
-/// something; dead code is left for `dce`.
+/// Fuses one group of sums of one array in `f`, the outermost first. True
+/// when it changed something; dead code is left for `dce`.
 pub fn fuse_reductions(f: &mut Func) -> bool {
     let mut types = FxHashMap::default();
     for p in &f.params {
@@ -48,14 +48,11 @@ pub fn fuse_reductions(f: &mut Func) -> bool {
         types,
         next: f.next_var(),
     };
-    let mut changed = false;
-    // Each fusion removes an array; the use counts are taken again after
-    // each, since a fusion changes what reads what.
-    while fuser.fuse_in(&mut f.body) {
-        changed = true;
-        fuser.uses = count_uses(f);
-    }
-    changed
+    // One group at a time: the rules may then make new sums of what the
+    // fusion left (an outer fusion drops the reads of a cotangent that only
+    // the outer array held, and `rows.rs` then sums it), which should fuse
+    // with the other sums of the same array.
+    fuser.fuse_in(&mut f.body)
 }
 
 struct Fuser {
@@ -94,16 +91,46 @@ impl Fuser {
         }
     }
 
-    /// Fuses one group in `block` or a block nested in it.
+    /// Fuses the groups of `block` or, when it has none, those of the
+    /// blocks nested in it. Outer groups first, and not the groups inside
+    /// them in the same call: fusing one drops the fields of its elements
+    /// that no sum reads, and the rules may then make an inner array's
+    /// reads all sums.
     fn fuse_in(&mut self, block: &mut Block) -> bool {
+        let mut fused = false;
+        let mut counts = None;
+        let mut i = 0;
+        while i < block.stmts.len() {
+            if !self.fusable(block, i) {
+                i += 1;
+                continue;
+            }
+            let before = counts.take().unwrap_or_else(|| block_use_counts(block));
+            if !self.fuse_at(block, i) {
+                counts = Some(before);
+                i += 1;
+                continue;
+            }
+            fused = true;
+            // A fusion changes what reads what, within this block only.
+            let after = block_use_counts(block);
+            for (v, n) in &before {
+                *self.uses.entry(*v).or_insert(0) -= n;
+            }
+            for (v, n) in &after {
+                *self.uses.entry(*v).or_insert(0) += n;
+            }
+            counts = Some(after);
+        }
+        if fused {
+            return true;
+        }
         for s in &mut block.stmts {
             for (b, _) in rhs_blocks_mut(&mut s.rhs) {
-                if self.fuse_in(b) {
-                    return true;
-                }
+                fused |= self.fuse_in(b);
             }
         }
-        (0..block.stmts.len()).any(|i| self.fuse_at(block, i))
+        fused
     }
 
     /// The sums of the array bound at `block.stmts[at]`, when they are all
@@ -154,6 +181,11 @@ impl Fuser {
         (!sums.is_empty() && reads == self.uses(&b)).then_some(sums)
     }
 
+    /// True when `block.stmts[at]` makes an array that only sums read.
+    fn fusable(&self, block: &Block, at: usize) -> bool {
+        matches!(block.stmts[at].rhs, Rhs::Build { .. } | Rhs::Map { .. }) && self.sums(block, at).is_some()
+    }
+
     fn fuse_at(&mut self, block: &mut Block, at: usize) -> bool {
         if !matches!(block.stmts[at].rhs, Rhs::Build { .. } | Rhs::Map { .. }) {
             return false;
@@ -166,22 +198,32 @@ impl Fuser {
         // again there.
         let later: HashMap<VarId, &Stmt> = block.stmts[at..].iter().map(|s| (s.binder.var, s)).collect();
         let mut inits = Vec::new();
+        let mut hoisted = Vec::new();
         for sum in &sums {
             match sum.ne {
                 Atom::Var(v) if later.contains_key(&v) => {
-                    let Rhs::Prim(Prim::ZeroTangent, args) = &later[&v].rhs else {
+                    if let Rhs::Prim(Prim::ZeroTangent, args) = &later[&v].rhs {
+                        if !args.iter().any(|a| matches!(a, Atom::Var(x) if later.contains_key(x))) {
+                            let z = self.fresh("t", self.ty(&sum.ne));
+                            inits.push(z.atom());
+                            before.push(stmt(z, Rhs::Prim(Prim::ZeroTangent, args.clone()), span));
+                            continue;
+                        }
+                    }
+                    // Otherwise the statements that make it move before
+                    // the loop, when none reads the array being summed.
+                    let Some(chain) = hoistable(block, at, v) else {
                         return false;
                     };
-                    if args.iter().any(|a| matches!(a, Atom::Var(x) if later.contains_key(x))) {
-                        return false;
-                    }
-                    let z = self.fresh("t", self.ty(&sum.ne));
-                    inits.push(z.atom());
-                    before.push(stmt(z, Rhs::Prim(Prim::ZeroTangent, args.clone()), span));
+                    hoisted.extend(chain);
+                    inits.push(sum.ne);
                 }
                 ne => inits.push(ne),
             }
         }
+        hoisted.sort_unstable();
+        hoisted.dedup();
+        before.splice(0..0, hoisted.iter().map(|&k| block.stmts[k].clone()));
         let tys: Vec<Type> = sums.iter().map(|s| self.ty(&s.ne)).collect();
         let state_ty = Type::Tuple(tys.clone());
         let init = self.fresh("init", state_ty.clone());
@@ -252,7 +294,7 @@ impl Fuser {
         for (k, s) in old.into_iter().enumerate() {
             if k == at {
                 block.stmts.append(&mut before);
-            } else if !maps.contains(&k) {
+            } else if !maps.contains(&k) && !hoisted.contains(&k) {
                 block.stmts.push(s);
             }
         }
@@ -343,6 +385,47 @@ impl Fuser {
             })
             .collect()
     }
+}
+
+/// The positions of the statements after `block.stmts[at]` that make `v`
+/// (its definition and what that reads, in order), when none of them is
+/// or reads that statement's array: they may then move before it.
+fn hoistable(block: &Block, at: usize, v: VarId) -> Option<Vec<usize>> {
+    let position: HashMap<VarId, usize> = block.stmts[at..]
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (s.binder.var, at + k))
+        .collect();
+    let mut chain = Vec::new();
+    let mut todo = vec![v];
+    while let Some(x) = todo.pop() {
+        let Some(&k) = position.get(&x) else { continue };
+        if k == at {
+            return None;
+        }
+        if chain.contains(&k) {
+            continue;
+        }
+        chain.push(k);
+        rhs_atoms_deep(&block.stmts[k].rhs, &mut |a| {
+            if let Atom::Var(y) = a {
+                todo.push(*y);
+            }
+        });
+    }
+    chain.sort_unstable();
+    Some(chain)
+}
+
+/// How often each variable is read in `block`, nested blocks included.
+fn block_use_counts(block: &Block) -> FxHashMap<VarId, usize> {
+    let mut uses = FxHashMap::default();
+    block_atoms_deep(block, &mut |a| {
+        if let Atom::Var(v) = a {
+            *uses.entry(*v).or_insert(0) += 1;
+        }
+    });
+    uses
 }
 
 fn stmt(binder: Binder, rhs: Rhs, span: Span) -> Stmt {

@@ -126,13 +126,6 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
             }
             changed |= timings::time("opt: dce", || dce(&mut f, &consumed));
             check(program, &f, "dce", options)?;
-            // After the symbolic phase, so that the one-hot rules first
-            // make element-wise arrays of the sums they can.
-            if phase == Phase::Final && timings::time("opt: fuse", || fuse::fuse_reductions(&mut f)) {
-                changed = true;
-                dce(&mut f, &consumed);
-                check(program, &f, "fuse_reductions", options)?;
-            }
             if phase == Phase::Final && timings::time("opt: share", || share::share_indexed_values(&mut f)) {
                 changed = true;
                 dce(&mut f, &consumed);
@@ -142,6 +135,16 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "drop_dead_components", options)?;
+            }
+            // Last, once nothing else changes: after the symbolic phase, so
+            // that the one-hot rules first make element-wise arrays of the
+            // sums they can, and after the rules that make sums of their
+            // own (`rows.rs`), so that all the sums of one array fuse
+            // into one loop.
+            if phase == Phase::Final && !changed && timings::time("opt: fuse", || fuse::fuse_reductions(&mut f)) {
+                changed = true;
+                dce(&mut f, &consumed);
+                check(program, &f, "fuse_reductions", options)?;
             }
             if !changed {
                 break;

@@ -12,6 +12,7 @@ mod arrays;
 mod conditionals;
 mod dead;
 mod loops;
+mod rows;
 mod tuples;
 
 use super::{Env, Phase, Rewrite};
@@ -106,6 +107,10 @@ catalogue! {
     arrays::onehot_reduce,
     arrays::onehot_scatter,
     arrays::onehot_loop,
+    // sums of rows
+    rows::sum_rows_loop,
+    rows::sum_rows_of_sum,
+    rows::sum_rows_of_product,
 }
 
 /// `let binder = rhs`, at the span of the statement being rewritten.
