@@ -946,3 +946,34 @@ fn an_accumulator_assigned_between_its_update_and_its_copy_is_left_alone() {
         print(&func)
     );
 }
+
+/// A loop that only checks the length of each row runs its checks once:
+/// rows of a flat array all have one length. The check still fails when
+/// it should, and passes on no row at all.
+#[test]
+fn loops_that_only_check_run_once() {
+    let program = dl_compiler::core::parse::parse_program(
+        "def f(a.0: [][]f64, v.1: []f64) -> f64 =
+  let n.2: i64 = length(a.0)
+  let e.3: () = ()
+  let e.4: () = loop (s.5: ()) = e.3 for (i.6: i64) < n.2 do
+    let row.7: []f64 = index(a.0, i.6)
+    let k.8: i64 = length(row.7)
+    let l.9: i64 = length(v.1)
+    let c.10: i64 = size_eq(k.8, l.9)
+    in s.5
+  in 1.0
+",
+    )
+    .expect("parses");
+    let rows = |r: usize, c: usize| Value::array(vec![Value::array(vec![Value::F64(1.0); c]); r]);
+    let v = |n: usize| Value::array(vec![Value::F64(2.0); n]);
+    for args in [[rows(3, 2), v(2)], [rows(3, 2), v(3)], [rows(0, 0), v(5)]] {
+        let func = check_entry(&program, "f", &args).unwrap_or_else(|e| panic!("{e}"));
+        let mut loops = 0;
+        dl_compiler::lower::lir::each_inst_deep(&func.body, &mut |i| {
+            loops += usize::from(matches!(i, dl_compiler::lower::lir::Inst::For { .. }));
+        });
+        assert_eq!(loops, 0, "{}", print(&func));
+    }
+}

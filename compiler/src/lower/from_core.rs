@@ -114,6 +114,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
         locations: l.locations,
     };
     super::unread::drop_unread_buffers(&mut lowered);
+    super::check_once::check_once(&mut lowered);
     super::fuse_loops::fuse_loops(&mut lowered);
     super::independent::mark_independent(&mut lowered);
     Ok(lowered)

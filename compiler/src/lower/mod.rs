@@ -13,6 +13,7 @@
 //! - `abi`, `failure`: the runtime functions and error kinds LIR uses.
 
 pub mod abi;
+pub mod check_once;
 pub mod eval;
 pub mod failure;
 pub mod from_core;
