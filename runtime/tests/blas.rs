@@ -49,6 +49,29 @@ fn gemm_against_the_triple_loop() {
     assert!(cases > 500);
 }
 
+/// The shapes around the limits of the small-product kernels (16 columns,
+/// an inner size of 32, 12 rows; blocks of four rows; at least
+/// `SMALL_PRODUCT_MIN` multiply-adds), which gemm takes past them.
+#[test]
+fn small_products_against_the_triple_loop() {
+    // Many rows and a short inner size; few rows and a long one.
+    let shapes = [1001, 1002, 1003].map(|m| (m, [0, 1, 31, 32, 33]));
+    let shapes = shapes
+        .into_iter()
+        .chain([3, 4, 5, 12, 13].map(|m| (m, [700, 701, 1000, 1, 2])));
+    for (m, ks) in shapes {
+        for n in [1, 8, 9, 15, 16, 17] {
+            for k in ks {
+                for ta in 0..2 {
+                    for tb in 0..2 {
+                        check_gemm(ta, tb, m, n, k, (m + k) % 2);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `pad` extra columns in every leading dimension.
 fn check_gemm(ta: i32, tb: i32, m: usize, n: usize, k: usize, pad: usize) {
     // Stored shapes: A is m x k (k x m transposed), B is k x n (n x k).
