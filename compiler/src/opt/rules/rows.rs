@@ -13,7 +13,7 @@
 use super::{let_, splice, Env, Rewrite};
 use crate::core::ir::{Atom, Block, Combine, Loop, LoopKind, Rhs, Stmt, Type};
 use crate::opt::fuse::is_add_tangent_reduce;
-use crate::opt::walk::rhs_atoms_deep;
+use crate::opt::walk::{block_any, rhs_atoms_deep, rhs_blocks};
 use crate::prim::Prim;
 use crate::HashMap;
 
@@ -77,7 +77,9 @@ pub fn sum_rows_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         }
         let mut reads_gone = false;
         rhs_atoms_deep(&c.rhs, &mut |a| reads_gone |= *a == acc || gone.contains(a));
-        if reads_gone {
+        // The loop of checks is read by nothing: dead code elimination
+        // keeps it for its size checks, but would drop a bounds check.
+        if reads_gone || bounds_check(&c.rhs) {
             return None;
         }
         kept.push(c);
@@ -289,10 +291,30 @@ fn row_sum(env: &mut Env, s: &Stmt, zero: Atom, m: Atom, row_ty: &Type, stmts: &
 }
 
 // reduce(add_tangent, 0, add_tangent(a, b)) == add_tangent(reduce(add_tangent, 0, a), reduce(add_tangent, 0, b))
+//   (after size_eq(length(a), length(b)); a or b a matrix product)
 pub fn sum_rows_of_sum(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let (zero, a, b) = sum_of_binary(s, env, Prim::AddTangent)?;
+    // Only for a product's sake: two sums cost more than one otherwise.
+    if ![a, b]
+        .iter()
+        .any(|x| matches!(env.prim_def(x), Some((Prim::Matmul, _))))
+    {
+        return None;
+    }
     let row_ty = s.binder.ty.clone();
     let mut stmts = Vec::new();
+    // The sum of tangents failed on terms of different numbers of rows;
+    // rows of different lengths fail in the sums below.
+    let mut rows = Vec::new();
+    for x in [a, b] {
+        let n = env.fresh("n", Type::I64);
+        rows.push(n.atom());
+        stmts.push(let_(n, Rhs::Prim(Prim::Length, vec![x]), s));
+    }
+    // In this order, its failure reads as the sum's would.
+    rows.reverse();
+    let same = env.fresh("n", Type::I64);
+    stmts.push(let_(same, Rhs::Prim(Prim::SizeEq, rows), s));
     let ra = row_sum(env, s, zero, a, &row_ty, &mut stmts);
     let rb = row_sum(env, s, zero, b, &row_ty, &mut stmts);
     let t = env.fresh("t", row_ty);
@@ -301,20 +323,47 @@ pub fn sum_rows_of_sum(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     splice(stmts, result)
 }
 
-// reduce(add_tangent, 0, matmul(a, b)) == vecmat(reduce(add_tangent, replicate(length(b), 0.0), a), b)
+// reduce(add_tangent, 0, matmul(a, b)) ==
+//   if length(a) > 0 then add_tangent(0, vecmat(reduce(add_tangent, replicate(length(b), 0.0), a), b)) else 0
 pub fn sum_rows_of_product(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
-    let (_, a, b) = sum_of_binary(s, env, Prim::Matmul)?;
+    let (ne, a, b) = sum_of_binary(s, env, Prim::Matmul)?;
     let row_ty = Type::array(Type::F64);
+    let ty = s.binder.ty.clone();
     let mut stmts = Vec::new();
+    let rows = env.fresh("n", Type::I64);
+    let rows_atom = rows.atom();
+    stmts.push(let_(rows, Rhs::Prim(Prim::Length, vec![a]), s));
+    let some = env.fresh("c", Type::Bool);
+    let some_atom = some.atom();
+    stmts.push(let_(some, Rhs::Prim(Prim::Gt, vec![rows_atom, Atom::I64(0)]), s));
+    // With rows, the neutral element is added, so that one of the wrong
+    // length still fails; without, it is the sum.
+    let mut then = Vec::new();
     let k = env.fresh("n", Type::I64);
     let k_atom = k.atom();
-    stmts.push(let_(k, Rhs::Prim(Prim::Length, vec![b]), s));
+    then.push(let_(k, Rhs::Prim(Prim::Length, vec![b]), s));
     let zero = env.fresh("z", row_ty.clone());
     let zero_atom = zero.atom();
-    stmts.push(let_(zero, Rhs::Prim(Prim::Replicate, vec![k_atom, Atom::F64(0.0)]), s));
-    let ra = row_sum(env, s, zero_atom, a, &row_ty, &mut stmts);
-    let t = env.fresh("t", s.binder.ty.clone());
-    let result = t.atom();
-    stmts.push(let_(t, Rhs::Prim(Prim::Vecmat, vec![ra, b]), s));
-    splice(stmts, result)
+    then.push(let_(zero, Rhs::Prim(Prim::Replicate, vec![k_atom, Atom::F64(0.0)]), s));
+    let ra = row_sum(env, s, zero_atom, a, &row_ty, &mut then);
+    let product = env.fresh("t", ty.clone());
+    let product_atom = product.atom();
+    then.push(let_(product, Rhs::Prim(Prim::Vecmat, vec![ra, b]), s));
+    let sum = env.fresh("t", ty.clone());
+    let sum_atom = sum.atom();
+    then.push(let_(sum, Rhs::Prim(Prim::AddTangent, vec![ne, product_atom]), s));
+    let then = Block {
+        stmts: then,
+        result: sum_atom,
+    };
+    let result = env.fresh("r", ty);
+    let result_atom = result.atom();
+    stmts.push(let_(result, Rhs::If(some_atom, then, Block::atom(ne)), s));
+    splice(stmts, result_atom)
+}
+
+/// True when `rhs` is or holds a bounds check.
+fn bounds_check(rhs: &Rhs) -> bool {
+    let check = |r: &Rhs| matches!(r, Rhs::Prim(Prim::CheckIndex | Prim::CheckSlice, _));
+    check(rhs) || rhs_blocks(rhs).into_iter().any(|b| block_any(b, &check))
 }
