@@ -977,3 +977,96 @@ fn loops_that_only_check_run_once() {
         assert_eq!(loops, 0, "{}", print(&func));
     }
 }
+
+/// A loop that loads what it stored into an arena buffer in the same
+/// iteration takes the stored value instead, and the buffer, then written
+/// and never read, goes with its allocation (`forward_stores`,
+/// `drop_unread_buffers`); the result stays the same.
+#[test]
+fn stored_values_are_forwarded_to_their_loads() {
+    use dl_compiler::core::ir::Type;
+    use dl_compiler::lower::lir::{BinOp, Expr, Inst, LoopHint, Operand, Ty, Var, VarInfo};
+    let var = |name: &str, ty| VarInfo { name: name.into(), ty };
+    let (n, a, tmp, out, i, x, y, z, bytes) = (Var(0), Var(1), Var(2), Var(3), Var(4), Var(5), Var(6), Var(7), Var(8));
+    let load = |base: Var| Expr::Load {
+        ty: Ty::F64,
+        base: Operand::Var(base),
+        index: Operand::Var(i),
+    };
+    let store = |base: Var, value: Var| Inst::Store {
+        ty: Ty::F64,
+        base: Operand::Var(base),
+        index: Operand::Var(i),
+        value: Operand::Var(value),
+    };
+    let mut func = Func {
+        name: "f".into(),
+        vars: vec![
+            var("n", Ty::I64),
+            var("a", Ty::Ptr),
+            var("tmp", Ty::Ptr),
+            var("out", Ty::Ptr),
+            var("i", Ty::I64),
+            var("x", Ty::F64),
+            var("y", Ty::F64),
+            var("z", Ty::F64),
+            var("bytes", Ty::I64),
+        ],
+        params: vec![n, a],
+        param_types: vec![Type::array(Type::F64)],
+        result_type: Type::array(Type::F64),
+        body: vec![
+            Inst::Set(
+                tmp,
+                Expr::Alloc {
+                    ty: Ty::F64,
+                    n: Operand::Var(n),
+                },
+            ),
+            Inst::Call {
+                func: "dl_result_alloc",
+                args: vec![Operand::Var(n)],
+                result: Some(out),
+            },
+            Inst::For {
+                index: i,
+                start: Operand::I64(0),
+                end: Operand::Var(n),
+                body: vec![
+                    Inst::Set(x, load(a)),
+                    Inst::Set(y, Expr::Binary(BinOp::FMul, Operand::Var(x), Operand::F64(3.0))),
+                    store(tmp, y),
+                    Inst::Set(z, load(tmp)),
+                    store(out, z),
+                ],
+                hint: LoopHint::default(),
+            },
+        ],
+        results: vec![Operand::Var(n), Operand::Var(out)],
+        locations: Vec::new(),
+    };
+    // `dl_result_alloc` takes bytes.
+    func.body.insert(
+        1,
+        Inst::Set(bytes, Expr::Binary(BinOp::IMul, Operand::Var(n), Operand::I64(8))),
+    );
+    if let Inst::Call { args, .. } = &mut func.body[2] {
+        args[0] = Operand::Var(bytes);
+    }
+    verify(&func).expect("verifies");
+    let args = [Value::array([1.0, -2.0, 0.5].map(Value::F64).to_vec())];
+    let before = eval(&func, &args).expect("runs");
+    assert!(dl_compiler::lower::forward_stores::forward_stores(&mut func));
+    dl_compiler::lower::unread::drop_unread_buffers(&mut func);
+    verify(&func).expect("verifies after");
+    assert_eq!(eval(&func, &args).expect("runs after"), before);
+    let mut touches_tmp = 0;
+    dl_compiler::lower::lir::each_inst_deep(&func.body, &mut |inst| {
+        touches_tmp += usize::from(match inst {
+            Inst::Set(v, e) => *v == tmp || e.operands().contains(&Operand::Var(tmp)),
+            Inst::Store { base, .. } => *base == Operand::Var(tmp),
+            _ => false,
+        });
+    });
+    assert_eq!(touches_tmp, 0, "{}", print(&func));
+}

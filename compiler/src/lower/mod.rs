@@ -16,6 +16,7 @@ pub mod abi;
 pub mod check_once;
 pub mod eval;
 pub mod failure;
+pub mod forward_stores;
 pub mod from_core;
 pub mod fuse_loops;
 pub mod independent;
