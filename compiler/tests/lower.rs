@@ -968,6 +968,27 @@ fn loops_that_only_check_run_once() {
     .expect("parses");
     let rows = |r: usize, c: usize| Value::array(vec![Value::array(vec![Value::F64(1.0); c]); r]);
     let v = |n: usize| Value::array(vec![Value::F64(2.0); n]);
+    // The same checks in a loop nested in another: the inner loop's test
+    // of its trip count stays, and the outer loop stays a loop.
+    let nested = dl_compiler::core::parse::parse_program(
+        "def f(a.0: [][]f64, v.1: []f64) -> f64 =
+  let n.2: i64 = length(a.0)
+  let e.3: () = ()
+  let e.4: () = loop (s.5: ()) = e.3 for (i.6: i64) < n.2 do
+    let e.11: () = loop (t.12: ()) = s.5 for (j.13: i64) < n.2 do
+      let row.7: []f64 = index(a.0, j.13)
+      let k.8: i64 = length(row.7)
+      let l.9: i64 = length(v.1)
+      let c.10: i64 = size_eq(k.8, l.9)
+      in t.12
+    in e.11
+  in 1.0
+",
+    )
+    .expect("parses");
+    for args in [[rows(3, 2), v(2)], [rows(3, 2), v(3)], [rows(0, 0), v(5)]] {
+        check_entry(&nested, "f", &args).unwrap_or_else(|e| panic!("nested: {e}"));
+    }
     for args in [[rows(3, 2), v(2)], [rows(3, 2), v(3)], [rows(0, 0), v(5)]] {
         let func = check_entry(&program, "f", &args).unwrap_or_else(|e| panic!("{e}"));
         let mut loops = 0;

@@ -74,6 +74,8 @@ fn rewrite(
         }
         *reads = trial_reads;
         let runs = fresh("runs");
+        // Read by the `if`: an enclosing loop's dead code must keep it.
+        reads.insert(runs, 1);
         code[k] = Inst::If {
             cond: Operand::Var(runs),
             then: trial,
