@@ -22,8 +22,9 @@ use crate::HashMap;
 //   let s = neg?(reduce(add_tangent, zero, m))
 //   in if length(m) > 0 then index_add(init, j, s) else init
 //   (j and m defined outside the loop; the statements c, such as the size
-//   checks of each row, read neither acc nor the row but for its length,
-//   which is the same for every row; zero is replicate(row length, 0.0)
+//   checks of each row, hold no bounds check, which the dead loop of
+//   checks would lose, and read neither acc nor the row but for its
+//   length, which is the same for every row; zero is replicate(row length, 0.0)
 //   when that length is known without m, else zero_tangent(init[j]) and
 //   the sum goes inside the `if`)
 pub fn sum_rows_loop(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
