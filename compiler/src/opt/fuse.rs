@@ -26,7 +26,7 @@
 //! cost never grows; the sums are reassociated only as the `onehot_scatter`
 //! rule does (RULES.md). Components of the elements that no sum reads die.
 
-use super::walk::{block_atoms_deep, count_uses, fresh_binder, rhs_atoms_deep, rhs_blocks_mut};
+use super::walk::{block_use_counts, count_uses, fresh_binder, rhs_atoms_deep, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::diagnostics::Span;
 use crate::prim::Prim;
@@ -415,17 +415,6 @@ fn hoistable(block: &Block, at: usize, v: VarId) -> Option<Vec<usize>> {
     }
     chain.sort_unstable();
     Some(chain)
-}
-
-/// How often each variable is read in `block`, nested blocks included.
-fn block_use_counts(block: &Block) -> FxHashMap<VarId, usize> {
-    let mut uses = FxHashMap::default();
-    block_atoms_deep(block, &mut |a| {
-        if let Atom::Var(v) = a {
-            *uses.entry(*v).or_insert(0) += 1;
-        }
-    });
-    uses
 }
 
 fn stmt(binder: Binder, rhs: Rhs, span: Span) -> Stmt {

@@ -130,8 +130,14 @@ pub fn block_atoms_deep(block: &Block, f: &mut dyn FnMut(&Atom)) {
 
 /// How many times each variable is read in `func`, counted syntactically.
 pub fn count_uses(func: &Func) -> FxHashMap<VarId, usize> {
+    block_use_counts(&func.body)
+}
+
+/// How many times each variable is read in `block`, nested blocks
+/// included.
+pub fn block_use_counts(block: &Block) -> FxHashMap<VarId, usize> {
     let mut uses = FxHashMap::default();
-    block_atoms_deep(&func.body, &mut |a| {
+    block_atoms_deep(block, &mut |a| {
         if let Atom::Var(v) = a {
             *uses.entry(*v).or_insert(0) += 1;
         }

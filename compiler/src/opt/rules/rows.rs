@@ -203,12 +203,7 @@ fn row_length(env: &mut Env, s: &Stmt, m: Atom, stmts: &mut Vec<Stmt>) -> Option
             _ => return None,
         };
     };
-    let k = env.fresh("n", Type::I64);
-    let k_atom = k.atom();
-    stmts.push(let_(k, Rhs::Prim(Prim::Length, vec![b]), s));
-    let some = env.fresh("c", Type::Bool);
-    let some_atom = some.atom();
-    stmts.push(let_(some, Rhs::Prim(Prim::Gt, vec![k_atom, Atom::I64(0)]), s));
+    let some_atom = nonempty(env, s, b, stmts);
     let first = env.fresh("x", env.ty(&b).elem()?.clone());
     let first_atom = first.atom();
     let len = env.fresh("n", Type::I64);
@@ -237,6 +232,17 @@ fn sum_of_binary(s: &Stmt, env: &Env, p: Prim) -> Option<(Atom, Atom, Atom)> {
         (q, [a, b]) if q == p => Some((c.ne, *a, *b)),
         _ => None,
     }
+}
+
+/// Pushes `n = length(x)` and `c = n > 0` onto `stmts`: the atom `c`.
+fn nonempty(env: &mut Env, s: &Stmt, x: Atom, stmts: &mut Vec<Stmt>) -> Atom {
+    let n = env.fresh("n", Type::I64);
+    let n_atom = n.atom();
+    stmts.push(let_(n, Rhs::Prim(Prim::Length, vec![x]), s));
+    let c = env.fresh("c", Type::Bool);
+    let c_atom = c.atom();
+    stmts.push(let_(c, Rhs::Prim(Prim::Gt, vec![n_atom, Atom::I64(0)]), s));
+    c_atom
 }
 
 /// True when `z` is zero: a zero tangent or `replicate(n, 0.0)`.
@@ -331,12 +337,7 @@ pub fn sum_rows_of_product(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
     let row_ty = Type::array(Type::F64);
     let ty = s.binder.ty.clone();
     let mut stmts = Vec::new();
-    let rows = env.fresh("n", Type::I64);
-    let rows_atom = rows.atom();
-    stmts.push(let_(rows, Rhs::Prim(Prim::Length, vec![a]), s));
-    let some = env.fresh("c", Type::Bool);
-    let some_atom = some.atom();
-    stmts.push(let_(some, Rhs::Prim(Prim::Gt, vec![rows_atom, Atom::I64(0)]), s));
+    let some_atom = nonempty(env, s, a, &mut stmts);
     // With rows, the neutral element is added, so that one of the wrong
     // length still fails; without, it is the sum.
     let mut then = Vec::new();
