@@ -46,6 +46,11 @@ enum Command {
         /// How many timed calls.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        /// How many times to compile, source to native code, each time
+        /// from scratch: the compile time printed is their median, the
+        /// first (in a process that has compiled nothing yet) apart.
+        #[arg(long, default_value_t = 1)]
+        compile_runs: usize,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -199,7 +204,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { call, json, interp } => run(&call, json, interp),
-        Command::Bench { call, runs, json } => bench(&call, runs, json),
+        Command::Bench {
+            call,
+            runs,
+            compile_runs,
+            json,
+        } => bench(&call, runs, compile_runs, json),
         Command::Build(options) => build(&options),
         Command::Check { file } => check(&file),
         Command::Test { file } => test(&file),
@@ -320,24 +330,39 @@ fn read_args(program: &Program, call: &Call) -> Result<Vec<Value>, String> {
     .map_err(|e| format!("error: {e}"))
 }
 
-fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
+fn bench(call: &Call, runs: usize, compile_runs: usize, json: bool) -> Result<(), String> {
     use dl_compiler::codegen::jit::Jit;
     use std::time::Instant;
     // Compile time is source to native code; reading the arguments is not
     // part of it.
     let timings = Timings::start(call.timings);
-    let start = Instant::now();
-    let (compiled, program) = compile_entry(&call.file, &call.entry)?;
-    let front_end = start.elapsed();
-    let values = read_args(&program, call)?;
     let entry = call.entry.as_str();
-    let start = Instant::now();
-    let mut jit = Jit::new(program).map_err(|e| format!("error: {e}"))?;
-    let setup = start.elapsed();
-    let render = |e| driver::render_run_error(&compiled.sources, &e);
-    let code = jit.compile(entry, &values).map_err(render)?;
-    let compile_ms = (front_end + setup + code).as_secs_f64() * 1e3;
+    let mut compile_times = Vec::new();
+    let mut values = None;
+    let (compiled, mut jit) = loop {
+        let start = Instant::now();
+        let (compiled, program) = compile_entry(&call.file, &call.entry)?;
+        let front_end = start.elapsed();
+        if values.is_none() {
+            values = Some(read_args(&program, call)?);
+        }
+        let args = values.as_deref().unwrap_or_default();
+        let start = Instant::now();
+        let mut jit = Jit::new(program).map_err(|e| format!("error: {e}"))?;
+        let setup = start.elapsed();
+        let code = jit
+            .compile(entry, args)
+            .map_err(|e| driver::render_run_error(&compiled.sources, &e))?;
+        compile_times.push((front_end + setup + code).as_secs_f64() * 1e3);
+        if compile_times.len() >= compile_runs.max(1) {
+            break (compiled, jit);
+        }
+    };
+    let values = values.unwrap_or_default();
+    let first_compile_ms = compile_times[0];
+    let compile_ms = median(&mut compile_times);
     timings.report();
+    let render = |e| driver::render_run_error(&compiled.sources, &e);
     // Warm caches and the thread pool: a few calls, at least 0.1 s.
     let warm = Instant::now();
     let mut warmups = 0;
@@ -352,18 +377,15 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
         .iter()
         .map(|t| t.as_secs_f64() * 1e3)
         .collect();
-    times.sort_by(f64::total_cmp);
+    let median_ms = median(&mut times);
     let min_ms = times[0];
-    let median_ms = if runs % 2 == 1 {
-        times[runs / 2]
-    } else {
-        (times[runs / 2 - 1] + times[runs / 2]) / 2.0
-    };
     if json {
         let object = serde_json::json!({
             "file": call.file.display().to_string(),
             "entry": entry,
             "compile_ms": compile_ms,
+            "first_compile_ms": first_compile_ms,
+            "compile_runs": compile_times.len(),
             "min_ms": min_ms,
             "median_ms": median_ms,
             "runs": runs,
@@ -372,11 +394,25 @@ fn bench(call: &Call, runs: usize, json: bool) -> Result<(), String> {
         println!("{object}");
     } else {
         println!("compile_ms {compile_ms:.3}");
+        if compile_times.len() > 1 {
+            println!("first_compile_ms {first_compile_ms:.3}");
+        }
         println!("min_ms     {min_ms:.6}");
         println!("median_ms  {median_ms:.6}");
         println!("runs       {runs}");
     }
     Ok(())
+}
+
+/// The median of `xs`, which it sorts.
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
 }
 
 fn build(options: &Build) -> Result<(), String> {

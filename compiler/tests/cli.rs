@@ -393,6 +393,31 @@ fn bench_prints_compile_time_and_call_times_as_json() {
     assert!(v["min_ms"].as_f64() <= v["median_ms"].as_f64());
 }
 
+/// `--compile-runs` compiles from scratch that many times and reports the
+/// median, with the first compile of the process apart.
+#[test]
+fn bench_compiles_as_many_times_as_asked() {
+    let o = dl(&[
+        "bench",
+        "examples/newton.dl",
+        "--runs",
+        "1",
+        "--compile-runs",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(v["compile_runs"], 3);
+    for key in ["compile_ms", "first_compile_ms"] {
+        assert!(v[key].as_f64().is_some_and(|t| t > 0.0), "{key}: {v}");
+    }
+    let o = dl(&["bench", "examples/newton.dl", "--runs", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(v["compile_runs"], 1);
+    assert_eq!(v["compile_ms"], v["first_compile_ms"]);
+}
+
 /// The timed calls free their results unread; a failing call is still
 /// reported, with its location, and the exit status says so.
 #[test]
