@@ -132,3 +132,30 @@ pub fn loop_component(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
         out.atom(),
     )
 }
+
+// proj(if c then a else b, k) == if c then proj(a, k) else proj(b, k)   (the if read only here)
+//   Each branch then computes its k-th field alone: reverse mode replays
+//   a loop's last iteration for its final value, an `if` of the whole
+//   state, and the fields nobody reads go with what made them.
+pub fn if_component(s: &Stmt, env: &mut Env) -> Option<Rewrite> {
+    let Rhs::Proj(x, k) = &s.rhs else { return None };
+    if !env.linear(x) {
+        return None;
+    }
+    let Some(Rhs::If(c, then, els)) = env.def(x) else {
+        return None;
+    };
+    let (c, then, els, k) = (*c, then.clone(), els.clone(), *k);
+    let mut project = |block: &Block| {
+        let mut block = env.rename(block, &mut HashMap::default());
+        let field = env.fresh(&s.binder.name, s.binder.ty.clone());
+        let result = field.atom();
+        block.stmts.push(let_(field, Rhs::Proj(block.result, k), s));
+        block.result = result;
+        block
+    };
+    let (then, els) = (project(&then), project(&els));
+    // The copies run the branches' checks; the `if` itself is dead.
+    env.consume(x);
+    Some(Rewrite::Rhs(Rhs::If(c, then, els)))
+}

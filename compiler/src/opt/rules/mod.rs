@@ -54,6 +54,7 @@ catalogue! {
     // dead parts
     dead::map_unused_array,
     dead::loop_component,
+    dead::if_component,
     // tuples
     tuples::proj_tuple,
     tuples::proj_zero,
