@@ -431,3 +431,14 @@ fn bench_reports_a_run_time_error_of_the_timed_code() {
     let o = dl(&["bench", "bench/ode.dl", "--runs", "3", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Constant folding leaves array-valued primitives alone: a literal size
+/// too large for memory does not make the optimiser build the array.
+#[test]
+fn the_optimiser_does_not_build_arrays_of_a_literal_size() {
+    for body in ["replicate(2305843009213693952, 1.0)", "iota(100000000000)"] {
+        let prog = temp_file("huge_literal.dl", &format!("def main() = {body}\n"));
+        let o = dl(&["ir", prog.to_str().unwrap(), "--stage", "opt", "-e", "main"]);
+        assert!(o.status.success(), "{body}: {}", stderr(&o));
+    }
+}

@@ -59,6 +59,12 @@ pub fn const_fold(s: &Stmt, _: &mut Env) -> Option<Rewrite> {
     if *p == Prim::ZeroTangent || args.is_empty() {
         return None;
     }
+    // Only a scalar result becomes a literal: an array result (`iota(n)`,
+    // `replicate(n, x)`) is not computed here, where a large literal size
+    // would cost the memory of the whole array, or more than there is.
+    if !matches!(s.binder.ty, Type::F64 | Type::I64 | Type::Bool) {
+        return None;
+    }
     let values: Vec<Value> = args.iter().map(value).collect::<Option<_>>()?;
     let result = p.eval_typed(&values, &s.binder.ty).ok()?;
     literal(&result).and_then(atom)
