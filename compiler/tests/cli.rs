@@ -442,3 +442,27 @@ fn the_optimiser_does_not_build_arrays_of_a_literal_size() {
         assert!(o.status.success(), "{body}: {}", stderr(&o));
     }
 }
+
+/// An array too large for memory is a run-time error of the interpreter,
+/// not an abort, whichever primitive makes it.
+#[test]
+fn the_interpreter_reports_an_array_too_large_for_memory() {
+    for (name, body) in [
+        ("build", "build(4611686018427387904, \\i -> f64(i))"),
+        ("iota", "iota(2305843009213693952)"),
+        ("replicate", "replicate(2305843009213693952, 1.0)"),
+        ("scatter", "scatter_add(4611686018427387904, [0], [1.0])"),
+    ] {
+        let prog = temp_file(
+            &format!("huge_{name}.dl"),
+            &format!("def f(k: i64) = {body}\ndef main() = f(0)\n"),
+        );
+        let o = dl(&["run", "--interp", prog.to_str().unwrap(), "-e", "f", "0"]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("out of memory: cannot allocate an array of"),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+}

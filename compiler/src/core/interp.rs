@@ -246,7 +246,7 @@ impl<'p> Interpreter<'p> {
                 if n < 0 {
                     return Err(RunError::new(format!("negative size: {n}")));
                 }
-                let mut out = Vec::with_capacity(n as usize);
+                let mut out = Value::try_vec(n as usize).map_err(RunError::new)?;
                 for i in 0..n {
                     frame.set(index.var, Value::I64(i));
                     out.push(self.block(body, frame)?);

@@ -33,6 +33,17 @@ impl Value {
         Value::Tuple(fields.into())
     }
 
+    /// An empty vector with room for `n` elements, or the message of an
+    /// out-of-memory error when the system cannot provide it: sizes come
+    /// from the program, and a size that does not fit is a run-time error,
+    /// not an abort.
+    pub fn try_vec<T>(n: usize) -> Result<Vec<T>, String> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)
+            .map_err(|_| format!("out of memory: cannot allocate an array of {n} elements"))?;
+        Ok(v)
+    }
+
     pub fn unit() -> Value {
         Value::Tuple(Rc::from(Vec::new()))
     }

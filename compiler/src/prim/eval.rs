@@ -196,14 +196,18 @@ impl Prim {
             Prim::Iota => match args {
                 [I64(n)] => {
                     let n = size(*n)?;
-                    Ok(Value::array((0..n as i64).map(I64).collect()))
+                    let mut out = Value::try_vec(n).or_else(err)?;
+                    out.extend((0..n as i64).map(I64));
+                    Ok(Value::array(out))
                 }
                 _ => self.bad_args(args),
             },
             Prim::Replicate => match args {
                 [I64(n), v] => {
                     let n = size(*n)?;
-                    Ok(Value::array(vec![v.clone(); n]))
+                    let mut out = Value::try_vec(n).or_else(err)?;
+                    out.resize(n, v.clone());
+                    Ok(Value::array(out))
                 }
                 _ => self.bad_args(args),
             },
@@ -239,7 +243,8 @@ impl Prim {
                 [Value::Array(rows)] => {
                     let rows = self.rows(rows)?;
                     let (_, m) = regular(&rows)?;
-                    let mut out = Vec::with_capacity(rows.len() * m);
+                    let total = rows.len().checked_mul(m).unwrap_or(usize::MAX);
+                    let mut out = Value::try_vec(total).or_else(err)?;
                     for row in &rows {
                         out.extend(row.iter().cloned());
                     }
@@ -276,7 +281,8 @@ impl Prim {
                     if idx.len() != vals.len() {
                         return err(format!("size mismatch: expected {}, got {}", idx.len(), vals.len()));
                     }
-                    let mut out = vec![0.0; n];
+                    let mut out = Value::try_vec(n).or_else(err)?;
+                    out.resize(n, 0.0);
                     for (i, v) in idx.iter().zip(vals.iter()) {
                         match (i, v) {
                             (I64(i), F64(v)) => {
