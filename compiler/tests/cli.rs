@@ -466,3 +466,41 @@ fn the_interpreter_reports_an_array_too_large_for_memory() {
         );
     }
 }
+
+/// `ir --grad` (and the other derivative flags) on an entry point whose
+/// result the operator does not apply to is an error, as `grad(f)` is in a
+/// program, not a crash of the lowering on ill-typed code.
+#[test]
+fn ir_of_a_derivative_that_does_not_apply_is_an_error() {
+    let prog = temp_file(
+        "not_scalar.dl",
+        "def f(a: [n]f64) -> [n]f64 = reverse(a)\ndef k(a: [n]f64) -> i64 = argmax(a)\n",
+    );
+    let path = prog.to_str().unwrap();
+    for (entry, flag, message) in [
+        (
+            "f",
+            "--grad",
+            "`grad` needs a function that returns f64, but `f` returns []f64",
+        ),
+        (
+            "k",
+            "--vjp",
+            "`vjp` needs a function with a differentiable result, but `k` returns i64",
+        ),
+        ("k", "--jvp", "`jvp` needs a function with a differentiable result"),
+    ] {
+        for stage in ["core", "opt", "lir", "clif"] {
+            let o = dl(&["ir", path, "--stage", stage, "-e", entry, flag]);
+            assert_eq!(o.status.code(), Some(1), "{entry} {flag} {stage}: {}", stderr(&o));
+            assert!(stderr(&o).contains(message), "{entry} {flag} {stage}: {}", stderr(&o));
+        }
+    }
+    let o = dl(&["check-grad", path, "-e", "f", "[1.0, 2.0]"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs a function that returns f64"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -16,6 +16,7 @@ pub fn operator_entry(program: &Program, op: DerivOp, f: &str) -> Result<(Progra
     let func = program
         .func(f)
         .ok_or_else(|| AdError::new(format!("there is no function `{f}`"), None))?;
+    applicable(op, func).map_err(|message| AdError::new(message, Some(func.span)))?;
     let mut params: Vec<Binder> = Vec::new();
     let mut fresh = |name: String, ty: Type| {
         let b = Binder {
@@ -86,6 +87,44 @@ pub fn operator_entry(program: &Program, op: DerivOp, f: &str) -> Result<(Progra
     with_entry.funcs.retain(|g| g.name != name);
     with_entry.funcs.push(entry);
     Ok((super::expand_derivatives(&with_entry)?, name))
+}
+
+/// Whether `op` applies to `func`'s result and parameters the way the
+/// checker requires of `op(f)` in a program: an f64 result for `grad`,
+/// `value_and_grad` and `hessian`, a differentiable result for `jvp` and
+/// `vjp`, and `[n]f64` to `[m]f64` for the Jacobians. An entry named on the
+/// command line has not been through those checks. (Integer and boolean
+/// parameters are allowed here: their tangents and cotangents are `()`.)
+fn applicable(op: DerivOp, func: &Func) -> Result<(), String> {
+    let name = op.name();
+    let f = &func.name;
+    let vector = |t: &Type| matches!(t, Type::Array(e) if **e == Type::F64);
+    match op {
+        DerivOp::Grad | DerivOp::ValueAndGrad if func.ret != Type::F64 => Err(format!(
+            "`{name}` needs a function that returns f64, but `{f}` returns {}",
+            func.ret
+        )),
+        DerivOp::Jvp | DerivOp::Vjp if !func.ret.is_differentiable() => Err(format!(
+            "`{name}` needs a function with a differentiable result, but `{f}` returns {}",
+            func.ret
+        )),
+        DerivOp::JacFwd | DerivOp::JacRev | DerivOp::Hessian
+            if func.params.len() != 1 || !vector(&func.params[0].ty) =>
+        {
+            Err(format!(
+                "`{name}` needs a function of one [n]f64 argument, which `{f}` is not"
+            ))
+        }
+        DerivOp::JacFwd | DerivOp::JacRev if !vector(&func.ret) => Err(format!(
+            "`{name}` needs a function that returns [m]f64, but `{f}` returns {}",
+            func.ret
+        )),
+        DerivOp::Hessian if func.ret != Type::F64 => Err(format!(
+            "`{name}` needs a function that returns f64, but `{f}` returns {}",
+            func.ret
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The outcome of comparing a gradient with finite differences.
