@@ -504,3 +504,35 @@ fn ir_of_a_derivative_that_does_not_apply_is_an_error() {
         stderr(&o)
     );
 }
+
+/// Native code whose allocation the system refuses, or whose size does not
+/// fit in an i64 (a product of sizes that would wrap to a small buffer),
+/// fails with "out of memory" instead of writing past what it got.
+#[test]
+fn native_code_reports_an_allocation_it_cannot_get() {
+    let prog = temp_file(
+        "huge_native.dl",
+        "def build_of(n: i64) = build(n, \\i -> f64(i))\n\
+         def rows_of(n: i64) = build(n, \\i -> replicate(4, f64(i)))\n\
+         def ones(n: i64) = replicate(n, 1.0)\n\
+         def main() = ones(3)\n",
+    );
+    let path = prog.to_str().unwrap();
+    for (entry, n) in [
+        ("build_of", "4611686018427387904"),
+        ("build_of", "100000000000000"),
+        ("rows_of", "4611686018427387904"),
+        ("ones", "2305843009213693952"),
+    ] {
+        let o = dl(&["run", path, "-e", entry, n]);
+        assert_eq!(o.status.code(), Some(1), "{entry} {n}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("out of memory: cannot allocate"),
+            "{entry} {n}: {}",
+            stderr(&o)
+        );
+    }
+    let o = dl(&["run", path, "-e", "rows_of", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]");
+}

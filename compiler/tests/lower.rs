@@ -1091,3 +1091,25 @@ fn stored_values_are_forwarded_to_their_loads() {
     });
     assert_eq!(touches_tmp, 0, "{}", print(&func));
 }
+
+/// An allocation too large for the evaluator, or whose size saturated,
+/// fails with the runtime's out-of-memory error instead of aborting.
+#[test]
+fn the_evaluator_reports_an_allocation_it_cannot_make() {
+    let compiled = dl_compiler::driver::compile_source(
+        "rows.dl",
+        "def rows_of(n: i64) = build(n, \\i -> replicate(4, f64(i)))\n",
+    );
+    let program = dl_compiler::driver::prepare(&compiled).expect("prepares");
+    let func = lower(&program, "rows_of").expect("lowers");
+    for n in [4_611_686_018_427_387_904, 1 << 45] {
+        match eval(&func, &[Value::I64(n)]) {
+            Err(EvalError::Failure { message, .. }) => {
+                assert!(message.starts_with("out of memory: cannot allocate"), "{n}: {message}")
+            }
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    let small = eval(&func, &[Value::I64(2)]).expect("runs");
+    assert_eq!(small.to_string(), "[[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]");
+}

@@ -108,6 +108,12 @@ pub const ERROR_KINDS: &[ErrorKind] = &[
         values: &[("expected", I64), ("actual", I64)],
         template: "irregular array: elements of sizes {expected} and {actual}",
     },
+    ErrorKind {
+        code: 11,
+        name: "out of memory",
+        values: &[("bytes", I64)],
+        template: "out of memory: cannot allocate {bytes} bytes",
+    },
 ];
 
 /// The codes of [`ERROR_KINDS`] by name, for code that raises them.
@@ -123,6 +129,7 @@ pub mod kind {
     pub const FLOAT_TO_INT_OUT_OF_RANGE: i32 = 8;
     pub const NEGATIVE_EXPONENT: i32 = 9;
     pub const IRREGULAR_ARRAY: i32 = 10;
+    pub const OUT_OF_MEMORY: i32 = 11;
 }
 
 /// The reductions of kind 6, by the value `a`.

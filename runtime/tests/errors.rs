@@ -43,7 +43,12 @@ fn the_message_of_every_kind() {
         ),
         (9, [2, -3, 0], "negative exponent in integer power: 2 ** -3"),
         (10, [3, 5, 0], "irregular array: elements of sizes 3 and 5"),
-        (11, [0, 0, 0], "unknown run-time error (kind 11)"),
+        (
+            11,
+            [i64::MAX, 0, 0],
+            "out of memory: cannot allocate 9223372036854775807 bytes",
+        ),
+        (12, [0, 0, 0], "unknown run-time error (kind 12)"),
         (-1, [0, 0, 0], "unknown run-time error (kind -1)"),
     ];
     for &(code, [a, b, c], want) in cases {

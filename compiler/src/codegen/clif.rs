@@ -616,6 +616,54 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         block
     }
 
+    /// Ends the current block with a jump to the failure block: error
+    /// `kind` at location `loc` (-1 for none) with up to three values.
+    fn raise(&mut self, kind: u32, loc: i64, values: &[Value]) {
+        let mut args = vec![
+            BlockArg::Value(self.b.ins().iconst(types::I32, i64::from(kind))),
+            BlockArg::Value(self.b.ins().iconst(types::I32, loc)),
+        ];
+        for k in 0..3 {
+            let v = match values.get(k) {
+                Some(v) => *v,
+                None => self.b.ins().iconst(types::I64, 0),
+            };
+            args.push(BlockArg::Value(v));
+        }
+        // Every instruction of this block leads to the failure: keep it
+        // out of the hot path (the entry block cannot be).
+        let current = self.b.current_block().expect("a block");
+        if self.b.func.layout.entry_block() != Some(current) {
+            self.b.set_cold_block(current);
+        }
+        let failure = self.failure_block();
+        self.b.ins().jump(failure, &args);
+    }
+
+    /// `n * size` for a constant `size > 0`, or `i64::MAX` when that does
+    /// not fit or `n` is negative ([`BinOp::SizeMul`] for a non-negative
+    /// `n`): one unsigned comparison, where the general product needs the
+    /// high half.
+    fn size_times(&mut self, n: Value, size: i64) -> Value {
+        let product = self.b.ins().imul_imm_s(n, size);
+        let too_big = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, n, i64::MAX / size);
+        let max = self.b.ins().iconst(types::I64, i64::MAX);
+        self.b.ins().select(too_big, max, product)
+    }
+
+    /// Fails with "out of memory" (no source location: an allocation is
+    /// not a statement) when an allocator returned null, having refused
+    /// `bytes`, so that no code after it writes through the null pointer.
+    fn fail_if_null(&mut self, buffer: Value, bytes: Value) {
+        let (fail, ok) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(buffer, ok, &[], fail, &[]);
+        self.b.switch_to_block(fail);
+        self.b.seal_block(fail);
+        self.raise(crate::lower::failure::OUT_OF_MEMORY, -1, &[bytes]);
+        self.b.switch_to_block(ok);
+        self.b.seal_block(ok);
+    }
+
     fn ctx(&self) -> Value {
         self.ctx.expect("the context is loaded first")
     }
@@ -834,6 +882,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 };
                 if let Some(var) = result {
                     let r = r.ok_or_else(|| CodegenError(format!("`{func}` returns nothing")))?;
+                    if *func == "dl_result_alloc" {
+                        self.fail_if_null(r, args[0]);
+                    }
                     self.set(*var, r);
                 }
             }
@@ -846,25 +897,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 self.arena_release(mark)?;
             }
             Inst::Fail { kind, loc, values } => {
-                let mut args = vec![
-                    BlockArg::Value(self.b.ins().iconst(types::I32, i64::from(*kind))),
-                    BlockArg::Value(self.b.ins().iconst(types::I32, i64::from(*loc))),
-                ];
-                for k in 0..3 {
-                    let v = match values.get(k) {
-                        Some(o) => self.operand(*o),
-                        None => self.b.ins().iconst(types::I64, 0),
-                    };
-                    args.push(BlockArg::Value(v));
-                }
-                // Every instruction of this block leads to the failure:
-                // keep it out of the hot path (the entry block cannot be).
-                let current = self.b.current_block().expect("a block");
-                if self.b.func.layout.entry_block() != Some(current) {
-                    self.b.set_cold_block(current);
-                }
-                let failure = self.failure_block();
-                self.b.ins().jump(failure, &args);
+                let values: Vec<Value> = values.iter().map(|o| self.operand(*o)).collect();
+                self.raise(*kind, i64::from(*loc), &values);
                 // The code after it in its LIR block is left out
                 // ([`Emitter::block`]); what encloses it still needs a
                 // block, which is sealed without predecessors, so that it
@@ -883,6 +917,13 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             Expr::Unary(op, a) => {
                 let a = self.operand(*a);
                 self.unary(*op, a)
+            }
+            Expr::Binary(BinOp::SizeMul, x, Operand::I64(size))
+            | Expr::Binary(BinOp::SizeMul, Operand::I64(size), x)
+                if *size > 0 =>
+            {
+                let x = self.operand(*x);
+                self.size_times(x, *size)
             }
             Expr::Binary(op, a, b) => {
                 let (a, b) = (self.operand(*a), self.operand(*b));
@@ -907,8 +948,10 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     return Ok(self.b.ins().stack_addr(ptr, slot, 0));
                 }
                 let n = self.operand(*n);
-                let bytes = self.b.ins().imul_imm_s(n, ty.size());
-                self.arena_alloc(bytes)?
+                let bytes = self.size_times(n, ty.size());
+                let buffer = self.arena_alloc(bytes)?;
+                self.fail_if_null(buffer, bytes);
+                buffer
             }
         })
     }
@@ -929,6 +972,20 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             IAdd => ins.iadd(a, b),
             ISub => ins.isub(a, b),
             IMul => ins.imul(a, b),
+            SizeMul => {
+                // The product overflows when its high half is not the
+                // sign extension of its low half; a negative operand, as
+                // an overflow, gives the maximum.
+                let low = ins.imul(a, b);
+                let high = self.b.ins().smulhi(a, b);
+                let sign = self.b.ins().sshr_imm_u(low, 63);
+                let overflow = self.b.ins().icmp(IntCC::NotEqual, high, sign);
+                let either = self.b.ins().bor(a, b);
+                let negative = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, either, 0);
+                let bad = self.b.ins().bor(overflow, negative);
+                let max = self.b.ins().iconst(types::I64, i64::MAX);
+                self.b.ins().select(bad, max, low)
+            }
             IDiv | IRem => self.division(op, a, b),
             IMin => ins.smin(a, b),
             IMax => ins.smax(a, b),
@@ -2217,6 +2274,7 @@ fn known_integers(func: &Func, known: &[Option<i64>]) -> HashMap<Var, i64> {
                     BinOp::IAdd => Some(a.wrapping_add(b)),
                     BinOp::ISub => Some(a.wrapping_sub(b)),
                     BinOp::IMul => Some(a.wrapping_mul(b)),
+                    BinOp::SizeMul => Some(crate::lower::lir::size_mul(a, b)),
                     BinOp::IMin => Some(a.min(b)),
                     BinOp::IMax => Some(a.max(b)),
                     _ => None,

@@ -33,6 +33,23 @@ pub enum EvalError {
     Bug(String),
 }
 
+/// The evaluator's largest buffer: 2^40 bytes. A larger allocation fails
+/// with "out of memory", as the runtime's does when the system refuses it
+/// (or its size saturated), instead of aborting the evaluator.
+const MAX_BUFFER_BYTES: i64 = 1 << 40;
+
+/// `bytes` as a buffer size, or the out-of-memory failure.
+fn allocatable(bytes: i64) -> R<usize> {
+    match usize::try_from(bytes) {
+        Ok(b) if bytes <= MAX_BUFFER_BYTES => Ok(b),
+        _ => Err(EvalError::Failure {
+            kind: failure::OUT_OF_MEMORY,
+            message: failure::message(failure::OUT_OF_MEMORY, &[bytes]),
+            span: None,
+        }),
+    }
+}
+
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -316,6 +333,7 @@ impl Machine<'_> {
             IAdd => V::I64(self.i64(a)?.wrapping_add(self.i64(b)?)),
             ISub => V::I64(self.i64(a)?.wrapping_sub(self.i64(b)?)),
             IMul => V::I64(self.i64(a)?.wrapping_mul(self.i64(b)?)),
+            SizeMul => V::I64(super::lir::size_mul(self.i64(a)?, self.i64(b)?)),
             IDiv | IRem => {
                 let (x, y) = (self.i64(a)?, self.i64(b)?);
                 if y == 0 {
@@ -406,7 +424,7 @@ impl Machine<'_> {
                 if n < 0 {
                     return bug(format!("an allocation of {n} elements"));
                 }
-                let bytes = (n * ty.size()) as usize;
+                let bytes = allocatable(super::lir::size_mul(n, ty.size()))?;
                 let p = self.new_buffer(bytes, Kind::Arena);
                 self.arena.push(p.buffer);
                 self.arena_live += bytes;
@@ -688,7 +706,7 @@ impl Machine<'_> {
                 if bytes < 0 {
                     return bug("a result allocation of a negative size");
                 }
-                Ok(Some(V::Ptr(self.new_buffer(bytes as usize, Kind::Result))))
+                Ok(Some(V::Ptr(self.new_buffer(allocatable(bytes)?, Kind::Result))))
             }
             _ => match unary_prim(name) {
                 Some(p) => Ok(Some(V::F64(math(p, vec![Value::F64(f64_at(0)?)])?))),

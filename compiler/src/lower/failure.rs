@@ -19,6 +19,7 @@ pub const NAN_TO_INT: u32 = kind::NAN_TO_INT as u32;
 pub const FLOAT_TO_INT_OUT_OF_RANGE: u32 = kind::FLOAT_TO_INT_OUT_OF_RANGE as u32;
 pub const NEGATIVE_EXPONENT: u32 = kind::NEGATIVE_EXPONENT as u32;
 pub const IRREGULAR_ARRAY: u32 = kind::IRREGULAR_ARRAY as u32;
+pub const OUT_OF_MEMORY: u32 = kind::OUT_OF_MEMORY as u32;
 
 /// The values of `EMPTY_REDUCTION` (`dl_runtime::error::REDUCTIONS`).
 pub const EMPTY_ARGMAX: i64 = 0;

@@ -257,6 +257,9 @@ fn fold_binary(op: BinOp, a: Operand, b: Operand) -> Option<Operand> {
         (IAdd, I(x), I(y)) => I(x.wrapping_add(y)),
         (ISub, I(x), I(y)) => I(x.wrapping_sub(y)),
         (IMul, I(x), I(y)) => I(x.wrapping_mul(y)),
+        (SizeMul, I(x), I(y)) => I(super::lir::size_mul(x, y)),
+        (SizeMul, x, I(1)) | (SizeMul, I(1), x) => x,
+        (SizeMul, _, I(0)) | (SizeMul, I(0), _) => I(0),
         (IMin, I(x), I(y)) => I(x.min(y)),
         (IMax, I(x), I(y)) => I(x.max(y)),
         (IEq, I(x), I(y)) => B(x == y),
@@ -707,7 +710,7 @@ impl Lowering<'_> {
                 Slot::Len => sizes[j],
                 Slot::Buffer { elem: ty, dims } => {
                     let stride = self.count(sizes, dims);
-                    let total = self.binary(BinOp::IMul, n, stride);
+                    let total = self.binary(BinOp::SizeMul, n, stride);
                     self.alloc(*ty, total)
                 }
                 Slot::Scalar(_) => Operand::I64(0),
@@ -784,7 +787,7 @@ impl Lowering<'_> {
                         continue;
                     }
                 }
-                let bytes = self.binary(BinOp::IMul, n, Operand::I64(ty.size()));
+                let bytes = self.binary(BinOp::SizeMul, n, Operand::I64(ty.size()));
                 let buf = self.call_value("dl_result_alloc", vec![bytes], Ty::Ptr);
                 self.copy(ty, buf, v.comps[j], n);
                 comps[j] = buf;
@@ -812,7 +815,7 @@ impl Lowering<'_> {
         if assignments(&self.code, buf) != 1 {
             return false;
         }
-        let (mut bytes_code, bytes) = self.nested(|l| l.binary(BinOp::IMul, n, Operand::I64(ty.size())));
+        let (mut bytes_code, bytes) = self.nested(|l| l.binary(BinOp::SizeMul, n, Operand::I64(ty.size())));
         bytes_code.push(Inst::Call {
             func: "dl_result_alloc",
             args: vec![bytes],
@@ -906,7 +909,7 @@ impl Lowering<'_> {
                             let stride = self.count(&value.comps, dims);
                             // Negative sizes fail in the body, before any use.
                             let stride = self.binary(BinOp::IMax, stride, Operand::I64(0));
-                            let total = self.binary(BinOp::IMul, n, stride);
+                            let total = self.binary(BinOp::SizeMul, n, stride);
                             self.emit(Inst::Set(var, Expr::Alloc { ty: *ty, n: total }));
                             if let Some(buffer) = windows[j] {
                                 offsets.push((buffer, *ty, out[j], stride));
@@ -953,7 +956,7 @@ impl Lowering<'_> {
                             Slot::Len => l.emit(Inst::Set(var, Expr::Atom(value.comps[j]))),
                             Slot::Buffer { elem: ty, dims } => {
                                 let stride = l.count(&value.comps, dims);
-                                let total = l.binary(BinOp::IMul, n, stride);
+                                let total = l.binary(BinOp::SizeMul, n, stride);
                                 l.emit(Inst::Set(var, Expr::Alloc { ty: *ty, n: total }));
                             }
                             Slot::Scalar(_) => {}
@@ -1729,7 +1732,7 @@ impl Lowering<'_> {
             for (b, need) in &moves {
                 let small = l.binary(IGt, *need, Operand::Var(b.spare_cap));
                 let (then, ()) = l.nested(|l| {
-                    let double = l.binary(IMul, Operand::Var(b.spare_cap), Operand::I64(2));
+                    let double = l.binary(SizeMul, Operand::Var(b.spare_cap), Operand::I64(2));
                     let cap = l.binary(IMax, *need, double);
                     l.emit(Inst::Set(b.spare_cap, Expr::Atom(cap)));
                     l.emit(Inst::Set(b.spare, Expr::Alloc { ty: b.elem, n: cap }));
@@ -2125,7 +2128,7 @@ impl Lowering<'_> {
                 let bad = self.binary(And, nonempty, differ);
                 self.fail_if(bad, failure::SIZE_MISMATCH, vec![k, k2]);
                 let m = self.select(nonempty, m, Operand::I64(0));
-                let total = self.binary(IMul, n, m);
+                let total = self.binary(SizeMul, n, m);
                 let c = self.alloc(Ty::F64, total);
                 let ldc = self.binary(IMax, m, Operand::I64(1));
                 // A transposed parameter is read in place, transposed by
@@ -2169,7 +2172,7 @@ impl Lowering<'_> {
             Prim::Outer => {
                 let (x, y) = (arg(0)?, arg(1)?);
                 let (n, m) = (x.len(), y.len());
-                let total = self.binary(IMul, n, m);
+                let total = self.binary(SizeMul, n, m);
                 let c = self.alloc(Ty::F64, total);
                 self.call("dl_outer", vec![n, m, x.comps[1], y.comps[1], c], None);
                 let empty = self.binary(IEq, n, Operand::I64(0));
@@ -2320,7 +2323,7 @@ impl Lowering<'_> {
             els: by_m,
         });
         let bad = self.unary(UnOp::Not, Operand::Var(fits));
-        let expected = self.binary(IMul, n, m);
+        let expected = self.binary(SizeMul, n, m);
         self.fail_if(bad, failure::SIZE_MISMATCH, vec![expected, len]);
     }
 
@@ -2380,7 +2383,7 @@ impl Lowering<'_> {
         // The transpose of an n x m product is m x n (0 x 0 when m is 0).
         let empty = self.binary(BinOp::IEq, m, Operand::I64(0));
         let n_out = self.select(empty, Operand::I64(0), n);
-        let total = self.binary(BinOp::IMul, m, n_out);
+        let total = self.binary(BinOp::SizeMul, m, n_out);
         let out = self.alloc(Ty::F64, total);
         let ldo = self.binary(BinOp::IMax, n_out, Operand::I64(1));
         let swapped = vec![
@@ -2413,7 +2416,7 @@ impl Lowering<'_> {
             .ok_or_else(|| LowerError("transpose of a non-matrix".into()))?;
         let empty = self.binary(IEq, m, Operand::I64(0));
         let n_out = self.select(empty, Operand::I64(0), n);
-        let total = self.binary(IMul, n, m);
+        let total = self.binary(SizeMul, n, m);
         if elem == Type::F64 {
             if let Some(source) = self.transposed_source(a.comps[2]) {
                 return Ok(source);
@@ -3596,7 +3599,10 @@ fn same_top_level_value(code: &[Inst], a: Operand, b: Operand, depth: usize) -> 
     match (set_by(x), set_by(y)) {
         (Some(Expr::Atom(p)), Some(Expr::Atom(q))) => same_top_level_value(code, *p, *q, depth - 1),
         (Some(Expr::Binary(op, p1, p2)), Some(Expr::Binary(oq, q1, q2))) => {
-            op == oq
+            // A size product equals the wrapping one wherever the code
+            // runs on: when it saturates, the allocation it sizes fails.
+            let product = |op: &BinOp| matches!(op, BinOp::IMul | BinOp::SizeMul);
+            (op == oq || (product(op) && product(oq)))
                 && same_top_level_value(code, *p1, *q1, depth - 1)
                 && same_top_level_value(code, *p2, *q2, depth - 1)
         }

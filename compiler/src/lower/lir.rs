@@ -242,6 +242,10 @@ pub enum BinOp {
     IAdd,
     ISub,
     IMul,
+    /// The product of two sizes, `i64::MAX` when it does not fit or a size
+    /// is negative ([`size_mul`]): an allocation of that size fails instead
+    /// of wrapping to a small buffer that the code after it would overrun.
+    SizeMul,
     IDiv,
     IRem,
     IMin,
@@ -263,6 +267,16 @@ pub enum BinOp {
     Or,
     BEq,
     BNe,
+}
+
+/// [`BinOp::SizeMul`]: `a * b`, or `i64::MAX` when that does not fit or
+/// an operand is negative.
+pub fn size_mul(a: i64, b: i64) -> i64 {
+    if a < 0 || b < 0 {
+        return i64::MAX;
+    }
+    // Both non-negative: a product that does not fit saturates upwards.
+    a.saturating_mul(b)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

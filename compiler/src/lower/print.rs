@@ -260,6 +260,7 @@ pub fn binop_name(op: BinOp) -> &'static str {
         IAdd => "iadd",
         ISub => "isub",
         IMul => "imul",
+        SizeMul => "size_mul",
         IDiv => "idiv",
         IRem => "irem",
         IMin => "imin",

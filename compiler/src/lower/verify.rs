@@ -260,7 +260,7 @@ pub fn binop_types(op: BinOp) -> (Ty, Ty) {
     use BinOp::*;
     match op {
         FAdd | FSub | FMul | FDiv | FMin | FMax => (Ty::F64, Ty::F64),
-        IAdd | ISub | IMul | IDiv | IRem | IMin | IMax => (Ty::I64, Ty::I64),
+        IAdd | ISub | IMul | SizeMul | IDiv | IRem | IMin | IMax => (Ty::I64, Ty::I64),
         FEq | FNe | FLt | FLe | FGt | FGe => (Ty::F64, Ty::Bool),
         IEq | INe | ILt | ILe | IGt | IGe => (Ty::I64, Ty::Bool),
         And | Or | BEq | BNe => (Ty::Bool, Ty::Bool),

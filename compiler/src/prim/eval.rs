@@ -243,7 +243,7 @@ impl Prim {
                 [Value::Array(rows)] => {
                     let rows = self.rows(rows)?;
                     let (_, m) = regular(&rows)?;
-                    let total = rows.len().checked_mul(m).unwrap_or(usize::MAX);
+                    let total = rows.len().saturating_mul(m);
                     let mut out = Value::try_vec(total).or_else(err)?;
                     for row in &rows {
                         out.extend(row.iter().cloned());
