@@ -377,11 +377,12 @@ impl<'a> Elab<'a> {
                     return self.not_array(name, &t, spans[2]);
                 };
                 if let (Atom::I64(x), Atom::I64(y), Size::Const(l)) = (n, m, len) {
-                    if x * y != *l {
-                        let msg = format!(
-                            "`unflatten({x}, {y}, ...)` needs {} elements, but the array has {l}",
-                            x * y
-                        );
+                    // A product that overflows fits no array; a wrapped one
+                    // could equal the length and pass.
+                    let needed = x.checked_mul(y);
+                    if needed != Some(*l) {
+                        let needed = needed.map_or_else(|| format!("{x} * {y} (beyond i64)"), |p| p.to_string());
+                        let msg = format!("`unflatten({x}, {y}, ...)` needs {needed} elements, but the array has {l}");
                         self.error(Diagnostic::error(msg, span, "wrong size"));
                         return Val::Error;
                     }

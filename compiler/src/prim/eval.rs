@@ -256,7 +256,10 @@ impl Prim {
                 [I64(n), I64(m), Value::Array(a)] => {
                     let (n, m) = (size(*n)?, size(*m)?);
                     if n.checked_mul(m) != Some(a.len()) {
-                        let expected = (n as i64).wrapping_mul(m as i64);
+                        // The product as native code states it: saturated
+                        // at i64::MAX, never a wrapped value that may equal
+                        // the length it is compared with.
+                        let expected = (n as i64).saturating_mul(m as i64);
                         return err(format!("size mismatch: expected {expected}, got {}", a.len()));
                     }
                     let rows = (0..n).map(|r| Value::array(a[r * m..(r + 1) * m].to_vec())).collect();
