@@ -588,7 +588,7 @@ fn arrays(c: &mut Cases) {
     c.fails(
         Unflatten,
         vec![i(i64::MAX), i(2), fv(&[1.0, 2.0])],
-        "size mismatch: expected -2, got 2",
+        "size mismatch: expected 9223372036854775807, got 2",
     );
 
     c.is(
