@@ -2093,6 +2093,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 let stride = self.b.ins().ishl_imm_s(*elements, 3);
                 let bytes = self.b.ins().imul(stride, chunks);
                 let copies = self.arena_alloc(bytes)?;
+                self.fail_if_null(copies, bytes);
                 let all = self.b.ins().imul(*elements, chunks);
                 let c = self.b.declare_var(types::I64);
                 let zero = self.b.ins().iconst(types::I64, 0);
