@@ -194,6 +194,7 @@ fn every_file_is_checked() {
             "lets",
             "onehot",
             "rows",
+            "seed",
             "tuples",
             "updates"
         ]
@@ -447,4 +448,9 @@ fn sums_of_rows_keep_their_meaning_on_short_matrices() {
             _ => panic!("{func}: {before:?} before, {after:?} after"),
         }
     }
+}
+
+#[test]
+fn seed() {
+    check_file("seed");
 }

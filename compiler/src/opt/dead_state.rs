@@ -19,7 +19,7 @@
 //! function to know every read.
 
 use super::removable;
-use super::walk::{rhs_atoms_deep, rhs_blocks_mut};
+use super::walk::{new_binder, rhs_atoms_deep, rhs_blocks_mut};
 use crate::core::ir::{Atom, Binder, Block, Func, Loop, LoopKind, Rhs, Stmt, Type, VarId};
 use crate::HashSet;
 use std::collections::BTreeSet;
@@ -124,15 +124,7 @@ fn drop_at(block: &Block, at: usize, next: &mut u32) -> Option<Vec<Stmt>> {
     if live.len() == tys.len() {
         return None;
     }
-    let mut fresh = |name: &str, ty: Type| {
-        let var = VarId(*next);
-        *next += 1;
-        Binder {
-            var,
-            name: name.to_string(),
-            ty,
-        }
-    };
+    let mut fresh = |name: &str, ty: Type| new_binder(next, name, ty);
     let span = s.span;
     let stmt = |binder: Binder, rhs: Rhs| Stmt { binder, rhs, span };
     let live: Vec<usize> = live.into_iter().collect();

@@ -22,6 +22,7 @@ pub(crate) mod fuse;
 mod inline;
 mod lengths;
 pub mod rules;
+mod seed;
 mod share;
 pub(crate) mod walk;
 
@@ -130,6 +131,11 @@ pub fn optimize_func_with(program: &Program, func: &Func, options: &Options) -> 
                 changed = true;
                 dce(&mut f, &consumed);
                 check(program, &f, "share_indexed_values", options)?;
+            }
+            if phase == Phase::Final && timings::time("opt: seed", || seed::seed_accumulators(&mut f)) {
+                changed = true;
+                dce(&mut f, &consumed);
+                check(program, &f, "seed_accumulators", options)?;
             }
             if timings::time("opt: dead state", || dead_state::drop_dead_components(&mut f)) {
                 changed = true;

@@ -238,9 +238,15 @@ pub fn block_any(block: &Block, pred: &dyn Fn(&Rhs) -> bool) -> bool {
 
 /// A fresh binder numbered `*next`, its type recorded in `types`.
 pub fn fresh_binder(next: &mut u32, types: &mut FxHashMap<VarId, Type>, name: &str, ty: Type) -> Binder {
+    let b = new_binder(next, name, ty);
+    types.insert(b.var, b.ty.clone());
+    b
+}
+
+/// A binder of the next unused variable, for passes that keep no types.
+pub fn new_binder(next: &mut u32, name: &str, ty: Type) -> Binder {
     let var = VarId(*next);
     *next += 1;
-    types.insert(var, ty.clone());
     Binder {
         var,
         name: name.to_string(),
