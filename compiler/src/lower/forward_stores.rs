@@ -1,93 +1,60 @@
-//! Loads of what the same iteration just stored: in a loop body, `x = load
-//! b[i]` after `store b[i] = v` becomes `x = v` when `b` is an arena buffer
-//! that only stores and loads reach (no view, copy or call has it), and no
-//! other store into `b` comes between.
+//! Loads of what the same iteration just stored or loaded, and stores the
+//! same iteration overwrites: in a loop body, `x = load b[i]` after `store
+//! b[i] = v` (or `v = load b[i]`) becomes `x = v` when no store between
+//! them may write the same memory, and `store b[i] = v` goes when a later `store b[i] = w` follows
+//! with no load between them that may read it. A pointer variable is one
+//! buffer position while it is not assigned; whether two may meet is the
+//! points-to analysis's answer (`points_to.rs`).
 //!
 //! Fusing a loop that writes a temporary row with the loop that reads it
 //! (`fuse_loops.rs`) leaves such pairs: GMM's backward sweep writes the two
 //! fields of each point's cotangents into rows that the same iteration adds
 //! into its sums. Once the loads are gone the rows are written and never
-//! read, and `unread.rs` drops them with their allocations.
+//! read, and `unread.rs` drops them with their allocations. Reverse mode's
+//! element-wise loops leave the others: ODE's backward step scales a
+//! cotangent in place and adds to it in the same iteration (store, load,
+//! store).
 
-use super::lir::{each_inst_deep, Expr, Func, Inst, Operand, Var};
-use crate::{HashMap, HashSet};
+use super::lir::{Expr, Func, Inst, Operand, Var};
+use super::points_to::{points_to, PointsTo, ANYWHERE};
+use crate::HashMap;
 
-/// Forwards stored values to the loads of the same element in every loop
-/// body of `func`; true when it forwarded one.
+/// Forwards stored values to the loads of the same element, and drops
+/// overwritten stores, in every loop body of `func`; true when it changed
+/// something.
 pub fn forward_stores(func: &mut Func) -> bool {
-    let private = private_buffers(&func.body);
-    if private.is_empty() {
-        return false;
-    }
+    let roots = points_to(func);
     let mut changed = false;
-    forward_in(&mut func.body, &private, &mut changed);
+    forward_in(&mut func.body, &roots, &mut changed);
     changed
 }
 
-/// The arena buffers set once, by an allocation, and used only as the
-/// base of stores and loads.
-fn private_buffers(code: &[Inst]) -> HashSet<Var> {
-    let mut allocated: HashMap<Var, usize> = HashMap::default();
-    let mut other_use: HashSet<Var> = HashSet::default();
-    let mut sets: HashMap<Var, usize> = HashMap::default();
-    each_inst_deep(code, &mut |inst| {
-        let mut used = |o: &Operand| {
-            if let Operand::Var(v) = o {
-                other_use.insert(*v);
-            }
-        };
-        match inst {
-            Inst::Set(v, expr) => {
-                *sets.entry(*v).or_insert(0) += 1;
-                match expr {
-                    Expr::Alloc { n, .. } => {
-                        *allocated.entry(*v).or_insert(0) += 1;
-                        used(n);
-                    }
-                    Expr::Load { index, .. } => used(index),
-                    other => other.operands().iter().for_each(&mut used),
-                }
-            }
-            Inst::Store { index, value, .. } => {
-                used(index);
-                used(value);
-            }
-            Inst::Copy { dst, src, n, .. } => [dst, src, n].into_iter().for_each(used),
-            Inst::Call { args, result, .. } => {
-                args.iter().for_each(used);
-                if let Some(r) = result {
-                    *sets.entry(*r).or_insert(0) += 1;
-                }
-            }
-            Inst::If { cond, .. } => used(cond),
-            Inst::For { start, end, .. } => [start, end].into_iter().for_each(used),
-            Inst::While { test, .. } => used(test),
-            Inst::ArenaRelease(m) => used(m),
-            Inst::Fail { values, .. } => values.iter().for_each(used),
-            Inst::ArenaMark(v) => *sets.entry(*v).or_insert(0) += 1,
-        }
-    });
-    allocated
-        .into_iter()
-        .filter(|(v, n)| *n == 1 && sets.get(v) == Some(&1) && !other_use.contains(v))
-        .map(|(v, _)| v)
-        .collect()
+/// Whether the buffers that `a` and `b` point at may share memory.
+fn may_alias(roots: &PointsTo, a: Var, b: Var) -> bool {
+    if a == b {
+        return true;
+    }
+    match (roots.get(&a), roots.get(&b)) {
+        (Some(x), Some(y)) => x.contains(&ANYWHERE) || y.contains(&ANYWHERE) || !x.is_disjoint(y),
+        _ => true,
+    }
 }
 
-fn forward_in(code: &mut [Inst], private: &HashSet<Var>, changed: &mut bool) {
+fn forward_in(code: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
     for inst in code.iter_mut() {
         match inst {
             Inst::If { then, els, .. } => {
-                forward_in(then, private, changed);
-                forward_in(els, private, changed);
+                forward_in(then, roots, changed);
+                forward_in(els, roots, changed);
             }
             Inst::For { body, .. } => {
-                forward_in(body, private, changed);
-                forward_straight(body, private, changed);
+                forward_in(body, roots, changed);
+                forward_straight(body, roots, changed);
+                drop_overwritten(body, roots, changed);
             }
             Inst::While { cond, body, .. } => {
-                forward_in(cond, private, changed);
-                forward_in(body, private, changed);
+                forward_in(cond, roots, changed);
+                forward_in(body, roots, changed);
             }
             _ => {}
         }
@@ -95,10 +62,10 @@ fn forward_in(code: &mut [Inst], private: &HashSet<Var>, changed: &mut bool) {
 }
 
 /// Forwards within the straight-line instructions of one loop body: the
-/// last value stored at each element of a private buffer, forgotten at any
-/// instruction that holds other code or sets what the element's index
-/// reads.
-fn forward_straight(body: &mut [Inst], private: &HashSet<Var>, changed: &mut bool) {
+/// last value stored at each element, forgotten at a store that may write
+/// over it, at any instruction that holds other code or may write memory,
+/// and when what the element's index reads is set.
+fn forward_straight(body: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
     let mut stored: HashMap<(Var, OperandKey), (Operand, super::lir::Ty)> = HashMap::default();
     for inst in body.iter_mut() {
         match inst {
@@ -107,9 +74,10 @@ fn forward_straight(body: &mut [Inst], private: &HashSet<Var>, changed: &mut boo
                 base: Operand::Var(b),
                 index,
                 value,
-            } if private.contains(b) => {
-                // Another element of the buffer may be this one.
-                stored.retain(|(buffer, _), _| buffer != b);
+            } => {
+                // Another element of the buffer, or of one it meets, may
+                // be this one.
+                stored.retain(|(buffer, _), _| !may_alias(roots, *buffer, *b));
                 if key(index) != OperandKey::Other {
                     stored.insert((*b, key(index)), (*value, *ty));
                 }
@@ -127,19 +95,71 @@ fn forward_straight(body: &mut [Inst], private: &HashSet<Var>, changed: &mut boo
                     Some((value, stored_ty)) if stored_ty == ty => Some(*value),
                     _ => None,
                 };
+                let (element, ty) = ((*b, key(index)), *ty);
                 if let Some(value) = forwarded {
                     *inst = Inst::Set(x, Expr::Atom(value));
                     *changed = true;
                 }
                 forget_set(&mut stored, x);
+                // A second load of the element reads what this one did.
+                if element.1 != OperandKey::Other && element.0 != x && element.1 != OperandKey::Var(x) {
+                    stored.entry(element).or_insert((Operand::Var(x), ty));
+                }
             }
             Inst::Set(x, _) => {
                 let x = *x;
                 forget_set(&mut stored, x);
             }
-            Inst::Store { .. } | Inst::Fail { .. } | Inst::ArenaRelease(_) | Inst::Copy { .. } => {}
+            Inst::Fail { .. } | Inst::ArenaRelease(_) => {}
             _ => stored.clear(),
         }
+    }
+}
+
+/// Drops the stores of one loop body's straight-line instructions that a
+/// later store of the same iteration writes over, with no load between
+/// them that may read the element (nor any instruction that holds other
+/// code or reads memory otherwise, nor an assignment of the index).
+fn drop_overwritten(body: &mut Vec<Inst>, roots: &PointsTo, changed: &mut bool) {
+    // The stores not yet read, by element: their positions in `body`.
+    let mut pending: HashMap<(Var, OperandKey), usize> = HashMap::default();
+    let mut dead = Vec::new();
+    for (at, inst) in body.iter().enumerate() {
+        match inst {
+            Inst::Store {
+                base: Operand::Var(b),
+                index,
+                ..
+            } => {
+                let element = (*b, key(index));
+                if element.1 == OperandKey::Other {
+                    continue;
+                }
+                if let Some(earlier) = pending.insert(element, at) {
+                    dead.push(earlier);
+                }
+            }
+            Inst::Set(x, expr) => {
+                if let Expr::Load {
+                    base: Operand::Var(b), ..
+                } = expr
+                {
+                    pending.retain(|(buffer, _), _| !may_alias(roots, *buffer, *b));
+                } else if matches!(expr, Expr::Load { .. }) {
+                    pending.clear();
+                }
+                pending.retain(|(buffer, index), _| buffer != x && *index != OperandKey::Var(*x));
+            }
+            _ => pending.clear(),
+        }
+    }
+    if dead.is_empty() {
+        return;
+    }
+    *changed = true;
+    dead.sort_unstable();
+    for at in dead.into_iter().rev() {
+        body.remove(at);
     }
 }
 
