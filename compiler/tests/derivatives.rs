@@ -144,6 +144,14 @@ const COSTLIER_GRADIENTS: &[(&str, &str)] = &[
          4.1 times f",
     ),
     (
+        "runge_kutta",
+        "each step's backward sweep computes the inputs of three of the four \
+         stages again from the recorded state, then transposes each stage's \
+         build into two cotangents per element, a scatter at i - 1 and an \
+         update at i, and scales and adds them into the next stage's: 4.1 \
+         times f on the cost model, which counts every array pass apart",
+    ),
+    (
         "while_loop",
         "f costs 5 flops a trip; the trip count is known only when the loop \
          ends, so a second run records the states, and the backward trip \

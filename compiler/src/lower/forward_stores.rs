@@ -15,7 +15,7 @@
 //! cotangent in place and adds to it in the same iteration (store, load,
 //! store).
 
-use super::lir::{Expr, Func, Inst, Operand, Var};
+use super::lir::{each_assignment, Expr, Func, Inst, Operand, Var};
 use super::points_to::{points_to, PointsTo, ANYWHERE};
 use crate::HashMap;
 
@@ -41,16 +41,21 @@ fn may_alias(roots: &PointsTo, a: Var, b: Var) -> bool {
 }
 
 fn forward_in(code: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
-    for inst in code.iter_mut() {
-        match inst {
+    for k in 0..code.len() {
+        let (before, rest) = code.split_at_mut(k);
+        match &mut rest[0] {
             Inst::If { then, els, .. } => {
                 forward_in(then, roots, changed);
                 forward_in(els, roots, changed);
             }
             Inst::For { body, .. } => {
                 forward_in(body, roots, changed);
-                forward_straight(body, roots, changed);
-                drop_overwritten(body, roots, changed);
+                let same = Buffers {
+                    roots,
+                    copies: copies_before(before, body),
+                };
+                forward_straight(body, &same, changed);
+                drop_overwritten(body, &same, changed);
             }
             Inst::While { cond, body, .. } => {
                 forward_in(cond, roots, changed);
@@ -61,11 +66,63 @@ fn forward_in(code: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
     }
 }
 
+/// What tells the buffers of one loop body apart: the points-to analysis,
+/// and the pointer variables that hold another's value all through the
+/// loop (an accumulator's name for the buffer it adds into), each mapped
+/// to that other variable.
+struct Buffers<'a> {
+    roots: &'a PointsTo,
+    copies: HashMap<Var, Var>,
+}
+
+impl Buffers<'_> {
+    /// The variable that names `v`'s buffer for the whole loop.
+    fn name(&self, mut v: Var) -> Var {
+        // Copies of copies, a few deep; a cycle cannot arise (each copy is
+        // of a variable set before it), but stop anyway.
+        for _ in 0..8 {
+            match self.copies.get(&v) {
+                Some(w) => v = *w,
+                None => break,
+            }
+        }
+        v
+    }
+
+    /// Whether the buffers that `a` and `b` point at may share memory.
+    fn may_alias(&self, a: Var, b: Var) -> bool {
+        let (a, b) = (self.name(a), self.name(b));
+        a == b || may_alias(self.roots, a, b)
+    }
+}
+
+/// The copies `v = w` of pointers in `before` (the code of the loop's
+/// block before it) after which neither `v` nor `w` is assigned again,
+/// there or in the loop's `body`: `v` is `w` while the loop runs.
+fn copies_before(before: &[Inst], body: &[Inst]) -> HashMap<Var, Var> {
+    let mut in_body: HashMap<Var, ()> = HashMap::default();
+    each_assignment(body, &mut |v| {
+        in_body.insert(v, ());
+    });
+    let mut copies = HashMap::default();
+    for (at, inst) in before.iter().enumerate() {
+        let Inst::Set(v, Expr::Atom(Operand::Var(w))) = inst else {
+            continue;
+        };
+        let mut again = in_body.contains_key(v) || in_body.contains_key(w) || v == w;
+        each_assignment(&before[at + 1..], &mut |x| again |= x == *v || x == *w);
+        if !again {
+            copies.insert(*v, *w);
+        }
+    }
+    copies
+}
+
 /// Forwards within the straight-line instructions of one loop body: the
 /// last value stored at each element, forgotten at a store that may write
 /// over it, at any instruction that holds other code or may write memory,
 /// and when what the element's index reads is set.
-fn forward_straight(body: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
+fn forward_straight(body: &mut [Inst], same: &Buffers, changed: &mut bool) {
     let mut stored: HashMap<(Var, OperandKey), (Operand, super::lir::Ty)> = HashMap::default();
     for inst in body.iter_mut() {
         match inst {
@@ -77,9 +134,9 @@ fn forward_straight(body: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
             } => {
                 // Another element of the buffer, or of one it meets, may
                 // be this one.
-                stored.retain(|(buffer, _), _| !may_alias(roots, *buffer, *b));
+                stored.retain(|(buffer, _), _| !same.may_alias(*buffer, *b));
                 if key(index) != OperandKey::Other {
-                    stored.insert((*b, key(index)), (*value, *ty));
+                    stored.insert((same.name(*b), key(index)), (*value, *ty));
                 }
             }
             Inst::Set(
@@ -91,11 +148,11 @@ fn forward_straight(body: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
                 },
             ) => {
                 let x = *x;
-                let forwarded = match stored.get(&(*b, key(index))) {
+                let forwarded = match stored.get(&(same.name(*b), key(index))) {
                     Some((value, stored_ty)) if stored_ty == ty => Some(*value),
                     _ => None,
                 };
-                let (element, ty) = ((*b, key(index)), *ty);
+                let (element, ty) = ((same.name(*b), key(index)), *ty);
                 if let Some(value) = forwarded {
                     *inst = Inst::Set(x, Expr::Atom(value));
                     *changed = true;
@@ -120,7 +177,7 @@ fn forward_straight(body: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
 /// later store of the same iteration writes over, with no load between
 /// them that may read the element (nor any instruction that holds other
 /// code or reads memory otherwise, nor an assignment of the index).
-fn drop_overwritten(body: &mut Vec<Inst>, roots: &PointsTo, changed: &mut bool) {
+fn drop_overwritten(body: &mut Vec<Inst>, same: &Buffers, changed: &mut bool) {
     // The stores not yet read, by element: their positions in `body`.
     let mut pending: HashMap<(Var, OperandKey), usize> = HashMap::default();
     let mut dead = Vec::new();
@@ -131,7 +188,7 @@ fn drop_overwritten(body: &mut Vec<Inst>, roots: &PointsTo, changed: &mut bool) 
                 index,
                 ..
             } => {
-                let element = (*b, key(index));
+                let element = (same.name(*b), key(index));
                 if element.1 == OperandKey::Other {
                     continue;
                 }
@@ -144,7 +201,7 @@ fn drop_overwritten(body: &mut Vec<Inst>, roots: &PointsTo, changed: &mut bool) 
                     base: Operand::Var(b), ..
                 } = expr
                 {
-                    pending.retain(|(buffer, _), _| !may_alias(roots, *buffer, *b));
+                    pending.retain(|(buffer, _), _| !same.may_alias(*buffer, *b));
                 } else if matches!(expr, Expr::Load { .. }) {
                     pending.clear();
                 }

@@ -116,6 +116,7 @@ pub fn lower(program: &Program, entry: &str) -> R<Func> {
     super::unread::drop_unread_buffers(&mut lowered);
     super::check_once::check_once(&mut lowered);
     super::fuse_loops::fuse_loops(&mut lowered);
+    super::fuse_skewed::fuse_skewed(&mut lowered);
     if super::forward_stores::forward_stores(&mut lowered) {
         super::unread::drop_unread_buffers(&mut lowered);
     }

@@ -40,12 +40,12 @@ pub fn fuse_loops(func: &mut Func) {
         .collect();
     let facts = Facts { roots, once };
     let mut body = std::mem::take(&mut func.body);
-    fuse_in_block(&mut body, &facts, &mut reads);
+    each_block_inner_first(&mut body, &mut |code| fuse_in_block(code, &facts, &mut reads));
     func.body = body;
 }
 
 /// How often each variable is read in the whole function.
-type Reads = HashMap<Var, usize>;
+pub(super) type Reads = HashMap<Var, usize>;
 
 /// What the pass knows of the whole function.
 struct Facts {
@@ -54,21 +54,27 @@ struct Facts {
     once: HashSet<Var>,
 }
 
-fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
+/// Calls `f` on every block of `code`, inner blocks before the block
+/// that holds them, `code` last.
+pub(super) fn each_block_inner_first(code: &mut Vec<Inst>, f: &mut dyn FnMut(&mut Vec<Inst>)) {
     for inst in code.iter_mut() {
         match inst {
             Inst::If { then, els, .. } => {
-                fuse_in_block(then, facts, reads);
-                fuse_in_block(els, facts, reads);
+                each_block_inner_first(then, f);
+                each_block_inner_first(els, f);
             }
-            Inst::For { body, .. } => fuse_in_block(body, facts, reads),
+            Inst::For { body, .. } => each_block_inner_first(body, f),
             Inst::While { cond, body, .. } => {
-                fuse_in_block(cond, facts, reads);
-                fuse_in_block(body, facts, reads);
+                each_block_inner_first(cond, f);
+                each_block_inner_first(body, f);
             }
             _ => {}
         }
     }
+    f(code);
+}
+
+fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
     let mut first = 0;
     while first < code.len() {
         if !fusable_loop(&code[first]) {
@@ -125,7 +131,7 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, reads: &mut Reads) {
 }
 
 /// A loop this pass may fuse: straight-line, in lanes, without calls.
-fn fusable_loop(inst: &Inst) -> bool {
+pub(super) fn fusable_loop(inst: &Inst) -> bool {
     match inst {
         Inst::For { body, hint, .. } => {
             hint.vector && body.iter().all(|i| matches!(i, Inst::Set(..) | Inst::Store { .. }))
@@ -137,7 +143,7 @@ fn fusable_loop(inst: &Inst) -> bool {
 /// An instruction that may move above a loop it does not depend on: an
 /// allocation, a view, scalar arithmetic, or a check that fails the call (the
 /// loop cannot fail, and what it stores is lost with the call).
-fn movable(inst: &Inst) -> bool {
+pub(super) fn movable(inst: &Inst) -> bool {
     match inst {
         Inst::Set(_, expr) => matches!(
             expr,
@@ -179,38 +185,16 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     if a_hint.parallel != b_hint.parallel {
         return false;
     }
-    let mut a_sets = HashSet::from_iter([*i]);
-    each_assignment(a, &mut |v| {
-        a_sets.insert(v);
-    });
-    let mut b_sets = HashSet::from_iter([*j]);
-    each_assignment(b, &mut |v| {
-        b_sets.insert(v);
-    });
-    let between = &code[first + 1..second];
-    let mut between_sets = HashSet::default();
-    each_assignment(between, &mut |v| {
-        between_sets.insert(v);
-    });
+    let sets = Assigned::of(code, first, second);
     // The same range: the same operand, not set between the loops or by
     // the first, or two that a size check made equal.
-    let unchanged = |o: &Operand| match o {
-        Operand::Var(v) => !between_sets.contains(v) && !a_sets.contains(v),
-        _ => true,
-    };
-    let same = |x: &Operand, y: &Operand| unchanged(x) && (x == y || checked_equal(code, second, x, y, &facts.once));
+    let same =
+        |x: &Operand, y: &Operand| sets.unchanged(x) && (x == y || checked_equal(code, second, x, y, &facts.once));
     if !same(a_start, b_start) || !same(a_end, b_end) {
         return false;
     }
-    // What moves above the first loop must not need it or be needed by it.
-    let mut clash = false;
-    each_read(between, &mut |v| clash |= a_sets.contains(&v));
-    each_read(a, &mut |v| clash |= between_sets.contains(&v));
-    // Each body's variables are its own: the second does not read the
-    // first's (it would see this iteration's value, not the last one), and
-    // nothing outside either loop reads them.
-    each_read(b, &mut |v| clash |= a_sets.contains(&v));
-    each_read(a, &mut |v| clash |= b_sets.contains(&v));
+    let clash = sets.clash(code, first, second);
+    let (a_sets, b_sets) = (&sets.first, &sets.second);
     // An accumulator's value is its loop's result, read after it.
     let accumulators: HashSet<Var> = a_hint
         .reductions
@@ -218,7 +202,7 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
         .chain(&b_hint.reductions)
         .map(|(v, _)| *v)
         .collect();
-    let (a_locals, b_locals) = (&a_sets - &accumulators, &b_sets - &accumulators);
+    let (a_locals, b_locals) = (a_sets - &accumulators, b_sets - &accumulators);
     if clash || read_elsewhere(&code[first], &code[second], &a_locals, &b_locals, reads) {
         return false;
     }
@@ -252,11 +236,65 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     })
 }
 
+/// The variables that two loops of a block (each with its index) and the
+/// code between them assign.
+pub(super) struct Assigned {
+    pub first: HashSet<Var>,
+    pub second: HashSet<Var>,
+    pub between: HashSet<Var>,
+}
+
+impl Assigned {
+    /// Of the loops at `first` and `second` of `code`.
+    pub fn of(code: &[Inst], first: usize, second: usize) -> Assigned {
+        let sets = |index: Option<Var>, code: &[Inst]| {
+            let mut set: HashSet<Var> = index.into_iter().collect();
+            each_assignment(code, &mut |v| {
+                set.insert(v);
+            });
+            set
+        };
+        let (Inst::For { index: i, body: a, .. }, Inst::For { index: j, body: b, .. }) = (&code[first], &code[second])
+        else {
+            unreachable!("two loops")
+        };
+        Assigned {
+            first: sets(Some(*i), a),
+            second: sets(Some(*j), b),
+            between: sets(None, &code[first + 1..second]),
+        }
+    }
+
+    /// Whether `o` is the same before the first loop and at the second.
+    pub fn unchanged(&self, o: &Operand) -> bool {
+        match o {
+            Operand::Var(v) => !self.between.contains(v) && !self.first.contains(v),
+            _ => true,
+        }
+    }
+
+    /// Whether the loops at `first` and `second` of `code` cannot run as
+    /// one for their variables: what moves above the first loop needs it or
+    /// is needed by it, or a body reads the other's variables (the second
+    /// would see this iteration's value, not the last one).
+    pub fn clash(&self, code: &[Inst], first: usize, second: usize) -> bool {
+        let (Inst::For { body: a, .. }, Inst::For { body: b, .. }) = (&code[first], &code[second]) else {
+            return true;
+        };
+        let mut clash = false;
+        each_read(&code[first + 1..second], &mut |v| clash |= self.first.contains(&v));
+        each_read(a, &mut |v| clash |= self.between.contains(&v));
+        each_read(b, &mut |v| clash |= self.first.contains(&v));
+        each_read(a, &mut |v| clash |= self.second.contains(&v));
+        clash
+    }
+}
+
 /// Whether a size check of `code` before `end` (`t = x != y; if t { fail }`,
 /// either order) makes the variables `x` and `y` equal when the loop at
 /// `end` runs: each is set once in the function (by a `Set`, never
 /// again), so the check compared the values the loops read.
-fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &HashSet<Var>) -> bool {
+pub(super) fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &HashSet<Var>) -> bool {
     let (Operand::Var(x), Operand::Var(y)) = (*x, *y) else {
         return false;
     };
@@ -290,7 +328,7 @@ fn checked_equal(code: &[Inst], end: usize, x: &Operand, y: &Operand, once: &Has
 
 /// Whether a variable of `a_sets` or `b_sets` is read anywhere in the
 /// function outside the loops `a` and `b`.
-fn read_elsewhere(a: &Inst, b: &Inst, a_sets: &HashSet<Var>, b_sets: &HashSet<Var>, reads: &Reads) -> bool {
+pub(super) fn read_elsewhere(a: &Inst, b: &Inst, a_sets: &HashSet<Var>, b_sets: &HashSet<Var>, reads: &Reads) -> bool {
     let mut inside: Reads = HashMap::default();
     each_read(std::slice::from_ref(a), &mut |v| *inside.entry(v).or_insert(0) += 1);
     each_read(std::slice::from_ref(b), &mut |v| *inside.entry(v).or_insert(0) += 1);
@@ -301,14 +339,14 @@ fn read_elsewhere(a: &Inst, b: &Inst, a_sets: &HashSet<Var>, b_sets: &HashSet<Va
 }
 
 /// One load or store of a loop body.
-struct Access {
-    base: Operand,
-    index: Operand,
-    ty: Ty,
-    store: bool,
+pub(super) struct Access {
+    pub base: Operand,
+    pub index: Operand,
+    pub ty: Ty,
+    pub store: bool,
 }
 
-fn accesses(body: &[Inst]) -> Vec<Access> {
+pub(super) fn accesses(body: &[Inst]) -> Vec<Access> {
     body.iter()
         .filter_map(|inst| match inst {
             Inst::Set(_, Expr::Load { ty, base, index }) => Some(Access {

@@ -6,6 +6,8 @@
 //! - `schedule`: the order of a block's statements, for updates in place;
 //! - `unread`: drops buffers that are written and never read;
 //! - `fuse_loops`: fuses neighbouring element-wise loops;
+//! - `fuse_skewed`: fuses a loop with the next one, which starts one index
+//!   lower, one iteration behind;
 //! - `independent`: marks the loops whose iterations may run at once;
 //! - `points_to`: what each pointer may point into (for the two above);
 //! - `print`, `verify`: the text form and the checker of a LIR function;
@@ -19,6 +21,7 @@ pub mod failure;
 pub mod forward_stores;
 pub mod from_core;
 pub mod fuse_loops;
+pub mod fuse_skewed;
 pub mod independent;
 pub mod lir;
 pub mod marshal;
