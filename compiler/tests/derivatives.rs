@@ -152,6 +152,14 @@ const COSTLIER_GRADIENTS: &[(&str, &str)] = &[
          times f on the cost model, which counts every array pass apart",
     ),
     (
+        "scaled_state",
+        "each step of f multiplies the state by one element (n flops); its \
+         record is written in the forward sweep and read in the backward \
+         sweep, which scales the cotangent (n flops) and takes the \
+         element's cotangent as the dot product of the cotangent and the \
+         recorded state (2n flops): 6.1 times f at n = 3",
+    ),
+    (
         "while_loop",
         "f costs 5 flops a trip; the trip count is known only when the loop \
          ends, so a second run records the states, and the backward trip \

@@ -76,40 +76,17 @@ fn seed_at(block: &mut Block, at: usize, uses: &Uses, next: &mut u32) -> bool {
         };
         Some((*l, *k, p))
     };
-    let ((l, k, _), x) = match (field(&args[1]), field(&args[0])) {
-        (Some(f), _) => (f, args[0]),
-        (None, Some(f)) => (f, args[1]),
-        (None, None) => return false,
+    // Either addend may be the loop's field; the first that fits.
+    let candidates = [(field(&args[1]), args[0]), (field(&args[0]), args[1])];
+    let Some(Seed { k, x, at_loop, hoist }) = candidates.into_iter().find_map(|(f, x)| fits(block, f?, x, &position))
+    else {
+        return false;
     };
-    let Some(at_loop) = position(l) else { return false };
     let Rhs::Loop(lp) = &block.stmts[at_loop].rhs else {
         return false;
     };
-    if !matches!(lp.kind, LoopKind::For { .. }) || !matches!(lp.state.ty, Type::Tuple(_)) {
-        return false;
-    }
     let Type::Tuple(fields) = &lp.state.ty else {
         return false;
-    };
-    if fields.len() <= k || !field_read_once(block, l, k) || !accumulates_only(&lp.body, lp.state.var, k) {
-        return false;
-    }
-    // `x` known before the loop, or a field of a value that is: then that
-    // projection moves up.
-    let hoist = match x {
-        Atom::Var(v) => match position(v) {
-            Some(p) if p > at_loop => {
-                let Rhs::Proj(Atom::Var(u), _) = &block.stmts[p].rhs else {
-                    return false;
-                };
-                if position(*u).is_some_and(|q| q > at_loop) {
-                    return false;
-                }
-                Some(p)
-            }
-            _ => None,
-        },
-        _ => None,
     };
     let span = block.stmts[at_loop].span;
     let init = lp.init;
@@ -143,6 +120,57 @@ fn seed_at(block: &mut Block, at: usize, uses: &Uses, next: &mut u32) -> bool {
     }
     block.stmts.splice(at_loop..at_loop, before);
     true
+}
+
+/// A sum the rewrite applies to: field `k` of the loop at `at_loop` plus
+/// `x`, known before the loop once the projection at `hoist` (if any)
+/// moves above it.
+struct Seed {
+    k: usize,
+    x: Atom,
+    at_loop: usize,
+    hoist: Option<usize>,
+}
+
+/// Whether the sum of field `k` of loop `l` and `x` fits the rewrite.
+fn fits(
+    block: &Block,
+    (l, k, _): (VarId, usize, usize),
+    x: Atom,
+    position: &dyn Fn(VarId) -> Option<usize>,
+) -> Option<Seed> {
+    let at_loop = position(l)?;
+    let Rhs::Loop(lp) = &block.stmts[at_loop].rhs else {
+        return None;
+    };
+    let Type::Tuple(fields) = &lp.state.ty else {
+        return None;
+    };
+    if !matches!(lp.kind, LoopKind::For { .. })
+        || fields.len() <= k
+        || !field_read_once(block, l, k)
+        || !accumulates_only(&lp.body, lp.state.var, k)
+    {
+        return None;
+    }
+    // `x` known before the loop, or a field of a value that is (not of the
+    // loop itself): then that projection moves up.
+    let hoist = match x {
+        Atom::Var(v) => match position(v) {
+            Some(p) if p > at_loop => {
+                let Rhs::Proj(Atom::Var(u), _) = &block.stmts[p].rhs else {
+                    return None;
+                };
+                if position(*u).is_some_and(|q| q >= at_loop) {
+                    return None;
+                }
+                Some(p)
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    Some(Seed { k, x, at_loop, hoist })
 }
 
 /// True when `block` reads field `k` of `l` once, by a projection, and
@@ -180,49 +208,61 @@ fn accumulates_only(body: &Block, state: VarId, k: usize) -> bool {
             rhs => rhs_atoms_deep(rhs, &mut |a| whole |= *a == Atom::Var(state)),
         }
     }
-    !whole && body.result != Atom::Var(state) && flows(body, k, &mut current, &mut HashSet::default())
+    let mut consumed = HashSet::default();
+    !whole && body.result != Atom::Var(state) && flows(body, k, &mut current, &mut HashSet::default(), &mut consumed)
 }
 
 /// Follows the accumulator's values (`current`) through `block`: true when
 /// each is read once, by an update (whose result is the next value) or as
-/// field `k` of a tuple (`tuples`), and the block's result is such a tuple.
-fn flows(block: &Block, k: usize, current: &mut HashSet<VarId>, tuples: &mut HashSet<VarId>) -> bool {
+/// field `k` of a tuple (`tuples`), never again once read (`consumed`), and
+/// the block's result is such a tuple.
+fn flows(
+    block: &Block,
+    k: usize,
+    current: &mut HashSet<VarId>,
+    tuples: &mut HashSet<VarId>,
+    consumed: &mut HashSet<VarId>,
+) -> bool {
     let is = |a: &Atom, set: &HashSet<VarId>| matches!(a, Atom::Var(v) if set.contains(v));
     for s in &block.stmts {
         let mut reads_current = 0;
-        let mut reads_tuple = false;
+        let mut reads_other = false;
         rhs_atoms_deep(&s.rhs, &mut |a| {
             reads_current += usize::from(is(a, current));
-            reads_tuple |= is(a, tuples);
+            reads_other |= is(a, tuples) || is(a, consumed);
         });
-        if reads_tuple {
+        if reads_other {
             return false;
         }
         if reads_current == 0 {
             continue;
         }
+        let mut consume = |a: &Atom, current: &mut HashSet<VarId>| {
+            if let Atom::Var(v) = a {
+                current.remove(v);
+                consumed.insert(*v);
+            }
+        };
         match &s.rhs {
             Rhs::Prim(Prim::IndexAdd | Prim::SliceAdd, args) if reads_current == 1 && is(&args[0], current) => {
-                if let Atom::Var(v) = args[0] {
-                    current.remove(&v);
-                }
+                consume(&args[0], current);
                 current.insert(s.binder.var);
             }
             Rhs::Tuple(fields) if reads_current == 1 && fields.get(k).is_some_and(|f| is(f, current)) => {
-                if let Atom::Var(v) = fields[k] {
-                    current.remove(&v);
-                }
+                consume(&fields[k], current);
                 tuples.insert(s.binder.var);
             }
             Rhs::If(_, then, els) => {
                 // Each branch starts from the values before the `if`.
-                let (mut c1, mut t1) = (current.clone(), HashSet::default());
-                let (mut c2, mut t2) = (current.clone(), HashSet::default());
-                if !flows(then, k, &mut c1, &mut t1) || !flows(els, k, &mut c2, &mut t2) {
+                let (mut c1, mut t1, mut d1) = (current.clone(), HashSet::default(), consumed.clone());
+                let (mut c2, mut t2, mut d2) = (current.clone(), HashSet::default(), consumed.clone());
+                if !flows(then, k, &mut c1, &mut t1, &mut d1) || !flows(els, k, &mut c2, &mut t2, &mut d2) {
                     return false;
                 }
-                // Values the `if` read are gone after it.
+                // Values either branch read are gone after the `if`.
                 current.retain(|v| c1.contains(v) && c2.contains(v));
+                consumed.extend(d1);
+                consumed.extend(d2);
                 tuples.insert(s.binder.var);
             }
             _ => return false,
