@@ -15,8 +15,8 @@
 //! cotangent in place and adds to it in the same iteration (store, load,
 //! store).
 
-use super::lir::{each_assignment, Expr, Func, Inst, Operand, Var};
-use super::points_to::{points_to, PointsTo, ANYWHERE};
+use super::lir::{Expr, Func, Inst, Operand, Var};
+use super::points_to::{copied, copies_through, points_to, PointsTo, ANYWHERE};
 use crate::HashMap;
 
 /// Forwards stored values to the loads of the same element, and drops
@@ -52,7 +52,7 @@ fn forward_in(code: &mut [Inst], roots: &PointsTo, changed: &mut bool) {
                 forward_in(body, roots, changed);
                 let same = Buffers {
                     roots,
-                    copies: copies_before(before, body),
+                    copies: copies_through(before, &[body]),
                 };
                 forward_straight(body, &same, changed);
                 drop_overwritten(body, &same, changed);
@@ -77,16 +77,8 @@ struct Buffers<'a> {
 
 impl Buffers<'_> {
     /// The variable that names `v`'s buffer for the whole loop.
-    fn name(&self, mut v: Var) -> Var {
-        // Copies of copies, a few deep; a cycle cannot arise (each copy is
-        // of a variable set before it), but stop anyway.
-        for _ in 0..8 {
-            match self.copies.get(&v) {
-                Some(w) => v = *w,
-                None => break,
-            }
-        }
-        v
+    fn name(&self, v: Var) -> Var {
+        copied(&self.copies, v)
     }
 
     /// Whether the buffers that `a` and `b` point at may share memory.
@@ -94,28 +86,6 @@ impl Buffers<'_> {
         let (a, b) = (self.name(a), self.name(b));
         a == b || may_alias(self.roots, a, b)
     }
-}
-
-/// The copies `v = w` of pointers in `before` (the code of the loop's
-/// block before it) after which neither `v` nor `w` is assigned again,
-/// there or in the loop's `body`: `v` is `w` while the loop runs.
-fn copies_before(before: &[Inst], body: &[Inst]) -> HashMap<Var, Var> {
-    let mut in_body: HashMap<Var, ()> = HashMap::default();
-    each_assignment(body, &mut |v| {
-        in_body.insert(v, ());
-    });
-    let mut copies = HashMap::default();
-    for (at, inst) in before.iter().enumerate() {
-        let Inst::Set(v, Expr::Atom(Operand::Var(w))) = inst else {
-            continue;
-        };
-        let mut again = in_body.contains_key(v) || in_body.contains_key(w) || v == w;
-        each_assignment(&before[at + 1..], &mut |x| again |= x == *v || x == *w);
-        if !again {
-            copies.insert(*v, *w);
-        }
-    }
-    copies
 }
 
 /// Forwards within the straight-line instructions of one loop body: the

@@ -38,7 +38,7 @@ use super::lir::{
     assignment_counts, each_assignment, each_read, index_shift, read_counts, BinOp, Expr, Func, Inst, LoopHint,
     Operand, Ty, Var, VarInfo,
 };
-use super::points_to::{points_to, PointsTo, ANYWHERE};
+use super::points_to::{copied, copies_through, points_to, PointsTo, ANYWHERE};
 use crate::{HashMap, HashSet};
 
 /// Fuses each loop of `func` with a following loop that starts one lower.
@@ -79,12 +79,8 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, vars: &mut Vec<VarInfo>) {
         let Some(second) = (first + 1..code.len()).find(|&k| !movable(&code[k])) else {
             break;
         };
-        let parallel = if fusable_loop(&code[second]) {
-            skew_fits(code, first, second, facts)
-        } else {
-            None
-        };
-        let Some((fused, tail)) = parallel.and_then(|p| fuse(&code[first], &code[second], p, vars)) else {
+        let fits = fusable_loop(&code[second]) && skew_fits(code, first, second, facts);
+        let Some((fused, tail)) = fits.then(|| fuse(&code[first], &code[second], vars)).flatten() else {
             first += 1;
             continue;
         };
@@ -101,9 +97,8 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, vars: &mut Vec<VarInfo>) {
 }
 
 /// Whether the loops at `first` and `second` of `code` may run as one,
-/// the second an iteration behind; if so, whether the fused loop may run
-/// on the thread pool.
-fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> Option<bool> {
+/// the second an iteration behind.
+fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> bool {
     let (
         Inst::For {
             index: i,
@@ -121,39 +116,39 @@ fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> Optio
         },
     ) = (&code[first], &code[second])
     else {
-        return None;
+        return false;
     };
     if !a_hint.reductions.is_empty() || !b_hint.reductions.is_empty() {
-        return None;
+        return false;
     }
     let (Operand::I64(a0), Operand::I64(b0)) = (a_start, b_start) else {
-        return None;
+        return false;
     };
     if b0.checked_add(1) != Some(*a0) || !index_only(b, *j) {
-        return None;
+        return false;
     }
     let sets = Assigned::of(code, first, second);
     // The same end, which neither the first loop nor what moves changes.
     if !sets.unchanged(a_end) || !(a_end == b_end || checked_equal(code, second, a_end, b_end, &facts.once)) {
-        return None;
+        return false;
     }
     if sets.clash(code, first, second)
         || read_elsewhere(&code[first], &code[second], &sets.first, &sets.second, &facts.reads)
     {
-        return None;
+        return false;
     }
     let (a_access, b_access) = (accesses(a), accesses(b));
     let mut types = a_access.iter().chain(&b_access).map(|x| x.ty);
     if let Some(ty) = types.next() {
         if types.any(|t| t != ty) {
-            return None;
+            return false;
         }
     }
     let roots = |base: &Operand| match base {
         Operand::Var(v) => facts.roots.get(v).filter(|r| !r.contains(&ANYWHERE)),
         _ => None,
     };
-    let parallel = a_hint.parallel && b_hint.parallel;
+    let copies = copies_through(&code[..first], &[&code[first..=second]]);
     for x in &a_access {
         for y in b_access.iter().filter(|y| x.store || y.store) {
             if let (Some(rx), Some(ry)) = (roots(&x.base), roots(&y.base)) {
@@ -162,21 +157,21 @@ fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> Optio
                 }
             }
             let (Operand::Var(bx), Operand::Var(by)) = (x.base, y.base) else {
-                return None;
+                return false;
             };
-            let same = canonical(code, first, &facts.once, bx) == canonical(code, first, &facts.once, by);
+            let same = copied(&copies, bx) == copied(&copies, by);
             let (Some(oa), Some(ob)) = (offset(a, *i, &x.index), offset(b, *j, &y.index)) else {
-                return None;
+                return false;
             };
             // The same element in the same fused iteration: a load at an
             // element that the other body stored at a neighbour's place in
             // lanes would wait for two stores to complete.
             if !same || ob.checked_sub(1) != Some(oa) {
-                return None;
+                return false;
             }
         }
     }
-    Some(parallel)
+    true
 }
 
 /// True when `body` reads `index` only as the index of a load or a store,
@@ -210,42 +205,21 @@ fn offset(body: &[Inst], index: Var, at: &Operand) -> Option<i64> {
     })
 }
 
-/// The variable that `v` copies, through copies `v = w` made before
-/// `before` in `code` of variables set once, `w` set earlier in `code`:
-/// both then hold the same pointer when the loops run.
-fn canonical(code: &[Inst], before: usize, once: &HashSet<Var>, mut v: Var) -> Var {
-    loop {
-        let copy = code[..before]
-            .iter()
-            .position(|inst| matches!(inst, Inst::Set(t, Expr::Atom(Operand::Var(_))) if *t == v));
-        let Some(at) = copy else {
-            return v;
-        };
-        let Inst::Set(_, Expr::Atom(Operand::Var(w))) = code[at] else {
-            return v;
-        };
-        let w_set_before = code[..at].iter().any(|inst| matches!(inst, Inst::Set(t, _) if *t == w));
-        if w == v || !once.contains(&v) || !once.contains(&w) || !w_set_before {
-            return v;
-        }
-        v = w;
-    }
-}
-
 /// The fused loop, and the code after it that runs `b`'s last iteration.
-fn fuse(a: &Inst, b: &Inst, parallel: bool, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)> {
+fn fuse(a: &Inst, b: &Inst, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)> {
     let (
         Inst::For {
             index: i,
             start,
             end,
             body: a_body,
-            ..
+            hint: a_hint,
         },
         Inst::For {
             index: j,
             start: b_start,
             body: b_body,
+            hint: b_hint,
             ..
         },
     ) = (a, b)
@@ -342,7 +316,8 @@ fn fuse(a: &Inst, b: &Inst, parallel: bool, vars: &mut Vec<VarInfo>) -> Option<(
         body,
         hint: LoopHint {
             vector: true,
-            parallel,
+            // Each element both bodies touch is touched in one iteration.
+            parallel: a_hint.parallel && b_hint.parallel,
             ..LoopHint::default()
         },
     };

@@ -1,8 +1,9 @@
 //! What each pointer variable of a LIR function may point into: an
 //! analysis shared by the passes that must tell buffers apart
-//! (`fuse_loops`, `independent`).
+//! (`fuse_loops`, `fuse_skewed`, `forward_stores`, `independent`), and
+//! the pointer copies that name one buffer while some loops run.
 
-use super::lir::{each_inst_deep, Expr, Func, Inst, Operand, Ty, Var};
+use super::lir::{each_assignment, each_inst_deep, Expr, Func, Inst, Operand, Ty, Var};
 use crate::{HashMap, HashSet};
 
 /// Where a pointer may point: the allocations (arena or result memory,
@@ -64,4 +65,43 @@ pub fn pointed(sites: &PointsTo, o: &Operand) -> HashSet<Var> {
         Operand::Var(v) => sites.get(v).cloned().unwrap_or_default(),
         _ => HashSet::from_iter([ANYWHERE]),
     }
+}
+
+/// The copies `v = w` of pointers in `before` (the code of a block before
+/// some loops) after which neither `v` nor `w` is assigned again, there or
+/// in the code `during` (the loops): `v` is `w` while the loops run. Maps
+/// each such `v` to its `w`.
+pub fn copies_through(before: &[Inst], during: &[&[Inst]]) -> HashMap<Var, Var> {
+    let mut assigned_during: HashSet<Var> = HashSet::default();
+    for code in during {
+        each_assignment(code, &mut |v| {
+            assigned_during.insert(v);
+        });
+    }
+    let mut copies = HashMap::default();
+    for (at, inst) in before.iter().enumerate() {
+        let Inst::Set(v, Expr::Atom(Operand::Var(w))) = inst else {
+            continue;
+        };
+        let mut again = assigned_during.contains(v) || assigned_during.contains(w) || v == w;
+        each_assignment(&before[at + 1..], &mut |x| again |= x == *v || x == *w);
+        if !again {
+            copies.insert(*v, *w);
+        }
+    }
+    copies
+}
+
+/// The variable whose buffer `v` names, through `copies`
+/// ([`copies_through`]).
+pub fn copied(copies: &HashMap<Var, Var>, mut v: Var) -> Var {
+    // Copies of copies, a few deep; a cycle cannot arise (each copy is of
+    // a variable set before it), but stop anyway.
+    for _ in 0..8 {
+        match copies.get(&v) {
+            Some(w) => v = *w,
+            None => break,
+        }
+    }
+    v
 }
