@@ -1,8 +1,8 @@
 //! Loads of what the same iteration just stored or loaded, and stores the
 //! same iteration overwrites: in a loop body, `x = load b[i]` after `store
 //! b[i] = v` (or `v = load b[i]`) becomes `x = v` when no store between
-//! them may write the same memory, and `store b[i] = v` goes when a later `store b[i] = w` follows
-//! with no load between them that may read it. A pointer variable is one
+//! them may write the same memory, and `store b[i] = v` goes when a later
+//! `store b[i] = w` follows with no load between them that may read it. A pointer variable is one
 //! buffer position while it is not assigned; whether two may meet is the
 //! points-to analysis's answer (`points_to.rs`).
 //!
@@ -16,7 +16,7 @@
 //! store).
 
 use super::lir::{Expr, Func, Inst, Operand, Var};
-use super::points_to::{copied, copies_through, points_to, PointsTo, ANYWHERE};
+use super::points_to::{copied, copies_through, may_alias, points_to, PointsTo};
 use crate::HashMap;
 
 /// Forwards stored values to the loads of the same element, and drops
@@ -27,17 +27,6 @@ pub fn forward_stores(func: &mut Func) -> bool {
     let mut changed = false;
     forward_in(&mut func.body, &roots, &mut changed);
     changed
-}
-
-/// Whether the buffers that `a` and `b` point at may share memory.
-fn may_alias(roots: &PointsTo, a: Var, b: Var) -> bool {
-    if a == b {
-        return true;
-    }
-    match (roots.get(&a), roots.get(&b)) {
-        (Some(x), Some(y)) => x.contains(&ANYWHERE) || y.contains(&ANYWHERE) || !x.is_disjoint(y),
-        _ => true,
-    }
 }
 
 fn forward_in(code: &mut [Inst], roots: &PointsTo, changed: &mut bool) {

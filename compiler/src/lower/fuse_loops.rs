@@ -25,7 +25,7 @@ use super::from_core::fits_vector;
 use super::lir::{
     assignment_counts, each_assignment, each_read, read_counts, BinOp, Expr, Func, Inst, Operand, Ty, Var,
 };
-use super::points_to::{points_to, PointsTo, ANYWHERE};
+use super::points_to::{may_alias, points_to, PointsTo};
 use crate::{HashMap, HashSet};
 
 /// Fuses the neighbouring element-wise loops of every block of `func`.
@@ -221,10 +221,7 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
         }
     }
     let apart = |x: &Access, y: &Access| match (x.base, y.base) {
-        (Operand::Var(bx), Operand::Var(by)) => match (roots.get(&bx), roots.get(&by)) {
-            (Some(sx), Some(sy)) => !sx.contains(&ANYWHERE) && !sy.contains(&ANYWHERE) && sx.is_disjoint(sy),
-            _ => false,
-        },
+        (Operand::Var(bx), Operand::Var(by)) => !may_alias(roots, bx, by),
         _ => false,
     };
     a_access.iter().all(|x| {

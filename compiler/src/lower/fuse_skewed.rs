@@ -38,7 +38,7 @@ use super::lir::{
     assignment_counts, each_assignment, each_read, index_shift, read_counts, BinOp, Expr, Func, Inst, LoopHint,
     Operand, Ty, Var, VarInfo,
 };
-use super::points_to::{copied, copies_through, points_to, PointsTo, ANYWHERE};
+use super::points_to::{copied, copies_through, may_alias, points_to, PointsTo};
 use crate::{HashMap, HashSet};
 
 /// Fuses each loop of `func` with a following loop that starts one lower.
@@ -144,21 +144,15 @@ fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> bool 
             return false;
         }
     }
-    let roots = |base: &Operand| match base {
-        Operand::Var(v) => facts.roots.get(v).filter(|r| !r.contains(&ANYWHERE)),
-        _ => None,
-    };
     let copies = copies_through(&code[..first], &[&code[first..=second]]);
     for x in &a_access {
         for y in b_access.iter().filter(|y| x.store || y.store) {
-            if let (Some(rx), Some(ry)) = (roots(&x.base), roots(&y.base)) {
-                if rx.is_disjoint(ry) {
-                    continue;
-                }
-            }
             let (Operand::Var(bx), Operand::Var(by)) = (x.base, y.base) else {
                 return false;
             };
+            if !may_alias(&facts.roots, bx, by) {
+                continue;
+            }
             let same = copied(&copies, bx) == copied(&copies, by);
             let (Some(oa), Some(ob)) = (offset(a, *i, &x.index), offset(b, *j, &y.index)) else {
                 return false;

@@ -67,6 +67,18 @@ pub fn pointed(sites: &PointsTo, o: &Operand) -> HashSet<Var> {
     }
 }
 
+/// Whether the buffers that `a` and `b` point at may share memory: unless
+/// both point only into known allocations, none in common.
+pub fn may_alias(roots: &PointsTo, a: Var, b: Var) -> bool {
+    if a == b {
+        return true;
+    }
+    match (roots.get(&a), roots.get(&b)) {
+        (Some(x), Some(y)) => x.contains(&ANYWHERE) || y.contains(&ANYWHERE) || !x.is_disjoint(y),
+        _ => true,
+    }
+}
+
 /// The copies `v = w` of pointers in `before` (the code of a block before
 /// some loops) after which neither `v` nor `w` is assigned again, there or
 /// in the code `during` (the loops): `v` is `w` while the loops run. Maps
