@@ -23,7 +23,7 @@
 
 use super::from_core::fits_vector;
 use super::lir::{
-    assignment_counts, each_assignment, each_read, read_counts, BinOp, Expr, Func, Inst, Operand, Ty, Var,
+    assignment_counts, each_assignment, each_read, read_counts, BinOp, Expr, Func, Inst, LoopHint, Operand, Ty, Var,
 };
 use super::points_to::{may_alias, points_to, PointsTo};
 use crate::{HashMap, HashSet};
@@ -163,26 +163,11 @@ pub(super) fn movable(inst: &Inst) -> bool {
 /// movable instructions between them, may run as one.
 fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads) -> bool {
     let roots = &facts.roots;
-    let (
-        Inst::For {
-            index: i,
-            start: a_start,
-            end: a_end,
-            body: a,
-            hint: a_hint,
-        },
-        Inst::For {
-            index: j,
-            start: b_start,
-            end: b_end,
-            body: b,
-            hint: b_hint,
-        },
-    ) = (&code[first], &code[second])
-    else {
+    let (Some(p), Some(q)) = (loop_parts(&code[first]), loop_parts(&code[second])) else {
         return false;
     };
-    if a_hint.parallel != b_hint.parallel {
+    let (i, j, a, b) = (p.index, q.index, p.body, q.body);
+    if p.hint.parallel != q.hint.parallel {
         return false;
     }
     let sets = Assigned::of(code, first, second);
@@ -190,16 +175,17 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     // the first, or two that a size check made equal.
     let same =
         |x: &Operand, y: &Operand| sets.unchanged(x) && (x == y || checked_equal(code, second, x, y, &facts.once));
-    if !same(a_start, b_start) || !same(a_end, b_end) {
+    if !same(p.start, q.start) || !same(p.end, q.end) {
         return false;
     }
     let clash = sets.clash(code, first, second);
     let (a_sets, b_sets) = (&sets.first, &sets.second);
     // An accumulator's value is its loop's result, read after it.
-    let accumulators: HashSet<Var> = a_hint
+    let accumulators: HashSet<Var> = p
+        .hint
         .reductions
         .iter()
-        .chain(&b_hint.reductions)
+        .chain(&q.hint.reductions)
         .map(|(v, _)| *v)
         .collect();
     let (a_locals, b_locals) = (a_sets - &accumulators, b_sets - &accumulators);
@@ -208,7 +194,7 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
     }
     // Sums and products only: code generation runs integer reductions in
     // no lanes, and minima and maxima in a faster path of their own.
-    let mut merged = a_hint.reductions.iter().chain(&b_hint.reductions);
+    let mut merged = p.hint.reductions.iter().chain(&q.hint.reductions);
     if !merged.all(|(_, op)| matches!(op, BinOp::FAdd | BinOp::FMul)) {
         return false;
     }
@@ -228,9 +214,38 @@ fn fits(code: &[Inst], first: usize, second: usize, facts: &Facts, reads: &Reads
         b_access.iter().all(|y| {
             !(x.store || y.store)
                 || apart(x, y)
-                || (x.base == y.base && x.index == Operand::Var(*i) && y.index == Operand::Var(*j))
+                || (x.base == y.base && x.index == Operand::Var(i) && y.index == Operand::Var(j))
         })
     })
+}
+
+/// The parts of a `For` loop, borrowed.
+pub(super) struct LoopParts<'a> {
+    pub index: Var,
+    pub start: &'a Operand,
+    pub end: &'a Operand,
+    pub body: &'a [Inst],
+    pub hint: &'a LoopHint,
+}
+
+/// The parts of `inst` when it is a loop.
+pub(super) fn loop_parts(inst: &Inst) -> Option<LoopParts<'_>> {
+    match inst {
+        Inst::For {
+            index,
+            start,
+            end,
+            body,
+            hint,
+        } => Some(LoopParts {
+            index: *index,
+            start,
+            end,
+            body,
+            hint,
+        }),
+        _ => None,
+    }
 }
 
 /// The variables that two loops of a block (each with its index) and the
@@ -251,13 +266,12 @@ impl Assigned {
             });
             set
         };
-        let (Inst::For { index: i, body: a, .. }, Inst::For { index: j, body: b, .. }) = (&code[first], &code[second])
-        else {
+        let (Some(a), Some(b)) = (loop_parts(&code[first]), loop_parts(&code[second])) else {
             unreachable!("two loops")
         };
         Assigned {
-            first: sets(Some(*i), a),
-            second: sets(Some(*j), b),
+            first: sets(Some(a.index), a.body),
+            second: sets(Some(b.index), b.body),
             between: sets(None, &code[first + 1..second]),
         }
     }
@@ -275,7 +289,9 @@ impl Assigned {
     /// is needed by it, or a body reads the other's variables (the second
     /// would see this iteration's value, not the last one).
     pub fn clash(&self, code: &[Inst], first: usize, second: usize) -> bool {
-        let (Inst::For { body: a, .. }, Inst::For { body: b, .. }) = (&code[first], &code[second]) else {
+        let (Some(LoopParts { body: a, .. }), Some(LoopParts { body: b, .. })) =
+            (loop_parts(&code[first]), loop_parts(&code[second]))
+        else {
             return true;
         };
         let mut clash = false;

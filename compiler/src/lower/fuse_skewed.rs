@@ -32,7 +32,8 @@
 
 use super::from_core::fits_vector;
 use super::fuse_loops::{
-    accesses, checked_equal, each_block_inner_first, fusable_loop, movable, read_elsewhere, Assigned, Reads,
+    accesses, checked_equal, each_block_inner_first, fusable_loop, loop_parts, movable, read_elsewhere, Assigned,
+    LoopParts, Reads,
 };
 use super::lir::{
     assignment_counts, each_assignment, each_read, index_shift, read_counts, BinOp, Expr, Func, Inst, LoopHint,
@@ -99,37 +100,22 @@ fn fuse_in_block(code: &mut Vec<Inst>, facts: &Facts, vars: &mut Vec<VarInfo>) {
 /// Whether the loops at `first` and `second` of `code` may run as one,
 /// the second an iteration behind.
 fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> bool {
-    let (
-        Inst::For {
-            index: i,
-            start: a_start,
-            end: a_end,
-            body: a,
-            hint: a_hint,
-        },
-        Inst::For {
-            index: j,
-            start: b_start,
-            end: b_end,
-            body: b,
-            hint: b_hint,
-        },
-    ) = (&code[first], &code[second])
-    else {
+    let (Some(p), Some(q)) = (loop_parts(&code[first]), loop_parts(&code[second])) else {
         return false;
     };
-    if !a_hint.reductions.is_empty() || !b_hint.reductions.is_empty() {
+    let (i, j, a, b) = (p.index, q.index, p.body, q.body);
+    if !p.hint.reductions.is_empty() || !q.hint.reductions.is_empty() {
         return false;
     }
-    let (Operand::I64(a0), Operand::I64(b0)) = (a_start, b_start) else {
+    let (Operand::I64(a0), Operand::I64(b0)) = (p.start, q.start) else {
         return false;
     };
-    if b0.checked_add(1) != Some(*a0) || !index_only(b, *j) {
+    if b0.checked_add(1) != Some(*a0) || !index_only(b, j) {
         return false;
     }
     let sets = Assigned::of(code, first, second);
     // The same end, which neither the first loop nor what moves changes.
-    if !sets.unchanged(a_end) || !(a_end == b_end || checked_equal(code, second, a_end, b_end, &facts.once)) {
+    if !sets.unchanged(p.end) || !(p.end == q.end || checked_equal(code, second, p.end, q.end, &facts.once)) {
         return false;
     }
     if sets.clash(code, first, second)
@@ -154,7 +140,7 @@ fn skew_fits(code: &[Inst], first: usize, second: usize, facts: &Facts) -> bool 
                 continue;
             }
             let same = copied(&copies, bx) == copied(&copies, by);
-            let (Some(oa), Some(ob)) = (offset(a, *i, &x.index), offset(b, *j, &y.index)) else {
+            let (Some(oa), Some(ob)) = (offset(a, i, &x.index), offset(b, j, &y.index)) else {
                 return false;
             };
             // The same element in the same fused iteration: a load at an
@@ -201,25 +187,20 @@ fn offset(body: &[Inst], index: Var, at: &Operand) -> Option<i64> {
 
 /// The fused loop, and the code after it that runs `b`'s last iteration.
 fn fuse(a: &Inst, b: &Inst, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)> {
-    let (
-        Inst::For {
-            index: i,
-            start,
-            end,
-            body: a_body,
-            hint: a_hint,
-        },
-        Inst::For {
-            index: j,
-            start: b_start,
-            body: b_body,
-            hint: b_hint,
-            ..
-        },
-    ) = (a, b)
-    else {
-        return None;
-    };
+    let LoopParts {
+        index: i,
+        start,
+        end,
+        body: a_body,
+        hint: a_hint,
+    } = loop_parts(a)?;
+    let LoopParts {
+        index: j,
+        start: b_start,
+        body: b_body,
+        hint: b_hint,
+        ..
+    } = loop_parts(b)?;
     let mut fresh = |like: Var| {
         let info = vars[like.0 as usize].clone();
         vars.push(info);
@@ -228,18 +209,18 @@ fn fuse(a: &Inst, b: &Inst, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)
     // `b`'s iteration `i - 1`: its index and its shifts of it move down by
     // one. Where `a` already has `i - 1`, `b` reads it too, so that an
     // element both reach is one index variable (`forward_stores`).
-    let mut body = a_body.clone();
+    let mut body = a_body.to_vec();
     let existing = a_body.iter().find_map(|inst| match inst {
-        Inst::Set(t, expr) if index_shift(expr, *i) == Some(-1) => Some(*t),
+        Inst::Set(t, expr) if index_shift(expr, i) == Some(-1) => Some(*t),
         _ => None,
     });
     let behind = match existing {
         Some(t) => t,
         None => {
-            let t = fresh(*j);
+            let t = fresh(j);
             body.push(Inst::Set(
                 t,
-                Expr::Binary(BinOp::ISub, Operand::Var(*i), Operand::I64(1)),
+                Expr::Binary(BinOp::ISub, Operand::Var(i), Operand::I64(1)),
             ));
             t
         }
@@ -247,28 +228,28 @@ fn fuse(a: &Inst, b: &Inst, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)
     for inst in b_body {
         let mut inst = inst.clone();
         match &mut inst {
-            Inst::Set(_, expr) => match index_shift(expr, *j) {
-                Some(c) => *expr = shifted(*i, c.checked_sub(1)?)?,
-                None => expr.operands_mut().into_iter().for_each(|o| swap(o, *j, behind)),
+            Inst::Set(_, expr) => match index_shift(expr, j) {
+                Some(c) => *expr = shifted(i, c.checked_sub(1)?)?,
+                None => expr.operands_mut().into_iter().for_each(|o| swap(o, j, behind)),
             },
             Inst::Store { base, index, value, .. } => {
-                [base, index, value].into_iter().for_each(|o| swap(o, *j, behind));
+                [base, index, value].into_iter().for_each(|o| swap(o, j, behind));
             }
             _ => return None,
         }
         body.push(inst);
     }
-    if !fits_vector(&body, *i, &[]) {
+    if !fits_vector(&body, i, &[]) {
         return None;
     }
     // The last iteration, `end - 1`, with variables of its own: those of a
     // vector loop's body are lanes in code generation.
     let mut renamed: HashMap<Var, Var> = HashMap::default();
-    renamed.insert(*j, fresh(*j));
+    renamed.insert(j, fresh(j));
     each_assignment(b_body, &mut |v| {
         renamed.entry(v).or_insert_with(|| fresh(v));
     });
-    let last = renamed[j];
+    let last = renamed[&j];
     let mut then = vec![Inst::Set(last, Expr::Binary(BinOp::ISub, *end, Operand::I64(1)))];
     for inst in b_body {
         let mut inst = inst.clone();
@@ -304,7 +285,7 @@ fn fuse(a: &Inst, b: &Inst, vars: &mut Vec<VarInfo>) -> Option<(Inst, Vec<Inst>)
         },
     ];
     let fused = Inst::For {
-        index: *i,
+        index: i,
         start: *start,
         end: *end,
         body,
