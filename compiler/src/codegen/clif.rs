@@ -26,7 +26,7 @@ use crate::{HashMap, HashSet};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
-    Signature, StackSlot, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName, Value,
+    Signature, StackSlot, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName, Value, ValueDef,
 };
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -453,6 +453,9 @@ struct Emitter<'a, 'b, M: Module> {
     /// expression, and the bytes given so far.
     stack_buffers: HashMap<*const Expr, StackSlot>,
     stack_buffer_bytes: i64,
+    /// The slot that stores pinning invariants go to
+    /// ([`Emitter::anchor_invariants`]).
+    anchor: Option<StackSlot>,
     /// The one cold block that raises an error and returns, which every
     /// `Fail` jumps to with its kind, location and values: one call of the
     /// runtime instead of one per check keeps large functions small.
@@ -578,6 +581,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             nan_lanes: None,
             stack_buffers: HashMap::default(),
             stack_buffer_bytes: 0,
+            anchor: None,
             failure: None,
         }
     }
@@ -854,6 +858,8 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 done?;
             }
             Inst::While { cond, test, body } => {
+                self.anchor_invariants(cond);
+                self.anchor_invariants(body);
                 let (head, body_block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
                 self.b.ins().jump(head, &[]);
                 self.b.switch_to_block(head);
@@ -1085,6 +1091,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
     /// and the body allow them.
     fn for_loop(&mut self, index: Var, start: Value, end: Value, body: &[Inst], hint: &LoopHint) -> R<()> {
         self.place_iteration_buffers(body);
+        self.anchor_invariants(body);
         let mut start = start;
         if self.options.vectorize && hint.vector {
             if let Some(plan) = vector_plan(body, index, hint, self.func, &self.outside_reads(body)) {
@@ -1092,6 +1099,45 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
         }
         self.scalar_loop(index, start, end, body)
+    }
+
+    /// Pins the values computed before a loop that its body reads where
+    /// they are computed. Cranelift places a pure instruction at its first
+    /// use and hoists it out of loops by where its operands are; a float
+    /// constant operand, placed again in each block, keeps an invariant
+    /// division in the loop that uses it. A store of the value, which
+    /// stays where it is, makes the value's own block compute it.
+    fn anchor_invariants(&mut self, body: &[Inst]) {
+        let mut read = HashSet::default();
+        crate::lower::lir::each_read(body, &mut |v| {
+            read.insert(v);
+        });
+        let mut assigned = HashSet::default();
+        assigns(body, &mut assigned);
+        let mut vars: Vec<Var> = read.difference(&assigned).copied().collect();
+        vars.sort_by_key(|v| v.0);
+        for v in vars {
+            let at = v.0 as usize;
+            let Some(value) = self.values[at].filter(|_| self.single[at]) else {
+                continue;
+            };
+            let computed = self.b.func.dfg.value_type(value) == types::F64
+                && match self.b.func.dfg.value_def(value) {
+                    ValueDef::Result(inst, _) => {
+                        let op = self.b.func.dfg.insts[inst].opcode();
+                        !(op.can_load() || op.is_call() || op.other_side_effects() || op == Opcode::F64const)
+                    }
+                    _ => false,
+                };
+            if computed {
+                let slot = *self.anchor.get_or_insert_with(|| {
+                    self.b
+                        .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3))
+                });
+                let pointer = self.pointer_type();
+                self.b.ins().stack_store(pointer, value, slot, 0);
+            }
+        }
     }
 
     /// Gives the small buffers of a loop's iteration stack slots: in a body
