@@ -23,7 +23,7 @@ use crate::lower::lir::{
     Ty, UnOp, Var,
 };
 use crate::{HashMap, HashSet};
-use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::condcodes::{CondCode, FloatCC, IntCC};
 use cranelift_codegen::ir::{
     types, AbiParam, BlockArg, Endianness, FuncRef, GlobalValue, InstBuilder, InstructionData, MemFlagsData, Opcode,
     Signature, StackSlot, StackSlotData, StackSlotKind, TrapCode, Type, UserFuncName, Value, ValueDef,
@@ -870,7 +870,9 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                     return Ok(());
                 }
                 let test = self.operand(*test);
-                self.b.ins().brif(test, body_block, &[], exit, &[]);
+                // The exit first, as in `counted_loop`.
+                let done = self.b.ins().icmp_imm_s(IntCC::Equal, test, 0);
+                self.b.ins().brif(done, exit, &[], body_block, &[]);
                 self.b.switch_to_block(body_block);
                 self.loop_depth += 1;
                 let done = self.block(body);
@@ -1208,8 +1210,11 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(head);
         let at = self.b.use_var(counter);
-        let more = self.b.ins().icmp(cc, at, limit);
-        self.b.ins().brif(more, body_block, &[], exit, &[]);
+        let done = self.b.ins().icmp(cc.complement(), at, limit);
+        self.b.ins().brif(done, exit, &[], body_block, &[]);
+        // The exit is the first target: Cranelift then visits the body
+        // before the exit, and hoists invariants out of the loop; it
+        // hoists nothing out of a loop whose exit it visits first.
         self.b.switch_to_block(body_block);
         body(self, at)?;
         if !self.b.is_unreachable() {
