@@ -871,7 +871,7 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
                 }
                 let test = self.operand(*test);
                 // The exit first, as in `counted_loop`.
-                let done = self.b.ins().icmp_imm_s(IntCC::Equal, test, 0);
+                let done = self.negation(test);
                 self.b.ins().brif(done, exit, &[], body_block, &[]);
                 self.b.switch_to_block(body_block);
                 self.loop_depth += 1;
@@ -1101,6 +1101,24 @@ impl<'a, 'b, M: Module> Emitter<'a, 'b, M> {
             }
         }
         self.scalar_loop(index, start, end, body)
+    }
+
+    /// The negation of the boolean `test`: a comparison with the
+    /// complemented condition when a comparison computes it (one
+    /// compare and branch), else a comparison with zero.
+    fn negation(&mut self, test: Value) -> Value {
+        if let ValueDef::Result(inst, _) = self.b.func.dfg.value_def(test) {
+            match self.b.func.dfg.insts[inst] {
+                InstructionData::IntCompare { cond, args, .. } => {
+                    return self.b.ins().icmp(cond.complement(), args[0], args[1]);
+                }
+                InstructionData::FloatCompare { cond, args, .. } => {
+                    return self.b.ins().fcmp(cond.complement(), args[0], args[1]);
+                }
+                _ => {}
+            }
+        }
+        self.b.ins().icmp_imm_s(IntCC::Equal, test, 0)
     }
 
     /// Pins the values computed before a loop that its body reads where

@@ -809,3 +809,31 @@ fn loop_invariants_stay_out_of_the_loops_that_read_them() {
         assert!(same(&got, &f64_array(&want)), "{got}");
     }
 }
+
+/// A `while` loop leaves on the negation of its test, computed as the
+/// complemented comparison: NaN, for which `x > 1` is false, leaves at
+/// once, as on the evaluator.
+#[test]
+fn a_while_loop_leaves_on_its_complemented_test() {
+    let mut b = Builder::new();
+    let x = b.param("x", Ty::F64);
+    let (y, more) = (b.var("y", Ty::F64), b.var("more", Ty::Bool));
+    let body = vec![
+        set(y, Expr::Atom(v(x))),
+        Inst::While {
+            cond: vec![set(more, bin(BinOp::FGt, v(y), Operand::F64(1.0)))],
+            test: v(more),
+            body: vec![set(y, bin(BinOp::FDiv, v(y), Operand::F64(2.0)))],
+        },
+    ];
+    let func = b.func("halve", vec![Type::F64], Type::F64, body, vec![v(y)]);
+    let text = clif_text(&func, &[]).expect("compiles");
+    assert!(text.contains("fcmp ule"), "{text}");
+    let func = Rc::new(func);
+    let mut jit = jit();
+    for (x, want) in [(37.0, 0.578125), (0.5, 0.5), (f64::NEG_INFINITY, f64::NEG_INFINITY)] {
+        assert_eq!(agree(&mut jit, &func, &[Value::F64(x)]), Value::F64(want));
+    }
+    let nan = agree(&mut jit, &func, &[Value::F64(f64::NAN)]);
+    assert!(matches!(nan, Value::F64(r) if r.is_nan()), "{nan}");
+}
